@@ -1,0 +1,25 @@
+# audio-wgan: music URLs -> mel spectrograms -> WGAN-GP -> generated clips.
+# Run: snakemake --cores 8 --resources gpu=1   (see README.md)
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/tracks.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/mel.smk"
+include: "workflow/rules/pack.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/generate.smk"
+
+
+rule all:
+    input:
+        rules.generate.output,
+        rules.train.output.losses,
+    default_target: True

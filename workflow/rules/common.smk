@@ -1,0 +1,55 @@
+# Shared setup: config validation (first), wildcard rules, input functions.
+import sys
+from pathlib import Path
+
+import yaml
+
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+from audiowgan.config import ConfigError, check as check_config  # noqa: E402
+
+with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
+    CONFIG_SCHEMA = yaml.safe_load(fh)
+try:
+    config.update(check_config(config, CONFIG_SCHEMA))
+except ConfigError as exc:
+    raise WorkflowError(f"invalid configuration: {exc}") from None
+
+AUDIO = config["audio"]
+MEL = config["mel"]
+
+
+wildcard_constraints:
+    track=r"[A-Za-z0-9_-]+",
+
+
+def module_files(*names):
+    """Shared-module files a rule's results depend on: editing one reruns the rule."""
+    return [str(SCRIPTS / "audiowgan" / f"{name}.py") for name in names]
+
+
+def tracks_table():
+    """The usable tracks, read once the `tracks` checkpoint has run."""
+    import pandas as pd
+
+    path = checkpoints.tracks.get().output.tracks
+    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return table[table["status"] == "ok"]
+
+
+def tracks_file(wildcards):
+    # ancient(): re-resolving the sources rewrites tracks.tsv, which must not rerun finished downloads.
+    return ancient(checkpoints.tracks.get().output.tracks)
+
+
+def track_url(wildcards):
+    table = tracks_table()
+    urls = table.loc[table["track"] == wildcards.track, "url"]
+    if urls.empty:
+        raise WorkflowError(f"track {wildcards.track!r} is not in results/tracks.tsv")
+    return urls.iloc[0]
+
+
+def all_mel_dirs(wildcards):
+    return {t: f"results/mel/{t}" for t in tracks_table()["track"]}

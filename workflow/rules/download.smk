@@ -1,0 +1,17 @@
+rule download:
+    input:
+        tracks=tracks_file,
+    output:
+        audio="results/audio/{track}.mp3",
+    params:
+        url=track_url,
+    log:
+        "results/logs/download/{track}.log",
+    benchmark:
+        "results/benchmarks/download/{track}.tsv"
+    retries: 1
+    resources:
+        runtime=60,
+        mem_mb=1000,
+    script:
+        "../scripts/download.py"

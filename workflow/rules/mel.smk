@@ -1,0 +1,23 @@
+rule mel:
+    input:
+        segments="results/segments/{track}",
+        code=module_files("audio", "features"),
+    output:
+        mels=directory("results/mel/{track}"),
+    params:
+        n_fft=MEL["n_fft"],
+        hop_length=MEL["hop_length"],
+        n_mels=MEL["n_mels"],
+        top_db=MEL["top_db"],
+        fmin=MEL["fmin"],
+        fmax=MEL["fmax"],
+    threads: 2
+    log:
+        "results/logs/mel/{track}.log",
+    benchmark:
+        "results/benchmarks/mel/{track}.tsv"
+    resources:
+        runtime=60,
+        mem_mb=2000,
+    script:
+        "../scripts/mel.py"

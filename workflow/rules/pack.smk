@@ -1,0 +1,17 @@
+rule pack:
+    input:
+        mels=lambda wildcards: list(all_mel_dirs(wildcards).values()),
+        code=module_files("dataset"),
+    output:
+        mels="results/dataset/mels.npy",
+        index="results/dataset/index.csv",
+        meta="results/dataset/meta.json",
+    log:
+        "results/logs/pack.log",
+    benchmark:
+        "results/benchmarks/pack.tsv"
+    resources:
+        runtime=60,
+        mem_mb=2000,
+    script:
+        "../scripts/pack.py"

@@ -1,0 +1,157 @@
+"""Audio I/O: streaming decode with ffmpeg, segmentation, WAV files, loudness.
+
+Decoding streams raw float32 samples from an ffmpeg pipe, one segment at a time,
+so memory stays constant however long the track (a 6-hour compilation decoded
+whole would need 4 GB).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+PEAK_CEILING_DBFS = -1.0
+
+
+class AudioError(RuntimeError):
+    """Audio that cannot be decoded, with ffmpeg's reason."""
+
+
+def require_ffmpeg() -> str:
+    path = shutil.which("ffmpeg")
+    if path is None:
+        raise AudioError("ffmpeg is not installed; install it (e.g. apt-get install ffmpeg) and rerun")
+    return path
+
+
+def stream_blocks(path: str | Path, *, sample_rate: int, block_samples: int) -> Iterator[np.ndarray]:
+    """Yield mono float32 blocks of ``block_samples`` samples from any file ffmpeg reads.
+
+    The last block may be shorter. Raises :class:`AudioError` if ffmpeg fails.
+    """
+    if block_samples <= 0:
+        raise ValueError(f"block_samples={block_samples} must be a positive integer")
+    cmd = [
+        require_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-i", str(path), "-vn", "-ac", "1", "-ar", str(int(sample_rate)),
+        "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+    ]  # fmt: skip
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        nbytes = block_samples * 4
+        try:
+            while True:
+                chunk = proc.stdout.read(nbytes)
+                if not chunk:
+                    break
+                while len(chunk) < nbytes:  # a pipe may return short reads
+                    more = proc.stdout.read(nbytes - len(chunk))
+                    if not more:
+                        break
+                    chunk += more
+                yield np.frombuffer(chunk[: len(chunk) - len(chunk) % 4], dtype="<f4")
+        finally:
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            reason = errors.read().decode(errors="replace").strip().splitlines()
+            raise AudioError(f"ffmpeg could not decode {path}: {reason[-1] if reason else f'exit {code}'}")
+
+
+def rms_dbfs(samples: np.ndarray) -> float:
+    """RMS level in dB relative to full scale (a full-scale sine is about -3 dBFS)."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    return 20.0 * np.log10(rms) if rms > 0 else -np.inf
+
+
+def peak_dbfs(samples: np.ndarray) -> float:
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return 20.0 * np.log10(peak) if peak > 0 else -np.inf
+
+
+@dataclass
+class SegmentSummary:
+    kept: int
+    silent: int
+    remainder_seconds: float
+    total_seconds: float
+
+
+def segment_file(
+    path: str | Path,
+    out_dir: str | Path,
+    *,
+    sample_rate: int,
+    segment_seconds: float,
+    silence_threshold_db: float,
+) -> SegmentSummary:
+    """Cut ``path`` into mono WAV segments ``out_dir/NNNNN.wav`` of ``segment_seconds``.
+
+    Segments quieter than ``silence_threshold_db`` (RMS dBFS) are dropped and
+    counted; the trailing remainder shorter than one segment is dropped. Segment
+    numbers follow the position in the track, so gaps show where silence was.
+    """
+    seg_len = int(round(segment_seconds * sample_rate))
+    if seg_len <= 0:
+        raise ValueError(f"segment_seconds={segment_seconds} gives no samples at {sample_rate} Hz")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kept = silent = position = 0
+    remainder = 0
+    for block in stream_blocks(path, sample_rate=sample_rate, block_samples=seg_len):
+        if block.size < seg_len:
+            remainder = block.size
+            break
+        if rms_dbfs(block) < silence_threshold_db:
+            silent += 1
+        else:
+            write_wav(out_dir / f"{position:05d}.wav", block, sample_rate)
+            kept += 1
+        position += 1
+    total = (position * seg_len + remainder) / sample_rate
+    return SegmentSummary(kept, silent, remainder / sample_rate, total)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
+    """Write float samples as 16-bit PCM WAV, atomically (temp file, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    sf.write(tmp, np.asarray(samples, dtype=np.float32), int(sample_rate), subtype="PCM_16", format="WAV")
+    os.replace(tmp, path)
+
+
+def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
+    samples, sr = sf.read(path, dtype="float32", always_2d=False)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    return samples, sr
+
+
+def normalise_loudness(
+    samples: np.ndarray, *, target_dbfs: float, peak_ceiling_dbfs: float = PEAK_CEILING_DBFS
+) -> np.ndarray:
+    """Scale to ``target_dbfs`` RMS, lowered if needed so the peak stays below the ceiling.
+
+    A linear gain, never clipping: a clip whose crest factor is too high for the
+    target ends up quieter than the target rather than distorted.
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    level = rms_dbfs(samples)
+    if not np.isfinite(level):
+        return samples.astype(np.float32)
+    gain_db = target_dbfs - level
+    headroom_db = peak_ceiling_dbfs - peak_dbfs(samples)
+    gain_db = min(gain_db, headroom_db)
+    return (samples * 10.0 ** (gain_db / 20.0)).astype(np.float32)

@@ -1,0 +1,142 @@
+"""Mel spectrograms and their [-1, 1] scaling.
+
+Convention (shared with ``inversion``): mel power from a centered Hann STFT,
+``power_to_db`` relative to the segment's peak and clipped at ``top_db`` below it,
+then mapped linearly from [-top_db, 0] dB to [-1, 1] and stored as float32.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from . import audio
+
+log = logging.getLogger(__name__)
+
+
+def check_mel_params(
+    *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, top_db: float, fmin: float = 0.0,
+    fmax: float | None = None,
+) -> None:  # fmt: skip
+    """Raise ValueError naming the first bad mel parameter, its value and the rule it breaks."""
+    for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name}={value!r} must be a positive integer")
+    if hop_length > n_fft:
+        raise ValueError(f"hop_length={hop_length} must not exceed n_fft={n_fft} (frames would skip samples)")
+    if not top_db > 0:
+        raise ValueError(f"top_db={top_db!r} must be positive")
+    nyquist = sample_rate / 2
+    fmax_eff = nyquist if fmax is None else fmax
+    if not 0 <= fmin < fmax_eff <= nyquist:
+        raise ValueError(f"fmin={fmin!r} and fmax={fmax!r} must satisfy 0 <= fmin < fmax <= sample_rate/2={nyquist}")
+    max_mels = max_n_mels(sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff)
+    if n_mels > max_mels:
+        raise ValueError(
+            f"n_mels={n_mels} exceeds what n_fft={n_fft} supports at {sample_rate} Hz "
+            f"(at most {max_mels} mel bands without empty filters)"
+        )
+
+
+def max_n_mels(*, sample_rate: int, n_fft: int, fmin: float = 0.0, fmax: float | None = None) -> int:
+    """Largest n_mels whose mel filters all cover at least one STFT bin."""
+    import librosa
+
+    lo, hi = 1, n_fft // 2 + 1
+    while lo < hi:  # empty filters only appear above some n_mels: bisect for it
+        mid = (lo + hi + 1) // 2
+        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=mid, fmin=fmin, fmax=fmax)
+        if np.all(fb.max(axis=1) > 0):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def n_frames(n_samples: int, hop_length: int) -> int:
+    """Frames of a centered STFT: ``1 + n_samples // hop_length``."""
+    return 1 + n_samples // hop_length
+
+
+def mel_power(
+    samples: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, fmin: float = 0.0,
+    fmax: float | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Mel power spectrogram, shape (n_mels, 1 + len(samples) // hop_length)."""
+    import librosa
+
+    return librosa.feature.melspectrogram(
+        y=np.asarray(samples, dtype=np.float32), sr=sample_rate, n_fft=n_fft, hop_length=hop_length,
+        n_mels=n_mels, fmin=fmin, fmax=fmax, power=2.0,
+    )  # fmt: skip
+
+
+def scale(power: np.ndarray, *, top_db: float) -> np.ndarray:
+    """Power to dB relative to the peak, clipped at ``top_db``, mapped to [-1, 1] (float32)."""
+    import librosa
+
+    db = librosa.power_to_db(power, ref=np.max, top_db=top_db)  # in [-top_db, 0]
+    return np.clip(db / top_db * 2.0 + 1.0, -1.0, 1.0).astype(np.float32)
+
+
+def unscale(scaled: np.ndarray, *, top_db: float) -> np.ndarray:
+    """Inverse of :func:`scale`: [-1, 1] to power relative to the peak (peak = 1)."""
+    db = (np.asarray(scaled, dtype=np.float64) - 1.0) / 2.0 * top_db
+    return np.power(10.0, db / 10.0)
+
+
+def mel(samples: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, top_db: float,
+        fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:  # fmt: skip
+    """Scaled mel spectrogram of one segment, float32 in [-1, 1], shape (n_mels, frames)."""
+    power = mel_power(
+        samples, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax
+    )
+    return scale(power, top_db=top_db)
+
+
+def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict, threads: int = 1) -> dict:
+    """Write one ``NNNNN.npy`` per ``NNNNN.wav`` in ``segments_dir`` and a ``mel.json``.
+
+    ``params`` holds n_fft, hop_length, n_mels, top_db, fmin, fmax. The sample rate
+    and segment settings are read from the segments' ``segments.json`` and
+    recorded in ``mel.json`` with the mel parameters, so ``pack`` can describe
+    the dataset without reading the config.
+    """
+    segments_dir, out_dir = Path(segments_dir), Path(out_dir)
+    seg_meta = json.loads((segments_dir / "segments.json").read_text())
+    sr = int(seg_meta["sample_rate"])
+    mel_params = {k: params[k] for k in ("n_fft", "hop_length", "n_mels", "top_db", "fmin", "fmax")}
+    check_mel_params(sample_rate=sr, **mel_params)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wavs = sorted(segments_dir.glob("*.wav"))
+
+    def one(wav: Path) -> tuple[int, ...]:
+        samples, file_sr = audio.read_wav(wav)
+        if file_sr != sr:
+            raise ValueError(f"{wav} is at {file_sr} Hz, expected {sr} Hz from segments.json")
+        m = mel(samples, sample_rate=sr, **mel_params)
+        tmp = out_dir / f".{wav.stem}.npy.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, m)
+        tmp.replace(out_dir / f"{wav.stem}.npy")
+        return m.shape
+
+    if threads > 1 and len(wavs) > 1:
+        from concurrent.futures import ThreadPoolExecutor  # librosa's FFTs release the GIL
+
+        with ThreadPoolExecutor(threads) as pool:
+            shapes = list(pool.map(one, wavs))
+    else:
+        shapes = [one(w) for w in wavs]
+    meta = {
+        **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "silence_threshold_db")},
+        **mel_params,
+        "frames": shapes[0][1] if shapes else n_frames(int(round(seg_meta["segment_seconds"] * sr)), mel_params["hop_length"]),
+        "n_segments": len(wavs),
+    }  # fmt: skip
+    (out_dir / "mel.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta

@@ -1,0 +1,21 @@
+"""Rule `generate`: render clips from the trained generator (Griffin-Lim), loudness-normalised."""
+
+from pathlib import Path
+
+from audiowgan import generation, runlog
+
+snakemake = globals()["snakemake"]
+log = runlog.setup(snakemake.log[0])
+p = snakemake.params
+
+generation.generate(
+    model_dir=Path(snakemake.input.model).parent,
+    dataset_meta=snakemake.input.meta,
+    clips=snakemake.output.clips,
+    manifest=snakemake.output.manifest,
+    seed=p.seed,
+    griffin_lim_iters=p.griffin_lim_iters,
+    target_dbfs=p.target_dbfs,
+    inversion_method=p.inversion,
+    log=log,
+)

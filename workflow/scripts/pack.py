@@ -1,0 +1,14 @@
+"""Rule `pack`: stack every track's mel spectrograms into results/dataset/."""
+
+from pathlib import Path
+
+from audiowgan import dataset, runlog
+
+snakemake = globals()["snakemake"]
+log = runlog.setup(snakemake.log[0])
+
+mel_dirs = {Path(d).name: d for d in snakemake.input.mels}
+meta = dataset.pack(mel_dirs, Path(snakemake.output.mels).parent)
+log.info("packed %d segment(s) of shape %s from %d track(s)", meta["n_segments"], meta["shape"][1:], meta["tracks"])
+for track in meta["tracks_without_segments"]:
+    log.warning("track %s has no segment (too short or silent)", track)

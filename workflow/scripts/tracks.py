@@ -1,0 +1,13 @@
+"""Rule `tracks`: resolve sources.tsv into results/tracks.tsv (one row per track)."""
+
+from audiowgan import runlog, sources
+
+snakemake = globals()["snakemake"]
+log = runlog.setup(snakemake.log[0])
+
+table = sources.resolve(sources.read_sources(snakemake.input.sources))
+usable = int((table["status"] == "ok").sum())
+log.info("%d track(s) resolved, %d usable", len(table), usable)
+sources.write_tracks(table, snakemake.output.tracks)
+if usable == 0:
+    raise SystemExit(f"no usable track in {snakemake.input.sources}: see the reasons in {snakemake.output.tracks}")
