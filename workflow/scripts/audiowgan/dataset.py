@@ -40,9 +40,7 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path) -> dict:
             empty.append(track)
         files.extend((track, p) for p in npys)
     if not files:
-        raise DatasetError(
-            f"no segments to pack from {len(mel_dirs)} track(s): every track was too short or silent"
-        )
+        raise DatasetError(f"no segments to pack from {len(mel_dirs)} track(s): every track was too short or silent")
     reference = {k: metas[files[0][0]][k] for k in META_KEYS}
     for track, meta in metas.items():
         diff = {k: (meta.get(k), reference[k]) for k in META_KEYS if meta.get(k) != reference[k] and track not in empty}

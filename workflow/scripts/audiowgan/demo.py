@@ -84,7 +84,9 @@ def piece(*, seed: int, seconds: float, sample_rate: int = 22050) -> np.ndarray:
     return (out / max(1e-9, np.max(np.abs(out))) * 0.89).astype(np.float32)
 
 
-def write_corpus(out_dir: str | Path, *, pieces: int = 3, seconds: float = 60.0, sample_rate: int = 22050) -> list[Path]:
+def write_corpus(
+    out_dir: str | Path, *, pieces: int = 3, seconds: float = 60.0, sample_rate: int = 22050
+) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -140,19 +140,24 @@ def _ydl_options(**extra) -> dict:
     }
 
 
-def expand(name: str, url: str) -> list[Track]:
-    """Expand one source into tracks: a playlist or feed gives one per entry."""
-    if is_local(url):
-        path = local_path(url)
-        title = path.stem
+def expand(name: str, url: str, *, base: Path | None = None) -> list[Track]:
+    """Expand one source into tracks: a playlist or feed gives one per entry.
+
+    A single track keeps ``url`` as written in sources.tsv (a relative local path
+    stays relative), so its id and its download's params do not depend on where
+    the workflow runs.
+    """
+    target = normalise_url(url, base=base)
+    if is_local(target):
+        path = local_path(target)
         if not path.is_file():
             raise SourceError(f"local file {str(path)!r} does not exist")
-        return [Track(track_id(name, url), title, url, name)]
+        return [Track(track_id(name, url), path.stem, url, name)]
     import yt_dlp
 
     with yt_dlp.YoutubeDL(_ydl_options(extract_flat="in_playlist", skip_download=True)) as ydl:
         try:
-            info = ydl.extract_info(url, download=False)
+            info = ydl.extract_info(target, download=False)
         except yt_dlp.utils.DownloadError as exc:
             raise SourceError(_clean_error(exc)) from None
     if info is None:
@@ -165,6 +170,7 @@ def expand(name: str, url: str) -> list[Track]:
             entry_url = entry.get("url") or entry.get("webpage_url")
             if not entry_url:
                 continue
+            entry_url = yt_dlp.utils.unsmuggle_url(entry_url)[0]  # drop yt-dlp's private #__youtubedl_smuggle
             title = entry.get("title") or entry.get("id") or entry_url
             tracks.append(Track(track_id(name, entry_url, title), str(title), entry_url, name))
         if not tracks:
@@ -189,8 +195,7 @@ def resolve(sources: pd.DataFrame, *, base: Path | None = None) -> pd.DataFrame:
     for name, url in zip(sources["name"], sources["url"]):
         name = name or "source"
         try:
-            norm = normalise_url(url, base=base)
-            found = expand(name, norm)
+            found = expand(name, url, base=base)
         except SourceError as exc:
             log.warning("source %r (%s) skipped: %s", name, url, exc)
             rows.append(Track(track_id(name, url), name, url, name, "failed", str(exc)))
@@ -215,11 +220,15 @@ def read_tracks(path: str | Path, *, usable_only: bool = True) -> pd.DataFrame:
 def download(url: str, output: str | Path) -> Path:
     """Download ``url`` with yt-dlp and extract its audio to ``output`` (an .mp3).
 
+    ``url`` may be anything :func:`normalise_url` accepts (a local path is read
+    relative to the working directory).
+
     The file appears at ``output`` only when complete (download and conversion
     happen in a temporary folder beside it).
     """
     import yt_dlp
 
+    url = normalise_url(url)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=".dl-") as tmp:
@@ -229,9 +238,7 @@ def download(url: str, output: str | Path) -> Path:
             noplaylist=True,
             noprogress=False,
             quiet=False,
-            postprocessors=[
-                {"key": "FFmpegExtractAudio", "preferredcodec": "mp3", "preferredquality": "2"}
-            ],
+            postprocessors=[{"key": "FFmpegExtractAudio", "preferredcodec": "mp3", "preferredquality": "2"}],
         )
         with yt_dlp.YoutubeDL(opts) as ydl:
             try:

@@ -1,0 +1,175 @@
+"""Shared fixtures: synthetic music served over loopback HTTP, tiny workflow workdirs, Snakemake runner."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+from audiowgan import audio, demo
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+# A tiny configuration: 1-second segments, 32 mel bands, a network of a few
+# thousand parameters, so the whole workflow runs in a minute or two on CPU.
+TINY_CONFIG = {
+    "sources": "config/sources.tsv",
+    "audio": {"sample_rate": 16000, "segment_seconds": 1.0},
+    "mel": {"n_fft": 512, "hop_length": 256, "n_mels": 32},
+    "model": {"noise_dim": 16, "generator_channels": [32, 16, 8], "critic_channels": [8, 16], "kernel_size": 3},
+    "train": {"epochs": 2, "batch_size": 4, "d_steps": 2, "checkpoint_every": 4},
+    "generate": {"n_clips": 3, "griffin_lim_iters": 8},
+}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - keep test output clean
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):  # yt-dlp may hang up mid-file: not an error here
+        pass
+
+
+@dataclass
+class MusicServer:
+    """Synthetic music files served from a loopback HTTP server."""
+
+    root: Path
+    base_url: str
+    files: dict[str, float] = field(default_factory=dict)  # name -> seconds
+
+    def url(self, name: str) -> str:
+        return f"{self.base_url}/{name}"
+
+    def add_piece(self, name: str, *, seconds: float, seed: int, sample_rate: int = 22050) -> Path:
+        path = self.root / name
+        audio.write_wav(path, demo.piece(seed=seed, seconds=seconds, sample_rate=sample_rate), sample_rate)
+        self.files[name] = seconds
+        return path
+
+    def add_feed(self, name: str, items: list[str]) -> str:
+        entries = "".join(
+            f"<item><title>Episode {i + 1}: {item}</title><guid>{self.url(item)}</guid>"
+            f'<enclosure url="{self.url(item)}" type="audio/wav" length="{(self.root / item).stat().st_size}"/></item>'
+            for i, item in enumerate(items)
+        )
+        (self.root / name).write_text(
+            '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Test feed</title>'
+            f"<link>{self.base_url}</link><description>synthetic</description>{entries}</channel></rss>"
+        )
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def music_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("served")
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ms = MusicServer(root, f"http://127.0.0.1:{server.server_address[1]}")
+    ms.add_piece("direct.wav", seconds=6.0, seed=1)
+    ms.add_piece("episode-1.wav", seconds=4.0, seed=2)
+    ms.add_piece("episode-2.wav", seconds=4.0, seed=3)
+    ms.add_piece("extra.wav", seconds=3.0, seed=5)
+    ms.add_feed("feed.xml", ["episode-1.wav", "episode-2.wav"])
+    yield ms
+    server.shutdown()
+    server.server_close()
+
+
+@dataclass
+class Run:
+    """One finished Snakemake invocation and the jobs it executed."""
+
+    returncode: int
+    output: str
+
+    @property
+    def jobs(self) -> list[tuple[str, dict[str, str]]]:
+        """(rule, wildcards) of every job the run started, in order."""
+        found = []
+        for block in re.split(r"\n(?=\[[A-Z][a-z]{2} [A-Z][a-z]{2} )", self.output):
+            m = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
+            if m:
+                wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+                wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
+                found.append((m.group(1), wildcards))
+        return found
+
+    @property
+    def rules(self) -> list[str]:
+        return [rule for rule, _ in self.jobs]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> Run:
+    """Run the repo's Snakefile in ``workdir``; return its combined output."""
+    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    run = Run(proc.returncode, proc.stdout + proc.stderr)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{run.output[-6000:]}")
+    return run
+
+
+def dry_run_counts(workdir: Path, *args: str) -> dict[str, int]:
+    """Jobs per rule that a dry run would execute (from `--quiet rules`)."""
+    run = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    counts = {}
+    for line in run.output.splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def make_workdir(path: Path, server: MusicServer, *, overrides: dict | None = None) -> Path:
+    """A workdir with the repo's default config, the tiny overrides and three kinds of source."""
+    (path / "config").mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "config" / "config.yaml", path / "config" / "config.yaml")
+    local = path / "local" / "my song.wav"
+    local.parent.mkdir(exist_ok=True)
+    shutil.copy(server.root / "direct.wav", local)  # same audio as the direct link, different source
+    cfg = _merge(TINY_CONFIG, overrides or {})
+    (path / "config" / "test.yaml").write_text(yaml.safe_dump(cfg))
+    (path / "config" / "sources.tsv").write_text(
+        f"name\turl\ndirect\t{server.url('direct.wav')}\nfeed\t{server.url('feed.xml')}\nlocal\tlocal/my song.wav\n"
+    )
+    return path
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for k, v in extra.items():
+        out[k] = _merge(out.get(k, {}), v) if isinstance(v, dict) else v
+    return out
+
+
+@pytest.fixture(scope="session")
+def finished_workdir(tmp_path_factory, music_server) -> Path:
+    """A tiny workflow run to completion once per session; copy it before changing anything."""
+    wd = make_workdir(tmp_path_factory.mktemp("finished"), music_server)
+    snakemake(wd, "--configfile", "config/test.yaml")
+    return wd
+
+
+@pytest.fixture
+def workdir_copy(finished_workdir, tmp_path) -> Path:
+    """A private copy of the finished run (mtimes and Snakemake metadata kept)."""
+    dest = tmp_path / "wd"
+    shutil.copytree(finished_workdir, dest, symlinks=True)
+    return dest

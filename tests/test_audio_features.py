@@ -1,0 +1,125 @@
+"""Unit tests of audiowgan.audio and audiowgan.features."""
+
+from __future__ import annotations
+
+import json
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audiowgan import audio, demo, features
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def piece():
+    return demo.piece(seed=0, seconds=5.3, sample_rate=SR)
+
+
+def test_segment_file_streams_fixed_length_mono_segments(tmp_path, piece):
+    stereo = np.stack([piece, piece * 0.5], axis=1)
+    src = tmp_path / "in.wav"
+    sf.write(src, stereo, SR)
+    silent_gap = np.concatenate([piece[: 2 * SR], np.zeros(SR, np.float32), piece[: SR]])
+    sf.write(tmp_path / "gap.wav", silent_gap, SR)
+    summary = audio.segment_file(src, tmp_path / "seg", sample_rate=8000, segment_seconds=1.0, silence_threshold_db=-60)
+    assert (summary.kept, summary.silent) == (5, 0)
+    assert summary.remainder_seconds == pytest.approx(0.3, abs=1e-3)
+    for wav in sorted((tmp_path / "seg").glob("*.wav")):
+        info = sf.info(wav)
+        assert (info.samplerate, info.channels, info.frames) == (8000, 1, 8000)
+    summary = audio.segment_file(tmp_path / "gap.wav", tmp_path / "gap", sample_rate=SR, segment_seconds=1.0,
+                                 silence_threshold_db=-60)  # fmt: skip
+    assert (summary.kept, summary.silent) == (3, 1)
+    assert sorted(p.stem for p in (tmp_path / "gap").glob("*.wav")) == ["00000", "00001", "00003"]
+
+
+def test_undecodable_file_raises_audio_error(tmp_path):
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"not audio at all" * 100)
+    with pytest.raises(audio.AudioError, match="ffmpeg could not decode"):
+        audio.segment_file(bad, tmp_path / "out", sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
+
+
+@pytest.mark.parametrize("target", [-30.0, -20.0, -12.0])
+def test_normalise_loudness_hits_target_without_clipping(piece, target):
+    out = audio.normalise_loudness(piece * 0.01, target_dbfs=target)
+    assert audio.peak_dbfs(out) <= -1.0 + 1e-6
+    assert audio.rms_dbfs(out) == pytest.approx(target, abs=0.01) or audio.peak_dbfs(out) == pytest.approx(-1.0)
+
+
+def test_normalise_loudness_leaves_silence_silent():
+    assert not np.any(audio.normalise_loudness(np.zeros(100), target_dbfs=-20))
+
+
+@pytest.mark.parametrize("hop", [128, 256, 300, 512])
+def test_mel_shape_follows_hop_length(piece, hop):
+    m = features.mel(piece[: 2 * SR], sample_rate=SR, n_fft=1024, hop_length=hop, n_mels=48, top_db=80)
+    assert m.shape == (48, 1 + 2 * SR // hop) == (48, features.n_frames(2 * SR, hop))
+    assert m.dtype == np.float32 and m.min() >= -1 and m.max() == pytest.approx(1.0)
+
+
+def test_default_settings_give_216_frames_for_five_seconds():
+    assert features.n_frames(5 * 22050, 512) == 216
+
+
+def test_scale_round_trips_within_top_db():
+    power = np.array([[1.0, 0.1, 1e-3, 1e-12]])
+    back = features.unscale(features.scale(power, top_db=80), top_db=80)
+    assert np.allclose(back[0, :3], power[0, :3], rtol=1e-5)
+    assert back[0, 3] == pytest.approx(1e-8)  # clipped at 80 dB below the peak
+
+
+def test_audio_mel_audio_round_trip_is_close_in_mel_distance(piece):
+    y = piece[: 2 * SR]
+    kw = dict(sample_rate=SR, n_fft=1024, hop_length=256, n_mels=64)
+    m = features.mel(y, top_db=80, **kw)
+    power = features.unscale(m, top_db=80)
+    y_hat = librosa.feature.inverse.mel_to_audio(power, sr=SR, n_fft=1024, hop_length=256, n_iter=32, length=len(y))
+    m_hat = features.mel(y_hat, top_db=80, **kw)
+    other = features.mel(demo.piece(seed=1, seconds=2, sample_rate=SR), top_db=80, **kw)
+    error = np.mean(np.abs(m - m_hat))  # in the [-1, 1] scale: 0.1 is 4 dB of the 80 dB range
+    # Griffin-Lim's phase guesses leave the quietest bins noisy; the loud structure comes back.
+    assert error < 0.1
+    assert error < 0.4 * np.mean(np.abs(m - other))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hop_length": 0}, "hop_length=0 must be a positive integer"),
+        ({"n_fft": -2}, "n_fft=-2 must be a positive integer"),
+        ({"hop_length": 4096}, "hop_length=4096 must not exceed n_fft=2048"),
+        ({"n_mels": 1000}, "n_mels=1000 exceeds what n_fft=2048 supports"),
+        ({"top_db": 0}, "top_db=0 must be positive"),
+        ({"fmax": 30000}, "fmax=30000"),
+    ],
+)
+def test_bad_mel_parameters_name_the_parameter(kwargs, message):
+    params = dict(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, top_db=80) | kwargs
+    with pytest.raises(ValueError, match=message):
+        features.check_mel_params(**params)
+
+
+def test_defaults_are_valid():
+    features.check_mel_params(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, top_db=80)
+
+
+def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
+    seg = tmp_path / "seg"
+    summary = audio.segment_file(_wav(tmp_path, piece), seg, sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
+    (seg / "segments.json").write_text(json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "silence_threshold_db": -60}))
+    params = dict(n_fft=512, hop_length=128, n_mels=32, top_db=80, fmin=0.0, fmax=None)
+    meta = features.mel_directory(seg, tmp_path / "mel", params=params, threads=2)
+    npys = sorted((tmp_path / "mel").glob("*.npy"))
+    assert len(npys) == summary.kept == meta["n_segments"] == 5
+    assert meta["frames"] == 1 + SR // 128 and meta["sample_rate"] == SR and meta["hop_length"] == 128
+
+
+def _wav(tmp_path, samples):
+    path = tmp_path / "src.wav"
+    sf.write(path, samples, SR)
+    return path
