@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from audiowgan import audio, demo
 
 REPO = Path(__file__).resolve().parents[1]

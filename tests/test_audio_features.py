@@ -23,7 +23,7 @@ def test_segment_file_streams_fixed_length_mono_segments(tmp_path, piece):
     stereo = np.stack([piece, piece * 0.5], axis=1)
     src = tmp_path / "in.wav"
     sf.write(src, stereo, SR)
-    silent_gap = np.concatenate([piece[: 2 * SR], np.zeros(SR, np.float32), piece[: SR]])
+    silent_gap = np.concatenate([piece[: 2 * SR], np.zeros(SR, np.float32), piece[:SR]])
     sf.write(tmp_path / "gap.wav", silent_gap, SR)
     summary = audio.segment_file(src, tmp_path / "seg", sample_rate=8000, segment_seconds=1.0, silence_threshold_db=-60)
     assert (summary.kept, summary.silent) == (5, 0)
@@ -110,8 +110,12 @@ def test_defaults_are_valid():
 
 def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
     seg = tmp_path / "seg"
-    summary = audio.segment_file(_wav(tmp_path, piece), seg, sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
-    (seg / "segments.json").write_text(json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "silence_threshold_db": -60}))
+    summary = audio.segment_file(
+        _wav(tmp_path, piece), seg, sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60
+    )
+    (seg / "segments.json").write_text(
+        json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "silence_threshold_db": -60})
+    )
     params = dict(n_fft=512, hop_length=128, n_mels=32, top_db=80, fmin=0.0, fmax=None)
     meta = features.mel_directory(seg, tmp_path / "mel", params=params, threads=2)
     npys = sorted((tmp_path / "mel").glob("*.npy"))

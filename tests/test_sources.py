@@ -25,7 +25,9 @@ def test_track_ids_are_safe_stable_and_distinct():
     assert a.startswith("lofi-side-a-")
 
 
-@pytest.mark.parametrize("url", ["https://www.youtube.com/watch?v=abc", "http://127.0.0.1:8000/x.wav", "file:///tmp/x.wav"])
+@pytest.mark.parametrize(
+    "url", ["https://www.youtube.com/watch?v=abc", "http://127.0.0.1:8000/x.wav", "file:///tmp/x.wav"]
+)
 def test_allowed_urls_pass_unchanged(url):
     assert sources.normalise_url(url) == url
 
@@ -34,7 +36,9 @@ def test_local_paths_become_file_urls(tmp_path):
     assert sources.normalise_url("music/a song.wav", base=tmp_path) == (tmp_path / "music/a song.wav").as_uri()
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/a.mp3", "javascript:alert(1)", "data:audio/wav;base64,AAAA", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.org/a.mp3", "javascript:alert(1)", "data:audio/wav;base64,AAAA", "http:///nohost"]
+)
 def test_other_schemes_are_refused_with_a_reason(url):
     with pytest.raises(sources.SourceError, match="scheme|host"):
         sources.normalise_url(url)

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import yaml
-from conftest import TINY_CONFIG, dry_run_counts, snakemake
 
 from audiowgan import audio
+from conftest import TINY_CONFIG, dry_run_counts, snakemake
 
 pytestmark = pytest.mark.workflow
 

@@ -34,23 +34,27 @@ def check_mel_params(
     fmax_eff = nyquist if fmax is None else fmax
     if not 0 <= fmin < fmax_eff <= nyquist:
         raise ValueError(f"fmin={fmin!r} and fmax={fmax!r} must satisfy 0 <= fmin < fmax <= sample_rate/2={nyquist}")
-    max_mels = max_n_mels(sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff)
-    if n_mels > max_mels:
+    if not _filters_cover_bins(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax_eff):
+        max_mels = max_n_mels(sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff)
         raise ValueError(
             f"n_mels={n_mels} exceeds what n_fft={n_fft} supports at {sample_rate} Hz "
             f"(at most {max_mels} mel bands without empty filters)"
         )
 
 
-def max_n_mels(*, sample_rate: int, n_fft: int, fmin: float = 0.0, fmax: float | None = None) -> int:
-    """Largest n_mels whose mel filters all cover at least one STFT bin."""
+def _filters_cover_bins(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> bool:
     import librosa
 
+    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return bool(np.all(fb.max(axis=1) > 0))
+
+
+def max_n_mels(*, sample_rate: int, n_fft: int, fmin: float = 0.0, fmax: float | None = None) -> int:
+    """Largest n_mels whose mel filters all cover at least one STFT bin."""
     lo, hi = 1, n_fft // 2 + 1
     while lo < hi:  # empty filters only appear above some n_mels: bisect for it
         mid = (lo + hi + 1) // 2
-        fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=mid, fmin=fmin, fmax=fmax)
-        if np.all(fb.max(axis=1) > 0):
+        if _filters_cover_bins(sample_rate=sample_rate, n_fft=n_fft, n_mels=mid, fmin=fmin, fmax=fmax):
             lo = mid
         else:
             hi = mid - 1

@@ -1,0 +1,72 @@
+"""Config checks: string numbers from --config, bounds, cross-field rules, unknown keys."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from audiowgan.config import ConfigError, check
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+DEFAULT = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def with_(section, key, value):
+    cfg = copy.deepcopy(DEFAULT)
+    cfg[section][key] = value
+    return cfg
+
+
+def test_default_and_demo_configs_are_valid():
+    check(DEFAULT, SCHEMA)
+    demo = yaml.safe_load((REPO / "config" / "demo.yaml").read_text())
+    merged = copy.deepcopy(DEFAULT)
+    for k, v in demo.items():
+        merged[k] = {**merged[k], **v} if isinstance(v, dict) else v
+    check(merged, SCHEMA)
+
+
+def test_every_schema_key_is_in_the_default_config_and_documented():
+    for section, sub in SCHEMA["properties"].items():
+        assert section in DEFAULT
+        assert sub.get("description") or sub.get("properties")
+        for key, spec in sub.get("properties", {}).items():
+            assert key in DEFAULT[section], f"{section}.{key} missing from config/config.yaml"
+            assert spec.get("description"), f"{section}.{key} has no description"
+
+
+@pytest.mark.parametrize(
+    "section, key, text, value",
+    [("mel", "hop_length", "256", 256), ("audio", "segment_seconds", "2.5", 2.5), ("train", "gp_weight", "10", 10.0),
+     ("train", "xla", "true", True), ("mel", "fmax", "null", None), ("model", "critic_channels", "[8, 16]", [8, 16])],
+)  # fmt: skip
+def test_strings_from_the_command_line_are_converted(section, key, text, value):
+    assert check(with_(section, key, text), SCHEMA)[section][key] == value
+
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("mel", "hop_length", "abc", "'mel.hop_length' = 'abc'"),
+        ("mel", "hop_length", 0, "'mel.hop_length' = 0"),
+        ("mel", "hop_length", 4096, "hop_length=4096 must not exceed n_fft=2048"),
+        ("mel", "n_mels", 2000, "n_mels=2000 exceeds"),
+        ("train", "batch_size", -1, "'train.batch_size' = -1"),
+        ("audio", "segment_seconds", 0, "'audio.segment_seconds' = 0"),
+        ("audio", "segment_seconds", 0.01, "shorter than mel.n_fft"),
+        ("generate", "inversion", "magic", "'generate.inversion' = 'magic'"),
+    ],
+)
+def test_bad_values_name_key_and_value(section, key, value, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        check(with_(section, key, value), SCHEMA)
+
+
+def test_unknown_keys_are_refused():
+    cfg = with_("mel", "hop_lenght", 256)
+    with pytest.raises(ConfigError, match="unknown config key 'mel.hop_lenght'"):
+        check(cfg, SCHEMA)

@@ -1,0 +1,48 @@
+"""Unit tests of audiowgan.dataset: packing and memory-mapped reading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audiowgan import dataset
+
+PARAMS = {"sample_rate": 16000, "segment_seconds": 1.0, "silence_threshold_db": -60, "n_fft": 512, "hop_length": 256,
+          "n_mels": 8, "top_db": 80, "fmin": 0.0, "fmax": None}  # fmt: skip
+
+
+def mel_dir(root, track, n, frames=63, **overrides):
+    d = root / track
+    d.mkdir()
+    rng = np.random.default_rng(len(track))
+    for i in range(n):
+        np.save(d / f"{i * 2:05d}.npy", rng.uniform(-1, 1, (8, frames)).astype(np.float32))
+    (d / "mel.json").write_text(json.dumps({**PARAMS, "frames": frames, "n_segments": n, **overrides}))
+    return d
+
+
+def test_pack_stacks_tracks_in_order_with_index_and_meta(tmp_path):
+    dirs = {"b": mel_dir(tmp_path, "b", 2), "a": mel_dir(tmp_path, "a", 3), "empty": mel_dir(tmp_path, "empty", 0)}
+    meta = dataset.pack(dirs, tmp_path / "ds")
+    mels, meta2 = dataset.open_dataset(tmp_path / "ds")
+    assert isinstance(mels, np.memmap) and mels.shape == (5, 8, 63) and meta == meta2
+    index = pd.read_csv(tmp_path / "ds" / "index.csv", dtype={"segment": str})
+    assert index[["track", "segment"]].values.tolist() == [["a", "00000"], ["a", "00002"], ["a", "00004"],
+                                                           ["b", "00000"], ["b", "00002"]]  # fmt: skip
+    assert np.array_equal(mels[3], np.load(dirs["b"] / "00000.npy"))
+    assert meta["tracks_without_segments"] == ["empty"] and meta["hop_length"] == 256 and meta["frames"] == 63
+    assert not list((tmp_path / "ds").glob(".*tmp"))
+
+
+def test_pack_refuses_mixed_parameters(tmp_path):
+    dirs = {"a": mel_dir(tmp_path, "a", 1), "b": mel_dir(tmp_path, "b", 1, hop_length=128)}
+    with pytest.raises(dataset.DatasetError, match="track b was made with different parameters"):
+        dataset.pack(dirs, tmp_path / "ds")
+
+
+def test_pack_with_no_segment_at_all_says_so(tmp_path):
+    with pytest.raises(dataset.DatasetError, match="no segments to pack"):
+        dataset.pack({"a": mel_dir(tmp_path, "a", 0)}, tmp_path / "ds")
