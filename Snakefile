@@ -19,7 +19,7 @@ include: "workflow/rules/generate.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.generate.output,
         rules.train.output.losses,
-    default_target: True

@@ -3,8 +3,8 @@ rule download:
         tracks=tracks_file,
     output:
         audio="results/audio/{track}.mp3",
-    params:
-        url=track_url,
+    conda:
+        "../../envs/audio.yaml"
     log:
         "results/logs/download/{track}.log",
     benchmark:
@@ -13,5 +13,7 @@ rule download:
     resources:
         runtime=60,
         mem_mb=1000,
+    params:
+        url=track_url,
     script:
         "../scripts/download.py"

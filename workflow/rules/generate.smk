@@ -6,15 +6,12 @@ rule generate:
         code=module_files("generation", "model", "inversion", "features", "audio"),
     output:
         clips=expand(
-            "results/generated/clip_{i:03d}.wav", i=range(config["generate"]["n_clips"])
+            "results/generated/clip_{i:03d}.wav",
+            i=range(config["generate"]["n_clips"]),
         ),
         manifest="results/generated/manifest.csv",
-    params:
-        n_clips=config["generate"]["n_clips"],
-        griffin_lim_iters=config["generate"]["griffin_lim_iters"],
-        seed=config["generate"]["seed"],
-        target_dbfs=config["generate"]["target_dbfs"],
-        inversion=config["generate"]["inversion"],
+    conda:
+        "../../envs/train.yaml"
     log:
         "results/logs/generate.log",
     benchmark:
@@ -22,5 +19,11 @@ rule generate:
     resources:
         runtime=60,
         mem_mb=4000,
+    params:
+        n_clips=config["generate"]["n_clips"],
+        griffin_lim_iters=config["generate"]["griffin_lim_iters"],
+        seed=config["generate"]["seed"],
+        target_dbfs=config["generate"]["target_dbfs"],
+        inversion=config["generate"]["inversion"],
     script:
         "../scripts/generate.py"

@@ -4,6 +4,16 @@ rule mel:
         code=module_files("audio", "features"),
     output:
         mels=directory("results/mel/{track}"),
+    conda:
+        "../../envs/audio.yaml"
+    log:
+        "results/logs/mel/{track}.log",
+    benchmark:
+        "results/benchmarks/mel/{track}.tsv"
+    threads: 2
+    resources:
+        runtime=60,
+        mem_mb=2000,
     params:
         n_fft=MEL["n_fft"],
         hop_length=MEL["hop_length"],
@@ -11,13 +21,5 @@ rule mel:
         top_db=MEL["top_db"],
         fmin=MEL["fmin"],
         fmax=MEL["fmax"],
-    threads: 2
-    log:
-        "results/logs/mel/{track}.log",
-    benchmark:
-        "results/benchmarks/mel/{track}.tsv"
-    resources:
-        runtime=60,
-        mem_mb=2000,
     script:
         "../scripts/mel.py"

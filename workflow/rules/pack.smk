@@ -6,6 +6,8 @@ rule pack:
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
+    conda:
+        "../../envs/audio.yaml"
     log:
         "results/logs/pack.log",
     benchmark:

@@ -4,10 +4,8 @@ rule segment:
         code=module_files("audio"),
     output:
         segments=directory("results/segments/{track}"),
-    params:
-        sample_rate=AUDIO["sample_rate"],
-        segment_seconds=AUDIO["segment_seconds"],
-        silence_threshold_db=AUDIO["silence_threshold_db"],
+    conda:
+        "../../envs/audio.yaml"
     log:
         "results/logs/segment/{track}.log",
     benchmark:
@@ -15,5 +13,9 @@ rule segment:
     resources:
         runtime=60,
         mem_mb=1000,
+    params:
+        sample_rate=AUDIO["sample_rate"],
+        segment_seconds=AUDIO["segment_seconds"],
+        silence_threshold_db=AUDIO["silence_threshold_db"],
     script:
         "../scripts/segment.py"

@@ -3,6 +3,8 @@ checkpoint tracks:
         sources=config["sources"],
     output:
         tracks="results/tracks.tsv",
+    conda:
+        "../../envs/audio.yaml"
     log:
         "results/logs/tracks.log",
     resources:

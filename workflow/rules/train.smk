@@ -9,19 +9,21 @@ rule train:
         critic="results/model/critic.weights.h5",
         losses="results/model/losses.csv",
         model="results/model/model.json",
+    conda:
+        "../../envs/train.yaml"
+    log:
+        "results/logs/train.log",
+    benchmark:
+        "results/benchmarks/train.tsv"
+    threads: 4
+    resources:
+        runtime=24 * 60,
+        mem_mb=16000,
+        gpu=1,
     params:
         model=config["model"],
         train=config["train"],
         # Resumable state; not an output, so Snakemake never deletes it on failure.
         checkpoint_dir="results/checkpoints",
-    threads: 4
-    log:
-        "results/logs/train.log",
-    benchmark:
-        "results/benchmarks/train.tsv"
-    resources:
-        runtime=24 * 60,
-        mem_mb=16000,
-        gpu=1,
     script:
         "../scripts/train.py"
