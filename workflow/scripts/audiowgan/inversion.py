@@ -226,24 +226,33 @@ def _fast(
     ops = _mel_operators(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
     # Work time-major, (B * T, n_mels), so the sparse products and the FFT axis are contiguous.
     target = np.ascontiguousarray(mel.transpose(0, 2, 1).reshape(b * t, n_mels), dtype=np.float32)
-    scale = float(target.max()) or 1.0  # normalise: RL is scale-free, float32 range is not
-    target /= scale
+    # Normalise each item to peak 1: RL is scale-free, float32 range and _EPS are not.
+    scale = target.reshape(b, t * n_mels).max(axis=1)
+    scale[scale <= 0] = 1.0
+    target /= np.repeat(scale, t)[:, None]
     power = _mel_to_power(target, ops, n_nnls)
     mag = np.sqrt(power).reshape(b, t, -1)
 
     rng = np.random.default_rng(seed)
-    angles = np.exp(2j * np.pi * rng.random(mag.shape, dtype=np.float32)).astype(np.complex64)
+    spec = np.exp(2j * np.pi * rng.random(mag.shape, dtype=np.float32)).astype(np.complex64)
+    spec *= mag  # (B, T, bins): the target magnitude with random phases
     inner_length = hop_length * (t - 1)  # STFT of this many samples has exactly t frames
     accel = momentum / (1.0 + momentum)  # librosa's form of Perraudin's t_n = c_n + a (c_n - c_{n-1})
-    rebuilt = np.zeros_like(angles)
+    rebuilt = np.zeros_like(spec)
     for _ in range(n_iter):
-        prev = rebuilt
-        y = _istft(mag * angles, n_fft=n_fft, hop_length=hop_length, length=inner_length)
-        rebuilt = _stft(y, n_fft=n_fft, hop_length=hop_length)
-        angles = rebuilt - accel * prev
-        angles /= np.abs(angles) + 1e-16
-    y = _istft(mag * angles, n_fft=n_fft, hop_length=hop_length, length=length)
-    return (y * np.sqrt(scale)).astype(np.float32)
+        # In place where it pays: complex division is slow, so divide reals and multiply.
+        prev, spec_buf = rebuilt, spec
+        rebuilt = _stft(_istft(spec, n_fft=n_fft, hop_length=hop_length, length=inner_length),
+                        n_fft=n_fft, hop_length=hop_length)  # fmt: skip
+        np.multiply(prev, -accel, out=spec_buf)
+        spec_buf += rebuilt  # t_n, up to a positive factor that the next line removes
+        gain = np.abs(spec_buf)
+        gain += 1e-16
+        np.divide(mag, gain, out=gain)
+        spec_buf *= gain  # target magnitude, phase of t_n
+        spec = spec_buf
+    y = _istft(spec, n_fft=n_fft, hop_length=hop_length, length=length)
+    return (y * np.sqrt(scale)[:, None]).astype(np.float32)
 
 
 # ---------------------------------------------------------------------- public API
@@ -318,16 +327,21 @@ def mel_to_audio(
         import librosa
 
         # librosa's mel_to_audio is exactly mel_to_stft then griffinlim; composing them here
-        # passes momentum and the seed, which mel_to_audio does not forward.
+        # passes momentum and the seed, which mel_to_audio does not forward. griffinlim also
+        # gives `length` to its inner ISTFTs, which fails unless 1 + length // hop == frames;
+        # other lengths are padded or trimmed afterwards.
+        consistent = 1 + out_length // hop_length == n_frames
         out = np.stack([
             librosa.griffinlim(
                 librosa.feature.inverse.mel_to_stft(
                     np.asarray(item, dtype=np.float32), sr=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff
                 ),
-                n_iter=n_iter, hop_length=hop_length, length=out_length, momentum=momentum, random_state=seed,
+                n_iter=n_iter, hop_length=hop_length, length=out_length if consistent else None, momentum=momentum,
+                random_state=seed,
             )
             for item in batch
         ]).astype(np.float32)  # fmt: skip
+        out = librosa.util.fix_length(out, size=out_length, axis=-1)
     else:
         out = _fast(
             batch, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax_eff,
