@@ -36,7 +36,9 @@ def load_segments(args: argparse.Namespace) -> np.ndarray:
         segs = [librosa.load(p, sr=args.sample_rate, mono=True, duration=args.seconds)[0] for p in paths]
         segs = [np.pad(s, (0, max(0, n - len(s))))[:n] for s in segs]
     else:
-        segs = [demo.piece(seed=s, seconds=args.seconds + 0.01, sample_rate=args.sample_rate)[:n] for s in range(args.batch)]
+        segs = [
+            demo.piece(seed=s, seconds=args.seconds + 0.01, sample_rate=args.sample_rate)[:n] for s in range(args.batch)
+        ]
     return np.stack(segs).astype(np.float32)
 
 

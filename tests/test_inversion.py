@@ -55,7 +55,9 @@ def test_shapes_single_and_batch(signal, method):
     frames = mel.shape[1]
     single = inversion.mel_to_audio(mel, sample_rate=SR, **STFT, n_iter=2, method=method)
     assert single.shape == (HOP * (frames - 1),) and single.dtype == np.float32
-    batch = inversion.mel_to_audio(np.stack([mel, mel, mel]), sample_rate=SR, **STFT, n_iter=2, length=12345, method=method)
+    batch = inversion.mel_to_audio(
+        np.stack([mel, mel, mel]), sample_rate=SR, **STFT, n_iter=2, length=12345, method=method
+    )
     assert batch.shape == (3, 12345) and batch.dtype == np.float32
     assert np.all(np.isfinite(batch))
 
@@ -68,9 +70,10 @@ def test_fast_batch_items_are_independent_and_seeded(signal):
     c = inversion.mel_to_audio(mel, sample_rate=SR, **STFT, n_iter=4, seed=3)
     np.testing.assert_array_equal(a, c)
     # Same seed, same first item: the phases of item 0 are drawn first, so only round-off differs.
-    assert inversion.spectral_convergence(
-        inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT)
-    ) < 1e-3
+    assert (
+        inversion.spectral_convergence(inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT))
+        < 1e-3
+    )
 
 
 def test_single_frame_and_default_length(signal):
@@ -145,8 +148,8 @@ def round_trip(y: np.ndarray, mel: np.ndarray, method: str, n_iter: int = 32) ->
 
 
 def test_fast_round_trip_is_close(signal):
-    # Measured here: fast gives SC 0.14 and 0.7 dB mean log-mel error at 32 iterations
-    # (librosa: 0.25 and 2.1 dB). Griffin-Lim cannot reach 0 (phase is lost and the
+    # Measured here: fast gives SC 0.145 and 0.64 dB mean log-mel error at 32 iterations
+    # (librosa: 0.24 and 1.7 dB). Griffin-Lim cannot reach 0 (phase is lost and the
     # mel drops detail), and published GL figures on speech/music sit around 0.1-0.3,
     # so the bounds leave about 40 % headroom over the measurement while still failing
     # for a broken STFT convention (SC near 1) or a wrong mel-to-linear step (> 0.3).

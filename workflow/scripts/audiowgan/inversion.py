@@ -10,7 +10,7 @@ Two paths, selected by ``method``:
 ``"fast"``
     The whole batch at once, numpy/scipy only:
 
-    1. mel -> linear power by a few multiplicative (Richardson-Lucy) NNLS updates,
+    1. mel -> linear power by 50 multiplicative (Richardson-Lucy) NNLS updates,
        started from the mel bands spread back over their bins. The mel filter bank
        is stored sparse (each FFT bin belongs to at most two filters), so an update
        costs about as much as one pass over the spectrogram; the filter bank and its
@@ -129,7 +129,7 @@ def _hann(n_fft: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=16)
 def _window_sumsquare(n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
-    """Overlap-added squared window for ``n_frames`` frames, and a mask of where it is usable."""
+    """Overlap-added squared window for ``n_frames`` frames; 1 where it is below float32's tiny (as librosa)."""
     w2 = _hann(n_fft) ** 2
     out = _overlap_add(np.broadcast_to(w2, (1, n_frames, n_fft)), hop_length)[0]
     tiny = np.finfo(np.float32).tiny
@@ -206,8 +206,8 @@ def _mel_to_power(mel: np.ndarray, ops, n_nnls: int) -> np.ndarray:
     Start from each band's mean power per bin spread back over its bins (a smooth,
     strictly positive guess where filters reach), then Richardson-Lucy steps
     ``P <- P * M^T(mel / M P) / colsum(M)``, which keep P >= 0 and reduce the
-    generalized KL divergence between ``M P`` and the mel; KL, unlike squared error,
-    weighs quiet and loud bands alike over the 80 dB range.
+    generalized KL divergence between ``M P`` and the mel; KL weighs relative rather
+    than absolute errors, so quiet bands still count over an 80 dB range.
     """
     mt, m, col_sums, row_sums = ops
     inv_cols = np.where(col_sums > 0, 1.0 / np.maximum(col_sums, _EPS), 0.0).astype(np.float32)
