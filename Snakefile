@@ -14,6 +14,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/mel.smk"
 include: "workflow/rules/pack.smk"
+include: "workflow/rules/status.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
 
@@ -23,3 +24,4 @@ rule all:
     input:
         rules.generate.output,
         rules.train.output.losses,
+        rules.track_status.output.tracks,

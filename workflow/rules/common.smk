@@ -40,7 +40,7 @@ def usable_tracks():
     """{track: url} of the usable tracks, read once the `tracks` checkpoint has run."""
     import csv
 
-    with open(checkpoints.tracks.get().output.tracks, newline="") as fh:
+    with open(checkpoints.tracks.get().output.resolved, newline="") as fh:
         return {
             row["track"]: row["url"]
             for row in csv.DictReader(fh, delimiter="\t")
@@ -48,9 +48,9 @@ def usable_tracks():
         }
 
 
-def tracks_file(wildcards):
-    # ancient(): re-resolving the sources rewrites tracks.tsv, which must not rerun finished downloads.
-    return ancient(checkpoints.tracks.get().output.tracks)
+def resolved_file(wildcards):
+    # ancient(): re-resolving the sources rewrites resolved.tsv, which must not rerun finished downloads.
+    return ancient(checkpoints.tracks.get().output.resolved)
 
 
 def track_url(wildcards):
@@ -58,7 +58,7 @@ def track_url(wildcards):
         return usable_tracks()[wildcards.track]
     except KeyError:
         raise WorkflowError(
-            f"track {wildcards.track!r} is not a usable track in results/tracks.tsv"
+            f"track {wildcards.track!r} is not a usable track in results/resolved.tsv"
         ) from None
 
 
