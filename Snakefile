@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracks.smk"
 include: "workflow/rules/download.smk"
@@ -16,6 +19,8 @@ include: "workflow/rules/mel.smk"
 include: "workflow/rules/pack.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -23,3 +28,6 @@ rule all:
     input:
         rules.generate.output,
         rules.train.output.losses,
+        rules.evaluate.output,
+        rules.plots.output,
+        rules.report.output,
