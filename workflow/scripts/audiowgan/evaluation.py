@@ -53,7 +53,8 @@ def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
 
 def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Shuffle held-out rows with ``seed`` and cut them into halves A (reference) and B, each sorted."""
-    rows = np.random.default_rng(seed).permutation(np.asarray(rows, dtype=np.int64))
+    rows = np.asarray(rows, dtype=np.int64)
+    rows = rows[np.random.default_rng(seed).permutation(len(rows))]
     half = len(rows) // 2
     return np.sort(rows[:half]), np.sort(rows[half : 2 * half])
 
