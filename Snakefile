@@ -17,6 +17,7 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/mel.smk"
 include: "workflow/rules/pack.smk"
+include: "workflow/rules/status.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/evaluate.smk"
@@ -31,3 +32,4 @@ rule all:
         rules.evaluate.output,
         rules.plots.output,
         rules.report.output,
+        rules.track_status.output.tracks,

@@ -120,8 +120,7 @@ class Run:
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> Run:
     """Run the repo's Snakefile in ``workdir``; return its combined output."""
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
-    # cwd as well as -d: Snakemake resolves --configfile against the current directory.
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, env={**os.environ, **(env or {})})
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
     run = Run(proc.returncode, proc.stdout + proc.stderr)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{run.output[-6000:]}")

@@ -13,8 +13,15 @@ with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
     CONFIG_SCHEMA = yaml.safe_load(fh)
 try:
     config.update(check_config(config, CONFIG_SCHEMA))
+    if not Path(config["sources"]).is_file():
+        raise ConfigError(
+            f"config key 'sources' = {config['sources']!r}: the file does not exist "
+            f"(relative paths are read from the working directory {Path.cwd()})"
+        )
 except ConfigError as exc:
-    raise WorkflowError(f"invalid configuration: {exc}") from None
+    # One line, no traceback: the message names the key, the value and the rule.
+    print(f"audio-wgan: invalid configuration: {exc}", file=sys.stderr)
+    sys.exit(1)
 
 AUDIO = config["audio"]
 MEL = config["mel"]
@@ -37,7 +44,7 @@ def usable_tracks():
     """{track: url} of the usable tracks, read once the `tracks` checkpoint has run."""
     import csv
 
-    with open(checkpoints.tracks.get().output.tracks, newline="") as fh:
+    with open(checkpoints.tracks.get().output.resolved, newline="") as fh:
         return {
             row["track"]: row["url"]
             for row in csv.DictReader(fh, delimiter="\t")
@@ -45,9 +52,9 @@ def usable_tracks():
         }
 
 
-def tracks_file(wildcards):
-    # ancient(): re-resolving the sources rewrites tracks.tsv, which must not rerun finished downloads.
-    return ancient(checkpoints.tracks.get().output.tracks)
+def resolved_file(wildcards):
+    # ancient(): re-resolving the sources rewrites resolved.tsv, which must not rerun finished downloads.
+    return ancient(checkpoints.tracks.get().output.resolved)
 
 
 def track_url(wildcards):
@@ -55,7 +62,7 @@ def track_url(wildcards):
         return usable_tracks()[wildcards.track]
     except KeyError:
         raise WorkflowError(
-            f"track {wildcards.track!r} is not a usable track in results/tracks.tsv"
+            f"track {wildcards.track!r} is not a usable track in results/resolved.tsv"
         ) from None
 
 

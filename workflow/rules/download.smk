@@ -1,8 +1,9 @@
 rule download:
     input:
-        tracks=tracks_file,
+        resolved=resolved_file,
     output:
         audio="results/audio/{track}.mp3",
+        status="results/audio/{track}.json",
     log:
         "results/logs/download/{track}.log",
     benchmark:

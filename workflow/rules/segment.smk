@@ -1,6 +1,7 @@
 rule segment:
     input:
         audio="results/audio/{track}.mp3",
+        status="results/audio/{track}.json",
         code=module_files("audio"),
     output:
         segments=directory("results/segments/{track}"),

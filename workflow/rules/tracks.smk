@@ -2,7 +2,7 @@ checkpoint tracks:
     input:
         sources=config["sources"],
     output:
-        tracks="results/tracks.tsv",
+        resolved="results/resolved.tsv",
     log:
         "results/logs/tracks.log",
     conda:

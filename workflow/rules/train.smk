@@ -3,6 +3,9 @@ rule train:
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
+        # Waits for the track check (which fails the run under on_error: fail) but is
+        # not rerun when only the policy changes: ancient() ignores its timestamp.
+        tracks=ancient("results/tracks.tsv"),
         code=module_files("model", "training"),
     output:
         generator="results/model/generator.weights.h5",

@@ -1,4 +1,4 @@
-"""Rule `download`: fetch one track with yt-dlp and extract its audio as MP3."""
+"""Rule `download`: fetch one track with yt-dlp, extract its audio as MP3, record the outcome."""
 
 from audiowgan import runlog, sources
 
@@ -6,5 +6,5 @@ snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
 log.info("downloading %s", snakemake.params.url)
-sources.download(snakemake.params.url, snakemake.output.audio)
-log.info("wrote %s", snakemake.output.audio)
+status = sources.download_track(snakemake.params.url, snakemake.output.audio, snakemake.output.status)
+log.info("status: %s %s", status["status"], status["reason"])

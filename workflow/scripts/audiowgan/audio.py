@@ -7,13 +7,14 @@ whole would need 4 GB).
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,7 @@ class SegmentSummary:
     silent: int
     remainder_seconds: float
     total_seconds: float
+    silent_segments: list[int] = field(default_factory=list)
 
 
 def segment_file(
@@ -110,18 +112,63 @@ def segment_file(
     out_dir.mkdir(parents=True, exist_ok=True)
     kept = silent = position = 0
     remainder = 0
+    silent_positions: list[int] = []
     for block in stream_blocks(path, sample_rate=sample_rate, block_samples=seg_len):
         if block.size < seg_len:
             remainder = block.size
             break
         if rms_dbfs(block) < silence_threshold_db:
             silent += 1
+            silent_positions.append(position)
         else:
             write_wav(out_dir / f"{position:05d}.wav", block, sample_rate)
             kept += 1
         position += 1
     total = (position * seg_len + remainder) / sample_rate
-    return SegmentSummary(kept, silent, remainder / sample_rate, total)
+    return SegmentSummary(kept, silent, remainder / sample_rate, total, silent_positions)
+
+
+def segment_track(
+    audio_path: str | Path,
+    download_status: dict,
+    out_dir: str | Path,
+    *,
+    sample_rate: int,
+    segment_seconds: float,
+    silence_threshold_db: float,
+) -> dict:
+    """Segment one downloaded track and write ``out_dir/segments.json``; never fails on bad audio.
+
+    The returned (and written) metadata has a ``status``: ``ok``, the download's
+    failure status passed on, ``undecodable`` (ffmpeg could not read the file),
+    ``too-short`` (shorter than one segment) or ``silent`` (every segment below the
+    threshold), with a ``reason`` a person can read.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    params = {"sample_rate": sample_rate, "segment_seconds": segment_seconds,
+              "silence_threshold_db": silence_threshold_db}  # fmt: skip
+    summary = SegmentSummary(0, 0, 0.0, 0.0)
+    status, reason = download_status.get("status", "ok"), download_status.get("reason", "")
+    if status == "ok":
+        try:
+            summary = segment_file(audio_path, out_dir, **params)
+        except AudioError as exc:
+            status, reason = "undecodable", str(exc)
+            for wav in out_dir.glob("*.wav"):  # a file that breaks half-way yields nothing
+                wav.unlink()
+    if status == "ok" and summary.kept == 0:
+        if summary.silent:
+            status = "silent"
+            reason = f"all {summary.silent} segment(s) below {silence_threshold_db} dBFS RMS"
+        else:
+            status = "too-short"
+            reason = f"{summary.total_seconds:.2f} s of audio, shorter than one {segment_seconds} s segment"
+    meta = {**params, "status": status, "reason": reason, **asdict(summary)}
+    tmp = out_dir / ".segments.json.tmp"
+    tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.replace(out_dir / "segments.json")
+    return meta
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:

@@ -148,6 +148,7 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict
         shapes = [one(w) for w in wavs]
     meta = {
         **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "silence_threshold_db")},
+        **{k: seg_meta.get(k, d) for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))},
         **mel_params,
         "frames": shapes[0][1] if shapes else n_frames(int(round(seg_meta["segment_seconds"] * sr)), mel_params["hop_length"]),
         "n_segments": len(wavs),

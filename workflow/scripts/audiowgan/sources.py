@@ -252,6 +252,34 @@ def download(url: str, output: str | Path) -> Path:
     return output
 
 
+def download_track(url: str, audio_path: str | Path, status_path: str | Path) -> dict:
+    """Download one track; record the outcome in ``status_path`` (JSON) instead of failing.
+
+    On failure the audio file is left empty and the status says why
+    (``download-failed``), so the rest of the workflow can skip the track and the
+    ``tracks`` table can report it. Delete both files to try again.
+    """
+    try:
+        path = download(url, audio_path)
+        status = {"status": "ok", "reason": "", "bytes": path.stat().st_size}
+    except Exception as exc:  # yt-dlp and ffmpeg raise many kinds; all mean "this track failed"
+        reason = _clean_error(exc) or type(exc).__name__
+        log.warning("download of %s failed, track skipped: %s", url, reason)
+        Path(audio_path).write_bytes(b"")
+        status = {"status": "download-failed", "reason": reason, "bytes": 0}
+    _write_json(status_path, status)
+    return status
+
+
+def _write_json(path: str | Path, obj: dict) -> None:
+    import json
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+
+
 def write_tracks(table: pd.DataFrame, path: str | Path) -> None:
     """Write the tracks table atomically."""
     path = Path(path)
