@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracks.smk"
 include: "workflow/rules/download.smk"
@@ -17,6 +20,8 @@ include: "workflow/rules/pack.smk"
 include: "workflow/rules/status.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
@@ -24,4 +29,7 @@ rule all:
     input:
         rules.generate.output,
         rules.train.output.losses,
+        rules.evaluate.output,
+        rules.plots.output,
+        rules.report.output,
         rules.track_status.output.tracks,

@@ -19,7 +19,8 @@ SR = TINY_CONFIG["audio"]["sample_rate"]
 SEG = TINY_CONFIG["audio"]["segment_seconds"]
 HOP = TINY_CONFIG["mel"]["hop_length"]
 N_MELS = TINY_CONFIG["mel"]["n_mels"]
-DOWNSTREAM_OF_MEL = {"mel", "pack", "track_status", "train", "generate", "all"}
+LOOK = {"evaluate", "plots", "report"}  # read the generated clips
+DOWNSTREAM_OF_MEL = {"mel", "pack", "track_status", "train", "generate", *LOOK, "all"}
 
 
 def tracks(wd):
@@ -136,12 +137,12 @@ def test_changing_hop_length_reruns_mel_onward_only(workdir_copy, how):
     assert sr == SR and len(clip) == int(SEG * SR)
 
 
-def test_changing_n_clips_reruns_generate_only(workdir_copy):
+def test_changing_n_clips_reruns_generate_and_what_reads_clips_only(workdir_copy):
     _set(workdir_copy, "generate", "n_clips", 5)
     counts = dry_run_counts(workdir_copy, "--configfile", "config/test.yaml")
-    assert set(counts) == {"generate", "all"}, counts
+    assert set(counts) == {"generate", *LOOK, "all"}, counts
     run = snakemake(workdir_copy, "--configfile", "config/test.yaml")
-    assert set(run.rules) == {"generate", "all"}
+    assert set(run.rules) == {"generate", *LOOK, "all"}
     assert len(list((workdir_copy / "results" / "generated").glob("clip_*.wav"))) == 5
 
 
@@ -156,6 +157,6 @@ def test_adding_a_source_processes_only_the_new_track(workdir_copy, music_server
     (new_track,) = new
     per_track = [(rule, wc.get("track")) for rule, wc in run.jobs if rule in {"download", "segment", "mel"}]
     assert sorted(per_track) == sorted([("download", new_track), ("segment", new_track), ("mel", new_track)])
-    assert {"tracks", "pack", "train", "generate"} <= set(run.rules)
+    assert {"tracks", "pack", "train", "generate", *LOOK} <= set(run.rules)
     index = pd.read_csv(wd / "results" / "dataset" / "index.csv")
     assert new_track in set(index["track"])

@@ -25,6 +25,10 @@ except ConfigError as exc:
 
 AUDIO = config["audio"]
 MEL = config["mel"]
+# The generated clips: outputs of `generate`, inputs of `evaluate`, `plots` and `report`.
+CLIPS = [
+    f"results/generated/clip_{i:03d}.wav" for i in range(config["generate"]["n_clips"])
+]
 
 
 wildcard_constraints:
@@ -64,3 +68,7 @@ def track_url(wildcards):
 
 def all_mel_dirs(wildcards):
     return {t: f"results/mel/{t}" for t in usable_tracks()}
+
+
+def all_segment_dirs(wildcards):
+    return [f"results/segments/{t}" for t in usable_tracks()]

@@ -5,11 +5,17 @@ rule generate:
         meta="results/dataset/meta.json",
         code=module_files("generation", "model", "inversion", "features", "audio"),
     output:
-        clips=expand(
-            "results/generated/clip_{i:03d}.wav",
-            i=range(config["generate"]["n_clips"]),
+        clips=report(
+            CLIPS,
+            caption="../report/clip.rst",
+            category="Generated clips",
         ),
-        manifest="results/generated/manifest.csv",
+        manifest=report(
+            "results/generated/manifest.csv",
+            caption="../report/manifest.rst",
+            category="Generated clips",
+        ),
+        mels="results/generated/mels.npy",
     log:
         "results/logs/generate.log",
     benchmark:

@@ -17,5 +17,6 @@ generation.generate(
     griffin_lim_iters=p.griffin_lim_iters,
     target_dbfs=p.target_dbfs,
     inversion_method=p.inversion,
+    mels_out=snakemake.output.mels,
     log=log,
 )

@@ -28,28 +28,37 @@ def generate(
     griffin_lim_iters: int,
     target_dbfs: float,
     inversion_method: str = "fast",
+    mels_out: str | Path | None = None,
     batch_size: int = 16,
     log: logging.Logger | None = None,
 ) -> pd.DataFrame:
     """Write one WAV per path in ``clips`` (clip i from latent seed ``seed + i``) and a manifest CSV.
 
     The sample rate, STFT and mel settings come from the dataset's ``meta.json``,
-    so clips always match what the generator was trained on.
+    so clips always match what the generator was trained on. ``mels_out``, if given,
+    receives the generator's raw output, (n_clips, n_mels, frames) float32 in [-1, 1],
+    for evaluation without TensorFlow. The manifest names the checkpoint each clip
+    came from (``model_steps``, ``weights_sha256``) and ``config_sha256``, a hash of
+    everything else that shaped it: model.json (architecture, training settings,
+    dataset parameters) and the generation settings.
     """
     log = log or logging.getLogger(__name__)
     generator, spec = model.load_generator(model_dir)
     meta = json.loads(Path(dataset_meta).read_text())
     sr = int(meta["sample_rate"])
     length = int(round(float(meta["segment_seconds"]) * sr))
-    model_hash = hashlib.sha256(Path(model_dir, "model.json").read_bytes()).hexdigest()[:12]
+    settings = {"model": json.loads(Path(model_dir, "model.json").read_text()), "griffin_lim_iters": griffin_lim_iters,
+                "inversion": inversion_method, "target_dbfs": target_dbfs}  # fmt: skip
+    config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     weights = Path(model_dir, "generator.weights.h5")
     weights_hash = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
-    rows = []
+    rows, raw = [], []
     for start in range(0, len(clips), batch_size):
         paths = clips[start : start + batch_size]
         seeds = [seed + start + k for k in range(len(paths))]
         z = np.stack([latent(s, int(spec["noise_dim"])) for s in seeds])
         mels = np.asarray(generator(z, training=False))[..., 0]  # (B, n_mels, frames) in [-1, 1]
+        raw.append(mels.astype(np.float32))
         power = features.unscale(mels, top_db=float(meta["top_db"]))
         waves = inversion.mel_to_audio(
             power, sample_rate=sr, n_fft=int(meta["n_fft"]), hop_length=int(meta["hop_length"]),
@@ -62,10 +71,12 @@ def generate(
             rows.append({
                 "clip": Path(path).name, "seed": s, "duration": len(wave) / sr,
                 "peak_dbfs": round(audio.peak_dbfs(wave), 2), "rms_dbfs": round(audio.rms_dbfs(wave), 2),
-                "model_steps": spec.get("steps"), "weights_sha256": weights_hash, "model_sha256": model_hash,
+                "model_steps": spec.get("steps"), "weights_sha256": weights_hash, "config_sha256": config_hash,
             })  # fmt: skip
             log.info("%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS", rows[-1]["clip"], s,
                      rows[-1]["duration"], rows[-1]["rms_dbfs"], rows[-1]["peak_dbfs"])  # fmt: skip
     table = pd.DataFrame(rows)
     table.to_csv(manifest, index=False)
+    if mels_out is not None:
+        np.save(mels_out, np.concatenate(raw))
     return table

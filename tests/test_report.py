@@ -1,0 +1,296 @@
+"""Evaluation, plots and the report page: unit tests on synthetic inputs, then checks of a finished tiny run
+(metrics.json, PNGs, report.html in a real headless Chromium, `snakemake --report`)."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from audiowgan import audio, demo, evaluation, features, report
+from conftest import REPO, TINY_CONFIG, dry_run_counts, snakemake
+
+N_CLIPS = TINY_CONFIG["generate"]["n_clips"]
+FD_KEYS = {"generated", "generator_output", "real_vs_real", "noise_vs_real"}
+
+
+def assert_png(path: Path, *, min_size: tuple[int, int] = (50, 50)) -> None:
+    with Image.open(path) as im:
+        assert im.format == "PNG", path
+        im.load()  # decodes every pixel: a truncated file fails here
+        assert im.size[0] >= min_size[0] and im.size[1] >= min_size[1], (path, im.size)
+
+
+# --------------------------------------------------------------------------- synthetic unit tests
+
+SR, SECONDS = 8000, 0.5
+MEL_META = {"sample_rate": SR, "segment_seconds": SECONDS, "n_fft": 256, "hop_length": 128, "n_mels": 16,
+            "top_db": 80.0, "fmin": 0.0, "fmax": None}  # fmt: skip
+
+
+def make_dataset(root: Path, *, n_segments: int, n_heldout: int) -> tuple[Path, Path]:
+    """results/{dataset,segments} with real mels of synthetic music; the last ``n_heldout`` rows held out."""
+    ds, segs = root / "dataset", root / "segments"
+    ds.mkdir(parents=True)
+    (segs / "song").mkdir(parents=True)
+    song = demo.piece(seed=7, seconds=n_segments * SECONDS, sample_rate=SR)
+    length = int(SR * SECONDS)
+    mels, rows = [], []
+    for i in range(n_segments):
+        piece = song[i * length : (i + 1) * length]
+        audio.write_wav(segs / "song" / f"{i:05d}.wav", piece, SR)
+        mel_args = {k: MEL_META[k] for k in ("n_fft", "hop_length", "n_mels", "top_db", "fmin", "fmax")}
+        mels.append(features.mel(piece, sample_rate=SR, **mel_args))
+        rows.append({"row": i, "track": "song", "segment": f"{i:05d}",
+                     "split": "heldout" if i >= n_segments - n_heldout else "train"})  # fmt: skip
+    np.save(ds / "mels.npy", np.stack(mels))
+    pd.DataFrame(rows).to_csv(ds / "index.csv", index=False)
+    meta = {**MEL_META, "frames": mels[0].shape[1], "shape": [n_segments, *mels[0].shape]}
+    (ds / "meta.json").write_text(json.dumps(meta))
+    return ds, segs
+
+
+def run_evaluate(tmp_path: Path, *, n_segments: int, n_heldout: int, clips: list[Path] | None = None) -> dict:
+    ds, segs = make_dataset(tmp_path, n_segments=n_segments, n_heldout=n_heldout)
+    if clips is None:  # "generated" clips: training segments, re-read as audio
+        clips = sorted((segs / "song").glob("*.wav"))[:3]
+    return evaluation.evaluate(
+        dataset_dir=ds, segments_root=segs, clips=clips, generator_mels=None, out=tmp_path / "eval" / "metrics.json",
+        seed=0, round_trip_segments=4, griffin_lim_iters=4, inversion_method="fast",
+    )  # fmt: skip
+
+
+def test_split_halves_is_deterministic_disjoint_and_even():
+    a, b = evaluation.split_halves(np.arange(7), seed=3)
+    assert len(a) == len(b) == 3 and not set(a) & set(b)
+    a2, b2 = evaluation.split_halves(np.arange(7), seed=3)
+    assert a.tolist() == a2.tolist() and b.tolist() == b2.tolist()
+    assert evaluation.split_halves(np.arange(1), seed=0)[0].size == 0
+
+
+def test_evaluate_orders_baselines_and_writes_json(tmp_path):
+    result = run_evaluate(tmp_path, n_segments=12, n_heldout=6)
+    written = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert written == result
+    assert result["status"] == "ok" and result["reason"] is None and result["noise"] == "uniform"
+    fd = result["frechet_distance"]
+    assert set(fd) == FD_KEYS and fd["generator_output"] is None  # no raw mels given
+    assert fd["real_vs_real"] < fd["noise_vs_real"]
+    assert fd["generated"] < fd["noise_vs_real"]  # real music posing as generated is far from noise
+    assert result["split"] == {"heldout_segments": 6, "reference_a": 3, "compare_b": 3, "items_per_set": 3,
+                               "frames_per_item": 32, "seed": 0}  # fmt: skip
+    rt = result["round_trip"]
+    assert rt["n_segments"] == 4 and 0 < rt["mean"] < 1 and rt["max"] >= rt["mean"]
+
+
+@pytest.mark.parametrize("n_heldout", [0, 1])
+def test_evaluate_with_too_few_heldout_rows_writes_nulls_and_a_reason(tmp_path, n_heldout):
+    result = run_evaluate(tmp_path, n_segments=5, n_heldout=n_heldout)
+    assert result["status"] == "skipped" and "held-out" in result["reason"]
+    assert all(v is None for v in result["frechet_distance"].values())
+    assert result["round_trip"]["n_segments"] == n_heldout
+    assert (result["round_trip"]["mean"] is None) == (n_heldout == 0)
+    json.loads((tmp_path / "eval" / "metrics.json").read_text())  # valid JSON, no NaN
+
+
+def test_plot_losses_decodes_and_checks_columns(tmp_path):
+    steps = np.arange(1, 121)
+    rng = np.random.default_rng(0)
+    losses = pd.DataFrame({"epoch": steps // 40 + 1, "step": steps, "d_loss": -np.log(steps) + rng.normal(size=120),
+                           "g_loss": rng.normal(size=120), "gradient_penalty": np.exp(-steps / 30),
+                           "wasserstein": np.log(steps), "seconds": steps * 0.1})  # fmt: skip
+    report.plot_losses(losses, tmp_path / "losses.png")
+    assert_png(tmp_path / "losses.png", min_size=(600, 500))
+    report.plot_losses(losses.iloc[:0], tmp_path / "empty.png")  # a run with no step yet still gets a figure
+    assert_png(tmp_path / "empty.png")
+    with pytest.raises(ValueError, match="wasserstein"):
+        report.plot_losses(losses.drop(columns="wasserstein"), tmp_path / "bad.png")
+
+
+def test_spectrogram_grid_and_clip_images_decode(tmp_path):
+    rng = np.random.default_rng(0)
+    real, fake = rng.uniform(-1, 1, (2, 16, 40)), rng.uniform(-1, 1, (4, 16, 40))
+    report.plot_spectrogram_grid({"real": real, "generated": fake, "empty": fake[:0]}, tmp_path / "g.png", seconds=1)
+    assert_png(tmp_path / "g.png", min_size=(400, 200))
+    report.plot_clip(fake[0], tmp_path / "c.png", seconds=1.0, title="clip")
+    assert_png(tmp_path / "c.png")
+    with pytest.raises(ValueError, match="non-empty"):
+        report.plot_spectrogram_grid({"real": real[:0]}, tmp_path / "x.png", seconds=1)
+
+
+class _Page(html.parser.HTMLParser):
+    """Tags and attributes of interest in a page (from our HTML or Chromium's --dump-dom)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.body: dict[str, str | None] = {}
+        self.audio: list[str] = []
+        self.images: list[str] = []
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "body":
+            self.body = attrs
+        elif tag == "audio":
+            self.audio.append(attrs.get("src"))
+        elif tag == "img":
+            self.images.append(attrs.get("src"))
+
+
+METRICS = {"status": "ok", "reason": None, "split": {"heldout_segments": 4, "reference_a": 2, "items_per_set": 2},
+           "frechet_distance": {"generated": 3.5, "generator_output": None, "real_vs_real": 0.25, "noise_vs_real": 9.0},
+           "round_trip": {"mean": 0.31, "std": 0.02, "n_segments": 4, "method": "fast", "n_iter": 8}}  # fmt: skip
+MANIFEST = pd.DataFrame({"clip": ["clip_000.wav", "clip_<1>.wav"], "seed": [0, 1], "duration": [1.0, 1.0],
+                         "peak_dbfs": [-3.0, -4.0], "rms_dbfs": [-20.0, -20.0], "model_steps": [10, 10],
+                         "weights_sha256": ["abc", "abc"], "config_sha256": ["def", "def"]})  # fmt: skip
+
+
+def test_render_html_has_a_player_and_image_per_clip():
+    page = report.render_html(
+        metrics=METRICS, manifest=MANIFEST, clip_links=["generated/clip_000.wav", "generated/clip_<1>.wav"],
+        clip_images=["plots/clips/a.png", "plots/clips/b.png"], losses_image="plots/losses.png",
+        grid_image="plots/spectrograms.png",
+    )  # fmt: skip
+    parsed = _Page(page)
+    assert parsed.audio == ["generated/clip_000.wav", "generated/clip_<1>.wav"]  # escaped, then decoded back
+    assert parsed.images == ["plots/losses.png", "plots/spectrograms.png", "plots/clips/a.png", "plots/clips/b.png"]
+    assert "clip_&lt;1&gt;.wav" in page and "<1>" not in page.replace("clip_<1>", "")
+    assert "n/a" in page  # generator_output missing
+    assert "3.5" in page and "0.25" in page and "0.31" in page
+    assert "http" not in page.lower().replace("http-equiv", "")  # nothing from the network
+    with pytest.raises(ValueError, match="clip"):
+        report.render_html(metrics=METRICS, manifest=MANIFEST, clip_links=["a.wav"], clip_images=["a.png"],
+                           losses_image="l.png", grid_image="g.png")  # fmt: skip
+
+
+def test_render_html_shows_the_reason_when_evaluation_was_skipped():
+    skipped = {**METRICS, "status": "skipped", "reason": "1 held-out segment(s)",
+               "frechet_distance": dict.fromkeys(FD_KEYS)}  # fmt: skip
+    page = report.render_html(metrics=skipped, manifest=MANIFEST.iloc[:1], clip_links=["c.wav"],
+                              clip_images=["c.png"], losses_image="l.png", grid_image="g.png")  # fmt: skip
+    assert '<p class="note">1 held-out segment(s)</p>' in page
+    assert page.count("n/a") == 4
+
+
+def test_write_report_links_relative_to_the_page(tmp_path):
+    res = tmp_path / "results"
+    for name in ("generated/clip_000.wav", "generated/clip_<1>.wav", "plots/clips/clip_000.png",
+                 "plots/clips/clip_<1>.png", "plots/losses.png", "plots/spectrograms.png"):  # fmt: skip
+        (res / name).parent.mkdir(parents=True, exist_ok=True)
+        (res / name).write_bytes(b"")
+    (res / "eval").mkdir()
+    (res / "eval" / "metrics.json").write_text(json.dumps(METRICS))
+    MANIFEST.to_csv(res / "generated" / "manifest.csv", index=False)
+    report.write_report(
+        out=res / "report.html", metrics_json=res / "eval" / "metrics.json",
+        manifest_csv=res / "generated" / "manifest.csv",
+        clips=[res / "generated/clip_000.wav", res / "generated/clip_<1>.wav"],
+        clip_images=[res / "plots/clips/clip_000.png", res / "plots/clips/clip_<1>.png"],
+        losses_image=res / "plots/losses.png", grid_image=res / "plots/spectrograms.png",
+    )  # fmt: skip
+    parsed = _Page((res / "report.html").read_text())
+    assert parsed.audio == ["generated/clip_000.wav", "generated/clip_<1>.wav"]
+    assert parsed.images[-2:] == ["plots/clips/clip_000.png", "plots/clips/clip_<1>.png"]
+
+
+# --------------------------------------------------------------------------- a finished tiny run
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed through scripts/install-system-deps.sh when missing (root and apt-get only)."""
+    exe = shutil.which("chromium")
+    if exe is None:
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            pytest.skip("chromium is missing and cannot be installed here (needs root and apt-get); "
+                        "install it (Debian: apt-get install chromium) to run the browser checks")  # fmt: skip
+        subprocess.run(["bash", str(REPO / "scripts" / "install-system-deps.sh"), "chromium"], check=True)
+        exe = shutil.which("chromium")
+    assert exe, "chromium still missing after install-system-deps.sh"
+    return exe
+
+
+def headless(chromium: str, tmp_path: Path, *args: str) -> str:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--mute-audio", f"--user-data-dir={tmp_path / 'chromium-profile'}"]  # fmt: skip
+    proc = subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.workflow
+def test_metrics_json_is_complete_and_sane(finished_workdir):
+    metrics = json.loads((finished_workdir / "results" / "eval" / "metrics.json").read_text())
+    assert {"status", "reason", "features", "noise", "split", "frechet_distance", "round_trip"} <= set(metrics)
+    # The tiny run holds out 2 of 20 segments: one reference, one real-vs-real item.
+    assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 1
+    fd = metrics["frechet_distance"]
+    assert set(fd) == FD_KEYS
+    assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in fd.values()), fd
+    assert fd["real_vs_real"] < fd["noise_vs_real"]
+    rt = metrics["round_trip"]
+    assert rt["n_segments"] == 2 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
+    assert 0 < rt["mean"] < 1
+
+
+@pytest.mark.workflow
+def test_plots_decode_as_png(finished_workdir):
+    plots = finished_workdir / "results" / "plots"
+    assert_png(plots / "losses.png", min_size=(600, 500))
+    assert_png(plots / "spectrograms.png", min_size=(300, 300))
+    clips = sorted((plots / "clips").glob("*.png"))
+    assert [c.name for c in clips] == [f"clip_{i:03d}.png" for i in range(N_CLIPS)]
+    for c in clips:
+        assert_png(c)
+    assert np.load(finished_workdir / "results" / "generated" / "mels.npy").shape[0] == N_CLIPS
+
+
+@pytest.mark.workflow
+def test_report_page_works_in_a_browser_after_copying_results(finished_workdir, chromium, tmp_path):
+    # Copy only what the page links to, somewhere else: every link must be relative and resolve.
+    src, dest = finished_workdir / "results", tmp_path / "elsewhere"
+    for name in ("generated", "plots"):
+        shutil.copytree(src / name, dest / name)
+    shutil.copy(src / "report.html", dest / "report.html")
+    url = (dest / "report.html").as_uri()
+    dom = _Page(headless(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", url))
+    assert dom.body.get("data-images-ok") == "true", dom.body
+    assert int(dom.body["data-images"]) == 2 + N_CLIPS  # losses, grid, one per clip
+    assert len(dom.audio) == N_CLIPS
+    for link in dom.audio + dom.images:
+        assert not link.startswith(("/", "file:", "http")), link
+        assert (dest / link).is_file(), link
+    manifest = pd.read_csv(src / "generated" / "manifest.csv")
+    assert sorted(Path(a).name for a in dom.audio) == sorted(manifest["clip"])
+    assert dom.body.get("data-audio-ready") == str(N_CLIPS), dom.body  # every WAV loaded its metadata
+    shot = tmp_path / "report.png"
+    headless(chromium, tmp_path, "--virtual-time-budget=3000", f"--screenshot={shot}", "--window-size=1200,1600", url)
+    assert_png(shot, min_size=(1200, 1600))
+
+
+@pytest.mark.workflow
+def test_snakemake_report_renders(finished_workdir, tmp_path):
+    out = tmp_path / "workflow-report.zip"
+    snakemake(finished_workdir, "--configfile", "config/test.yaml", "--report", str(out))
+    import zipfile
+
+    names = zipfile.ZipFile(out).namelist()
+    for expected in ("metrics.json", "losses.png", "spectrograms.png", "report.html", "clip_000.wav"):
+        assert any(n.endswith("/" + expected) for n in names), (expected, names)
+
+
+@pytest.mark.workflow
+def test_evaluate_settings_rerun_only_the_look_stages(finished_workdir):
+    counts = dry_run_counts(finished_workdir, "--configfile", "config/test.yaml", "--config", "evaluate={seed: 1}")
+    assert counts == {"evaluate": 1, "report": 1, "all": 1}, counts

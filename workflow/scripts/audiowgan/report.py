@@ -1,0 +1,371 @@
+"""Plots (matplotlib, Agg) and the self-contained results/report.html. No TensorFlow.
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects directly (no pyplot
+state, no GUI backend). The HTML page uses only relative links into results/ and
+inline CSS, so it keeps working when results/ is copied elsewhere.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from . import dataset, evaluation
+
+CMAP = "magma"
+LOSS_COLUMNS = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
+
+
+def _smooth(values: np.ndarray) -> np.ndarray:
+    """Centered moving average over about 2% of the steps (identity for short runs)."""
+    window = max(1, len(values) // 50)
+    if window == 1:
+        return values
+    return pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+
+
+def plot_losses(losses: pd.DataFrame, out: str | Path) -> None:
+    """Three panels over generator steps: critic and generator loss, Wasserstein estimate, gradient penalty.
+
+    ``losses`` has the columns of model/losses.csv (step, d_loss, g_loss,
+    wasserstein, gradient_penalty); raw values are drawn faintly under a moving
+    average. An empty table gives a figure that says so.
+    """
+    missing = [c for c in ("step", *LOSS_COLUMNS) if c not in losses.columns]
+    if missing:
+        raise ValueError(f"losses table lacks column(s) {missing}")
+    fig = Figure(figsize=(9, 7.5), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+    panels = [
+        (("d_loss", "critic loss", "tab:red"), ("g_loss", "generator loss", "tab:blue")),
+        (("wasserstein", "Wasserstein estimate E[D(real)] - E[D(fake)]", "tab:green"),),
+        (("gradient_penalty", "gradient penalty", "tab:purple"),),
+    ]
+    step = losses["step"].to_numpy()
+    for ax, lines in zip(axes, panels):
+        for column, label, color in lines:
+            y = losses[column].to_numpy(dtype=float)
+            if len(y) > 50:
+                ax.plot(step, y, color=color, alpha=0.25, linewidth=0.8)
+            ax.plot(step, _smooth(y), color=color, linewidth=1.6, label=label)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=9, framealpha=0.8)
+    if len(losses) == 0:
+        axes[0].text(0.5, 0.5, "no training steps recorded", ha="center", va="center", transform=axes[0].transAxes)
+    axes[0].set_ylabel("loss")
+    axes[1].set_ylabel("estimate")
+    axes[2].set_ylabel("penalty")
+    axes[2].set_xlabel("generator step")
+    fig.suptitle("WGAN-GP training", fontsize=13)
+    fig.savefig(out, dpi=110)
+
+
+def _show_mel(ax, mel: np.ndarray, *, seconds: float):
+    return ax.imshow(mel, origin="lower", aspect="auto", cmap=CMAP, vmin=-1, vmax=1,
+                     extent=(0, seconds, 0, mel.shape[0]), interpolation="nearest")  # fmt: skip
+
+
+def plot_spectrogram_grid(rows: dict[str, np.ndarray], out: str | Path, *, seconds: float) -> None:
+    """A grid of mels: one row per labelled set, e.g. real next to generated.
+
+    Parameters
+    ----------
+    rows : {label: np.ndarray [shape=(n, n_mels, frames)]}, in [-1, 1]
+        Sets with no item are skipped; columns = the largest n.
+    seconds : duration of one spectrogram, for the time axis
+    """
+    rows = {label: np.asarray(m) for label, m in rows.items() if len(m)}
+    if not rows:
+        raise ValueError("plot_spectrogram_grid needs at least one non-empty set of mels")
+    n_cols = max(len(m) for m in rows.values())
+    fig = Figure(figsize=(2.3 * n_cols + 1.2, 2.0 * len(rows) + 0.8), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(rows), n_cols, squeeze=False))
+    image = None
+    for r, (label, mels) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            if c >= len(mels):
+                ax.axis("off")
+                continue
+            image = _show_mel(ax, mels[c], seconds=seconds)
+            ax.tick_params(labelsize=7)
+            if c == 0:
+                ax.set_ylabel(f"{label}\nmel band", fontsize=9)
+            else:
+                ax.set_yticklabels([])
+            if r == len(rows) - 1:
+                ax.set_xlabel("s", fontsize=8)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="scaled dB (1 = peak)")
+    fig.suptitle("Mel spectrograms", fontsize=12)
+    fig.savefig(out, dpi=100)
+
+
+def plot_clip(mel: np.ndarray, out: str | Path, *, seconds: float, title: str = "") -> None:
+    """One small spectrogram image (for a clip card in the report)."""
+    fig = Figure(figsize=(4.2, 2.0), layout="constrained")
+    ax = fig.subplots()
+    _show_mel(ax, mel, seconds=seconds)
+    ax.set_xlabel("s", fontsize=8)
+    ax.set_ylabel("mel band", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.savefig(out, dpi=120)
+
+
+def make_plots(
+    *,
+    losses_csv: str | Path,
+    dataset_dir: str | Path,
+    clips: list[str | Path],
+    generator_mels: str | Path | None,
+    losses_png: str | Path,
+    grid_png: str | Path,
+    clip_pngs: list[str | Path],
+    max_columns: int = 6,
+) -> None:
+    """Write losses.png, spectrograms.png (real held-out segments next to generated clips) and one PNG per clip.
+
+    Generated spectrograms are recomputed from the clip audio (what a listener
+    hears); the generator's raw output gets its own row when ``generator_mels`` is given.
+    """
+    if len(clip_pngs) != len(clips):
+        raise ValueError(f"{len(clip_pngs)} clip image path(s) for {len(clips)} clip(s)")
+    plot_losses(pd.read_csv(losses_csv), losses_png)
+    mels, meta = dataset.open_dataset(dataset_dir)
+    seconds = float(meta["segment_seconds"])
+    heard = evaluation.clip_mels(clips, meta)
+    for path, mel in zip(clip_pngs, heard):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        plot_clip(mel, path, seconds=seconds)
+    real_rows = dataset.split_rows(dataset_dir, "heldout")
+    label = "real (held out)"
+    if len(real_rows) == 0:
+        real_rows, label = dataset.split_rows(dataset_dir, "train"), "real (training)"
+    rows = {label: np.asarray(mels[real_rows[:max_columns]]), "generated (clip audio)": heard[:max_columns]}
+    if generator_mels is not None:
+        rows["generator output"] = np.load(generator_mels)[:max_columns]
+    plot_spectrogram_grid(rows, grid_png, seconds=seconds)
+
+
+# --------------------------------------------------------------------------- HTML
+
+CSS = """
+:root { --fg: #1d2330; --muted: #5d6677; --line: #e2e6ee; --bg: #f6f7fb; --card: #fff; --accent: #5b3cc4; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg);
+       background: var(--bg); }
+main { max-width: 1180px; margin: 0 auto; padding: 28px 24px 48px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 19px; margin: 36px 0 12px; }
+.sub { color: var(--muted); margin: 0 0 8px; }
+.note { background: #fff7e0; border: 1px solid #f0d98a; border-radius: 8px; padding: 10px 14px; }
+table { border-collapse: collapse; width: 100%; background: var(--card); border-radius: 10px; overflow: hidden;
+        box-shadow: 0 1px 3px rgba(20, 30, 60, .08); }
+th, td { text-align: left; padding: 9px 14px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: #eef0f7; font-weight: 600; font-size: 13px; text-transform: uppercase; letter-spacing: .03em;
+     color: var(--muted); }
+tr:last-child td { border-bottom: none; }
+tr.group td { background: #f8f9fc; font-weight: 600; font-size: 14px; color: var(--accent); padding-top: 12px; }
+th:nth-child(1) { width: 30%; } th:nth-child(2) { width: 17%; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; font-weight: 600; }
+td.what { color: var(--muted); font-size: 14px; }
+.bar { height: 6px; background: var(--line); border-radius: 3px; margin-top: 6px; min-width: 120px; }
+.bar span { display: block; height: 6px; border-radius: 3px; background: var(--accent); }
+figure { margin: 0; background: var(--card); border-radius: 10px; padding: 12px;
+         box-shadow: 0 1px 3px rgba(20, 30, 60, .08); }
+figure img { width: 100%; height: auto; display: block; }
+figcaption { color: var(--muted); font-size: 14px; margin-top: 6px; }
+.clips { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 16px; }
+.card { background: var(--card); border-radius: 10px; padding: 14px; box-shadow: 0 1px 3px rgba(20, 30, 60, .08); }
+.card h3 { font-size: 15px; margin: 0 0 2px; }
+.card .facts { color: var(--muted); font-size: 13px; margin: 0 0 8px; }
+.card img { width: 100%; height: auto; display: block; border-radius: 6px; margin-bottom: 8px; }
+.card audio { width: 100%; }
+footer { color: var(--muted); font-size: 13px; margin-top: 40px; }
+code { font-size: 13px; background: #eef0f7; padding: 1px 5px; border-radius: 4px; }
+"""
+
+# For headless checks: <body> gets data-images-ok once every image has decoded, and data-audio-ready counts
+# the players whose file has loaded its metadata (so it exists and the browser can read it).
+CHECK_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var ok = images.every(function (im) { return im.complete && im.naturalWidth > 0; });
+  document.body.setAttribute("data-images", String(images.length));
+  document.body.setAttribute("data-images-ok", ok ? "true" : "false");
+  var players = Array.prototype.slice.call(document.querySelectorAll("audio"));
+  function count() {
+    var ready = players.filter(function (a) { return a.readyState >= 1 && a.duration > 0; }).length;
+    document.body.setAttribute("data-audio-ready", String(ready));
+  }
+  players.forEach(function (a) { a.addEventListener("loadedmetadata", count); });
+  count();
+});
+"""
+
+FD_ROWS = (
+    (
+        "generated",
+        "Generated clips (as heard)",
+        "mels recomputed from the clip audio: generator and Griffin-Lim, what you hear",
+    ),
+    ("generator_output", "Generator output", "the generator's own mels, before inversion to audio"),
+    ("real_vs_real", "Baseline: real vs real", "the other half of the held-out segments: what a perfect model scores"),
+    ("noise_vs_real", "Baseline: noise vs real", "uniform noise on [-1, 1]: what a model that learnt nothing scores"),
+)
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
+def _metrics_rows(metrics: dict) -> str:
+    fd = metrics.get("frechet_distance", {})
+    scale = max((v for v in fd.values() if v is not None), default=None)
+    out = ['<tr class="group"><td colspan="3">Frechet distance to held-out real music (lower is closer)</td></tr>']
+    for key, label, what in FD_ROWS:
+        value = fd.get(key)
+        bar = ""
+        if value is not None and scale:
+            bar = f'<div class="bar"><span style="width:{100 * value / scale:.1f}%"></span></div>'
+        out.append(f'<tr><td>{html.escape(label)}</td><td class="num">{_fmt(value)}{bar}</td>'
+                   f'<td class="what">{html.escape(what)}</td></tr>')  # fmt: skip
+    rt = metrics.get("round_trip", {})
+    value = _fmt(rt.get("mean"))
+    if rt.get("std") is not None:
+        value += f" &plusmn; {_fmt(rt['std'], 2)}"
+    what = (f"real held-out segments through mel and back ({html.escape(str(rt.get('method')))} Griffin-Lim, "
+            f"{rt.get('n_iter')} iterations, {rt.get('n_segments', 0)} segment(s)), as spectral convergence "
+            "||S - S&#770;|| / ||S||: the error inversion alone puts under every clip")  # fmt: skip
+    out.append('<tr class="group"><td colspan="3">Inversion (mel to audio)</td></tr>')
+    out.append(
+        f'<tr><td>Griffin-Lim round-trip error</td><td class="num">{value}</td><td class="what">{what}</td></tr>'
+    )
+    return "\n".join(out)
+
+
+def render_html(
+    *,
+    metrics: dict,
+    manifest: pd.DataFrame,
+    clip_links: list[str],
+    clip_images: list[str],
+    losses_image: str,
+    grid_image: str,
+    title: str = "audio-wgan results",
+) -> str:
+    """The report page as a string; every link is used verbatim (make them relative)."""
+    if not len(clip_links) == len(clip_images) == len(manifest):
+        raise ValueError(f"{len(clip_links)} clip(s), {len(clip_images)} image(s), {len(manifest)} manifest row(s)")
+    esc = html.escape
+    split = metrics.get("split", {})
+    note = ""
+    if metrics.get("reason"):
+        note = f'<p class="note">{esc(str(metrics["reason"]))}</p>'
+    model = ", ".join(
+        f"{label} <code>{esc(str(manifest[col].iloc[0]))}</code>"
+        for col, label in (
+            ("model_steps", "generator steps"),
+            ("weights_sha256", "weights"),
+            ("config_sha256", "config"),
+        )
+        if col in manifest.columns and len(manifest)
+    )
+    cards = []
+    for link, image, row in zip(clip_links, clip_images, manifest.to_dict("records")):
+        facts = (f"seed {row.get('seed')} &middot; {float(row.get('duration', 0)):.2f} s &middot; "
+                 f"RMS {row.get('rms_dbfs')} dBFS &middot; peak {row.get('peak_dbfs')} dBFS")  # fmt: skip
+        name = esc(str(row.get("clip", Path(link).name)))
+        cards.append(
+            f'<article class="card"><h3>{name}</h3><p class="facts">{facts}</p>'
+            f'<img src="{esc(image)}" alt="mel spectrogram of {name}" loading="eager">'
+            f'<audio controls preload="metadata" src="{esc(link)}"></audio></article>'
+        )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)}</title>
+<style>{CSS}</style>
+<script>{CHECK_SCRIPT}</script>
+</head>
+<body>
+<main>
+<h1>{esc(title)}</h1>
+<p class="sub">{len(manifest)} generated clip(s); model: {model or "n/a"}.</p>
+
+<h2>Metrics</h2>
+{note}
+<table>
+<thead><tr><th>metric</th><th>value</th><th>what it measures</th></tr></thead>
+<tbody>
+{_metrics_rows(metrics)}
+</tbody>
+</table>
+<p class="sub">Frechet distances between Gaussian fits of mel frames, each against the same reference
+(half A of the {split.get("heldout_segments", "?")} held-out segments, {split.get("reference_a", "?")} segment(s));
+every compared set has {split.get("items_per_set", "?")} item(s), so the values share the same small-sample bias.
+Lower is closer to real music; generated clips between the two baselines learnt something.</p>
+
+<h2>Training</h2>
+<figure><img src="{esc(losses_image)}" alt="training losses">
+<figcaption>Critic and generator losses, the critic's Wasserstein estimate and the gradient penalty per generator step
+(faint: raw; solid: moving average).</figcaption></figure>
+
+<h2>Spectrograms</h2>
+<figure><img src="{esc(grid_image)}" alt="real and generated mel spectrograms">
+<figcaption>Held-out real segments next to generated clips, on the same [-1, 1] scale.</figcaption></figure>
+
+<h2>Clips</h2>
+<div class="clips">
+{chr(10).join(cards)}
+</div>
+<footer>Written by the <code>report</code> rule of audio-wgan; links are relative to this file's folder.</footer>
+</main>
+</body>
+</html>
+"""
+
+
+def write_report(
+    *,
+    out: str | Path,
+    metrics_json: str | Path,
+    manifest_csv: str | Path,
+    clips: list[str | Path],
+    clip_images: list[str | Path],
+    losses_image: str | Path,
+    grid_image: str | Path,
+) -> None:
+    """Write the report page with every link relative to ``out``'s folder."""
+    base = Path(out).parent
+
+    def rel(p: str | Path) -> str:
+        return Path(os.path.relpath(Path(p).resolve(), base.resolve())).as_posix()
+
+    manifest = pd.read_csv(manifest_csv)
+    if len(clip_images) != len(clips):
+        raise ValueError(f"{len(clip_images)} clip image(s) for {len(clips)} clip(s)")
+    by_name = {Path(c).name: (c, image) for c, image in zip(clips, clip_images)}
+    missing = [name for name in manifest["clip"] if name not in by_name]
+    if missing or len(manifest) != len(clips):
+        raise ValueError(f"manifest and clips differ: {len(manifest)} row(s), {len(clips)} clip(s), missing {missing}")
+    page = render_html(
+        metrics=json.loads(Path(metrics_json).read_text()),
+        manifest=manifest,
+        clip_links=[rel(by_name[name][0]) for name in manifest["clip"]],
+        clip_images=[rel(by_name[name][1]) for name in manifest["clip"]],
+        losses_image=rel(losses_image),
+        grid_image=rel(grid_image),
+    )
+    Path(out).write_text(page, encoding="utf-8")

@@ -1,0 +1,22 @@
+"""Rule `evaluate`: Frechet distances against held-out segments, with baselines, and the round-trip error."""
+
+from pathlib import Path
+
+from audiowgan import evaluation, runlog
+
+snakemake = globals()["snakemake"]
+log = runlog.setup(snakemake.log[0])
+p = snakemake.params
+
+evaluation.evaluate(
+    dataset_dir=Path(snakemake.input.meta).parent,
+    segments_root=Path(snakemake.input.segments[0]).parent,
+    clips=list(snakemake.input.clips),
+    generator_mels=snakemake.input.generator_mels,
+    out=snakemake.output.metrics,
+    seed=p.seed,
+    round_trip_segments=p.round_trip_segments,
+    griffin_lim_iters=p.griffin_lim_iters,
+    inversion_method=p.inversion,
+    log=log,
+)

@@ -1,0 +1,17 @@
+"""Rule `report`: results/report.html, a self-contained page with metrics, plots and a player per clip."""
+
+from audiowgan import report, runlog
+
+snakemake = globals()["snakemake"]
+log = runlog.setup(snakemake.log[0])
+
+report.write_report(
+    out=snakemake.output.html,
+    metrics_json=snakemake.input.metrics,
+    manifest_csv=snakemake.input.manifest,
+    clips=list(snakemake.input.clips),
+    clip_images=list(snakemake.input.clip_images),
+    losses_image=snakemake.input.losses,
+    grid_image=snakemake.input.spectrograms,
+)
+log.info("wrote %s", snakemake.output.html)
