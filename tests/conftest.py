@@ -87,6 +87,7 @@ def music_server(tmp_path_factory):
     ms.add_piece("episode-1.wav", seconds=4.0, seed=2)
     ms.add_piece("episode-2.wav", seconds=4.0, seed=3)
     ms.add_piece("extra.wav", seconds=3.0, seed=5)
+    ms.add_piece("mine.wav", seconds=6.0, seed=4)
     ms.add_feed("feed.xml", ["episode-1.wav", "episode-2.wav"])
     yield ms
     server.shutdown()
@@ -144,7 +145,7 @@ def make_workdir(path: Path, server: MusicServer, *, overrides: dict | None = No
     shutil.copy(REPO / "config" / "config.yaml", path / "config" / "config.yaml")
     local = path / "local" / "my song.wav"
     local.parent.mkdir(exist_ok=True)
-    shutil.copy(server.root / "direct.wav", local)  # same audio as the direct link, different source
+    shutil.copy(server.root / "mine.wav", local)  # a file on disk, not served: read through file://
     cfg = _merge(TINY_CONFIG, overrides or {})
     (path / "config" / "test.yaml").write_text(yaml.safe_dump(cfg))
     (path / "config" / "sources.tsv").write_text(
