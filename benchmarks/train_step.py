@@ -98,8 +98,10 @@ def main() -> None:
         print(f"round {r + 1}: ours {statistics.median(a):.3f} s/step, reference {statistics.median(b):.3f} s/step",
               flush=True)  # fmt: skip
     mo, mr = statistics.median(t_ours), statistics.median(t_ref)
-    print(f"median over {len(t_ours)} steps ({'unbatched' if args.unbatched else 'batched'} fakes): ours {mo:.3f} s/step, reference (Keras fit) {mr:.3f} s/step, "
-          f"speed-up {mr / mo:.2f}x")
+    print(
+        f"median over {len(t_ours)} steps ({'unbatched' if args.unbatched else 'batched'} fakes): ours {mo:.3f} s/step, reference (Keras fit) {mr:.3f} s/step, "
+        f"speed-up {mr / mo:.2f}x"
+    )
 
 
 if __name__ == "__main__":
