@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import math
-import mmap
 import os
 import shutil
 import signal
@@ -53,16 +52,29 @@ def batch_order(n: int, batch_size: int, *, seed: int, epoch: int) -> np.ndarray
 
 
 def read_batch(mels: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """mels[rows] as (B, n_mels, frames, 1) float32, reading the memmap in ascending row order."""
+    """mels[rows] as (B, n_mels, frames, 1) float32, reading rows in ascending order.
+
+    For a memmap opened by ``np.load(mmap_mode="r")`` the rows are read with ``os.preadv`` from the
+    file at the memmap's offset rather than through the mapping: pages touched through a mapping stay
+    in the process's resident set (measured: +75 MB peak RSS for +81 MB of data over one epoch;
+    madvise(DONTNEED) after each batch still left +30 MB), so RSS would grow with the dataset.
+    """
     order = np.argsort(rows, kind="stable")
-    out = np.empty((len(rows), *mels.shape[1:]), dtype=np.float32)
-    out[order] = mels[rows[order]]
-    # Drop the pages just read from this process's mapping (they stay in the page cache), so the
-    # resident set does not grow with the dataset over an epoch.
-    mm = getattr(mels, "_mmap", None)
-    if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
-        mm.madvise(mmap.MADV_DONTNEED)
-    return out[..., None]
+    out = np.empty((len(rows), *mels.shape[1:], 1), dtype=np.float32)
+    filename = getattr(mels, "filename", None)
+    if isinstance(mels, np.memmap) and filename and mels.dtype == np.float32 and mels.flags.c_contiguous:
+        row_bytes = int(np.prod(mels.shape[1:])) * 4
+        fd = os.open(filename, os.O_RDONLY)
+        try:
+            for k in order:
+                view = memoryview(out[k]).cast("B")
+                if os.preadv(fd, [view], int(mels.offset) + int(rows[k]) * row_bytes) != row_bytes:
+                    raise OSError(f"short read of row {rows[k]} from {filename}")
+        finally:
+            os.close(fd)
+    else:
+        out[order, ..., 0] = mels[rows[order]]
+    return out
 
 
 def epoch_dataset(mels: np.ndarray, order: np.ndarray, start: int = 0) -> tf.data.Dataset:
