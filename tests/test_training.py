@@ -213,3 +213,20 @@ def test_fingerprint_mismatch_starts_fresh_and_more_epochs_continue(dataset, tmp
     losses = pd.read_csv(tmp_path / "model" / "losses.csv")
     assert losses["step"].tolist() == [1, 2, 3]
     assert json.loads((tmp_path / "model" / "model.json").read_text())["train_params"]["gp_weight"] == 5.0
+
+
+@pytest.mark.parametrize("batched_fakes", [False, True])
+def test_one_step_gives_finite_losses_and_moves_both_networks(batched_fakes):
+    import tensorflow as tf
+
+    g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
+    c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
+    tp = {"learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.9}
+    gan = T.WGANGP(g, c, T.make_optimizer(tp, False), T.make_optimizer(tp, False), tf.random.Generator.from_seed(0),
+                   noise_dim=4, d_steps=2, gp_weight=10.0, batched_fakes=batched_fakes)  # fmt: skip
+    before = [v.numpy().copy() for v in g.trainable_variables + c.trainable_variables]
+    out = gan.step(tf.zeros((4, *SHAPE, 1)))
+    assert set(out) == set(LOSSES) and all(np.isfinite(v) for v in out.values())
+    after = [v.numpy() for v in g.trainable_variables + c.trainable_variables]
+    assert all(not np.array_equal(a, b) for a, b in zip(before, after) if a.size > 1)
+    assert int(gan.d_opt.iterations) == 2 and int(gan.g_opt.iterations) == 1
