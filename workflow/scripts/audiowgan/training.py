@@ -263,7 +263,7 @@ def train(
     ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
     """
     log = log or logging.getLogger(__name__)
-    logging.getLogger("tensorflow").setLevel(logging.WARNING)  # one "Sharding callback" INFO line per save
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
     _check_params(model_params, train_params)
     dataset_dir, model_dir, checkpoint_dir = Path(dataset_dir), Path(model_dir), Path(checkpoint_dir)
     tp, mp = dict(train_params), dict(model_params)
