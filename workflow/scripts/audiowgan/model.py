@@ -118,25 +118,16 @@ def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
 
 
 def critic_losses(critic, real, fake, alpha, gp_weight: float) -> dict[str, tf.Tensor]:
-    """The critic's WGAN-GP loss in one critic call on [real; fake; interpolates] (3B rows).
+    """The critic's WGAN-GP loss: d_loss = mean D(fake) - mean D(real) + gp_weight * gp.
 
-    The critic has no batch norm, so rows are independent and one fused call equals three separate ones
-    (``gradient_penalty`` is the unfused reference the tests compare against), with a third of the calls.
-    Returns d_loss = mean D(fake) - mean D(real) + gp_weight * gp, the penalty gp and
-    wasserstein = mean D(real) - mean D(fake).
+    Also returns the penalty gp and wasserstein = mean D(real) - mean D(fake), all float32.
+    (Measured on CPU: one fused critic call on [real; fake; interpolates] is 2x slower than
+    separate calls, because the penalty's double backward then runs over all 3B rows.)
     """
-    real = tf.cast(real, tf.float32)
-    fake = tf.cast(fake, tf.float32)
-    b = tf.shape(real)[0]
-    interp = real + tf.cast(alpha, tf.float32) * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(interp)
-        scores = tf.cast(critic(tf.concat([real, fake, interp], axis=0), training=True), tf.float32)
-        gp_scores = scores[2 * b :]
-    grads = tape.gradient(gp_scores, interp)
-    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + GP_EPS)
-    gp = tf.reduce_mean(tf.square(norm - 1.0))
-    wasserstein = tf.reduce_mean(scores[:b]) - tf.reduce_mean(scores[b : 2 * b])
+    d_real = tf.reduce_mean(tf.cast(critic(real, training=True), tf.float32))
+    d_fake = tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
+    gp = gradient_penalty(critic, real, fake, alpha)
+    wasserstein = d_real - d_fake
     return {"d_loss": -wasserstein + gp_weight * gp, "gradient_penalty": gp, "wasserstein": wasserstein}
 
 

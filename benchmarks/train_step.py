@@ -1,0 +1,108 @@
+"""Time one steady-state generator step (with its d_steps critic steps): this project vs the reference.
+
+Both use the same networks (default widths), batch 16, d_steps 3, on a 64x64 input by default, in
+the same process. Rounds alternate between the two implementations, so load from other processes on
+a shared machine hits both alike; the median step time of each is reported, and their ratio.
+
+    nice .venv/bin/python benchmarks/train_step.py [--steps 6] [--rounds 3] [--input 64x64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=6, help="timed generator steps per round and implementation")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (tracing)")
+    ap.add_argument("--input", default="64x64", help="n_mels x frames")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--d-steps", type=int, default=3)
+    ap.add_argument("--batched", action="store_true", help="ours with one generator call for all critic steps")
+    ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: TensorFlow's default)")
+    args = ap.parse_args()
+    n_mels, frames = (int(v) for v in args.input.lower().split("x"))
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+    from reference_fit import ReferenceWGAN
+
+    from audiowgan import model as M
+    from audiowgan import training as T
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    keras.utils.set_random_seed(0)
+    mp = {"noise_dim": 128, "generator_channels": [1024, 512, 256, 128, 64], "critic_channels": [64, 128, 256, 512],
+          "kernel_size": 5}  # fmt: skip
+    tp = {"learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9}
+    real = np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32)
+
+    def nets():
+        return M.build_from_spec({**mp, "input_shape": [n_mels, frames]})
+
+    g, c = nets()
+    g_opt, d_opt = T.make_optimizer(tp, False), T.make_optimizer(tp, False)
+    ours = T.WGANGP(g, c, g_opt, d_opt, tf.random.Generator.from_seed(0), noise_dim=mp["noise_dim"],
+                    d_steps=args.d_steps, gp_weight=10.0, batched_fakes=args.batched)  # fmt: skip
+    real_t = tf.constant(real)
+
+    g2, c2 = nets()
+    ref = ReferenceWGAN(g2, c2, noise_dim=mp["noise_dim"], d_steps=args.d_steps, gp_weight=10.0)
+    ref.compile(d_optimizer=T.make_optimizer(tp, False), g_optimizer=T.make_optimizer(tp, False))
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.t = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            times.append(time.perf_counter() - self.t)
+
+    ds = tf.data.Dataset.from_tensors(real).repeat()
+
+    def run_ref(n):
+        nonlocal times
+        times = []
+        ref.fit(ds, epochs=1, steps_per_epoch=n, verbose=0, callbacks=[Clock()])
+        return times
+
+    def run_ours(n):
+        out = []
+        for _ in range(n):
+            t = time.perf_counter()
+            ours.step(real_t)
+            out.append(time.perf_counter() - t)
+        return out
+
+    times: list[float] = []
+    print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, generator {g.count_params():,} "
+          f"and critic {c.count_params():,} parameters; {tf.config.threading.get_intra_op_parallelism_threads()} "
+          "intra-op threads (0 = all cores)", flush=True)  # fmt: skip
+    run_ours(args.warmup)
+    run_ref(args.warmup)
+    t_ours, t_ref = [], []
+    for r in range(args.rounds):
+        a, b = run_ours(args.steps), run_ref(args.steps)
+        t_ours += a
+        t_ref += b
+        print(f"round {r + 1}: ours {statistics.median(a):.3f} s/step, reference {statistics.median(b):.3f} s/step",
+              flush=True)  # fmt: skip
+    mo, mr = statistics.median(t_ours), statistics.median(t_ref)
+    print(
+        f"median over {len(t_ours)} steps ({'batched' if args.batched else 'per-critic-step'} fakes): ours {mo:.3f} s/step, reference (Keras fit) {mr:.3f} s/step, "
+        f"speed-up {mr / mo:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

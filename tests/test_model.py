@@ -1,0 +1,96 @@
+"""Network shapes, exact parameter counts and the gradient penalty against an analytic critic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+
+from audiowgan import model as M  # noqa: E402
+
+DEFAULT_G = [1024, 512, 256, 128, 64]
+DEFAULT_C = [64, 128, 256, 512]
+
+
+def test_default_networks_at_256x256_have_the_pinned_parameter_counts():
+    g = M.build_generator(noise_dim=128, channels=DEFAULT_G, output_shape=(256, 256))
+    c = M.build_critic(channels=DEFAULT_C, input_shape=(256, 256))
+    # Generator, s = 2**4 = 16, so the dense layer starts at 16x16x1024:
+    #   dense (no bias, BN follows)    128 * 16*16*1024      = 33,554,432
+    #   4 Conv2DTranspose, 5x5, no bias 25*(1024*512 + 512*256 + 256*128 + 128*64) = 17,408,000
+    #   5 BatchNorm (gamma, beta, moving mean, moving var) 4*(1024+512+256+128+64) = 7,936
+    #   final 5x5 conv to 1 channel    25*64 + 1              = 1,601
+    assert g.count_params() == 33_554_432 + 17_408_000 + 7_936 + 1_601 == 50_971_969
+    # Trainable: the moving statistics (2 * 1984) are not.
+    assert sum(int(np.prod(v.shape)) for v in g.trainable_variables) == 50_971_969 - 2 * 1_984
+    # Critic: input padded to 256x256 (already a multiple of 2**4), four 5x5 stride-2 convs with bias
+    #   25*(1*64 + 64*128 + 128*256 + 256*512) + (64+128+256+512) = 4,303,360
+    #   down to 16x16x512, Flatten, Dense(1): 16*16*512 + 1 = 131,073
+    assert c.count_params() == 4_303_360 + 131_073 == 4_434_433
+
+
+@pytest.mark.parametrize("shape", [(32, 63), (64, 216), (40, 17), (8, 8)])
+def test_shapes_for_non_square_inputs(shape):
+    g = M.build_generator(noise_dim=8, channels=[16, 8, 4], output_shape=shape, kernel_size=3)
+    c = M.build_critic(channels=[4, 8, 8], input_shape=shape, kernel_size=3)
+    x = g(np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32), training=False)
+    assert tuple(x.shape) == (3, *shape, 1)
+    assert float(tf.reduce_max(tf.abs(x))) <= 1.0
+    y = c(x)
+    assert tuple(y.shape) == (3, 1)
+
+
+def test_critic_pads_with_silence():
+    pad = M.PadConstant((2, 3), -1.0)
+    out = pad(tf.zeros((1, 4, 5, 1))).numpy()[0, ..., 0]
+    assert out.shape == (6, 8)
+    assert (out[:4, :5] == 0).all() and (out[4:, :] == -1).all() and (out[:, 5:] == -1).all()
+
+
+def test_bad_parameters_are_named():
+    with pytest.raises(ValueError, match="generator_channels"):
+        M.build_generator(noise_dim=8, channels=[], output_shape=(8, 8))
+    with pytest.raises(ValueError, match="noise_dim"):
+        M.build_generator(noise_dim=0, channels=[4], output_shape=(8, 8))
+    with pytest.raises(ValueError, match="critic_channels"):
+        M.build_critic(channels=[0], input_shape=(8, 8))
+
+
+def _linear_critic(w: np.ndarray) -> keras.Model:
+    """D(x) = sum(w * x): its gradient is w everywhere, so the penalty is (||w|| - 1)^2."""
+    x = keras.Input(w.shape)
+    y = keras.layers.Dense(1, use_bias=False)(keras.layers.Flatten()(x))
+    m = keras.Model(x, y)
+    m.layers[-1].kernel.assign(w.reshape(-1, 1))
+    return m
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.05, 1.0, 3.0])
+def test_gradient_penalty_of_a_linear_critic(scale):
+    rng = np.random.default_rng(1)
+    w = (scale * rng.standard_normal((6, 5, 1)) / np.sqrt(30)).astype(np.float32)
+    critic = _linear_critic(w)
+    real = rng.uniform(-1, 1, (4, 6, 5, 1)).astype(np.float32)
+    fake = rng.uniform(-1, 1, (4, 6, 5, 1)).astype(np.float32)
+    alpha = rng.uniform(0, 1, (4, 1, 1, 1)).astype(np.float32)
+    expected = (np.sqrt(np.sum(w.astype(np.float64) ** 2) + M.GP_EPS) - 1.0) ** 2
+    gp = float(M.gradient_penalty(critic, real, fake, alpha))
+    assert gp == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    losses = M.critic_losses(critic, real, fake, alpha, 10.0)
+    d_real, d_fake = (float(np.mean(np.sum(w * x, axis=(1, 2, 3)))) for x in (real, fake))
+    assert float(losses["gradient_penalty"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
+    assert float(losses["wasserstein"]) == pytest.approx(d_real - d_fake, abs=1e-5)
+    assert float(losses["d_loss"]) == pytest.approx(d_fake - d_real + 10.0 * expected, rel=1e-5, abs=1e-5)
+
+
+def test_gradient_penalty_is_finite_at_a_zero_gradient():
+    """eps inside the sqrt: a critic with zero gradient gives gp = 1 and finite gradients, not NaN."""
+    critic = _linear_critic(np.zeros((4, 4, 1), np.float32))
+    x = tf.zeros((2, 4, 4, 1))
+    with tf.GradientTape() as tape:
+        gp = M.gradient_penalty(critic, x, x + 1.0, tf.fill((2, 1, 1, 1), 0.5))
+    grads = tape.gradient(gp, critic.trainable_variables)
+    assert float(gp) == pytest.approx(1.0, abs=1e-5)
+    assert all(np.isfinite(g.numpy()).all() for g in grads)

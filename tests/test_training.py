@@ -1,0 +1,232 @@
+"""Training loop: smoke run, determinism, resume after a real SIGTERM, NaN stop, fingerprint mismatch."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from audiowgan import model as M  # noqa: E402
+from audiowgan import training as T  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHAPE = (16, 12)  # n_mels, frames: non-square, not a multiple of the strides
+MODEL = {"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4, 8], "kernel_size": 3}
+TRAIN = {"epochs": 2, "batch_size": 4, "d_steps": 2, "gp_weight": 10.0, "learning_rate": 0.001, "beta_1": 0.5,
+         "beta_2": 0.9, "seed": 3, "checkpoint_every": 2, "mixed_precision": False, "xla": False}  # fmt: skip
+LOSSES = ["d_loss", "g_loss", "gradient_penalty", "wasserstein"]
+
+
+def make_dataset(path: Path, n: int = 12, shape=SHAPE) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    mels = np.lib.format.open_memmap(path / "mels.npy", mode="w+", dtype=np.float32, shape=(n, *shape))
+    mels[:] = np.tanh(rng.standard_normal((n, *shape))).astype(np.float32)
+    mels.flush()
+    del mels
+    pd.DataFrame({"row": range(n), "track": "t", "segment": [f"{i:05d}" for i in range(n)]}).to_csv(
+        path / "index.csv", index=False
+    )
+    meta = {"n_mels": shape[0], "frames": shape[1], "n_segments": n, "sample_rate": 8000, "hop_length": 64}
+    (path / "meta.json").write_text(json.dumps(meta))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(tmp_path_factory.mktemp("ds") / "dataset")
+
+
+def run(dataset, root: Path, log=None, **train_overrides) -> dict:
+    return T.train(dataset_dir=dataset, model_dir=root / "model", checkpoint_dir=root / "checkpoints",
+                   model_params=MODEL, train_params={**TRAIN, **train_overrides}, log=log)  # fmt: skip
+
+
+def weights(path: Path) -> dict[str, np.ndarray]:
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    for name in ("generator.weights.h5", "critic.weights.h5"):
+        wa, wb = weights(a / name), weights(b / name)
+        assert wa.keys() == wb.keys() and wa
+        for k in wa:
+            assert np.array_equal(wa[k], wb[k]), f"{name}:{k} differs"
+
+
+@pytest.fixture(scope="module")
+def reference_run(dataset, tmp_path_factory):
+    """One uninterrupted run, shared by the tests that compare against it."""
+    root = tmp_path_factory.mktemp("reference")
+    spec = run(dataset, root)
+    return root, spec
+
+
+def test_smoke_run_writes_outputs_and_losses(reference_run):
+    root, spec = reference_run
+    model_dir = root / "model"
+    losses = pd.read_csv(model_dir / "losses.csv")
+    assert list(losses.columns) == ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
+    assert losses["step"].tolist() == list(range(1, 7))  # 12 // 4 = 3 steps per epoch, 2 epochs
+    assert losses["epoch"].tolist() == [1, 1, 1, 2, 2, 2]
+    assert np.isfinite(losses[LOSSES].to_numpy()).all()
+    assert losses["seconds"].is_monotonic_increasing
+    on_disk = json.loads((model_dir / "model.json").read_text())
+    assert on_disk == json.loads(json.dumps(spec))
+    assert (
+        on_disk["input_shape"] == list(SHAPE) and on_disk["steps"] == 6 and on_disk["dataset_meta"]["n_segments"] == 12
+    )
+    assert not list(model_dir.glob(".*tmp*")), "temporary files left behind"
+    generator, loaded = M.load_generator(model_dir)
+    assert loaded["noise_dim"] == 4
+    assert tuple(generator(np.zeros((2, 4), np.float32)).shape) == (2, *SHAPE, 1)
+
+
+def test_fixed_seed_gives_identical_runs(dataset, reference_run, tmp_path):
+    run(dataset, tmp_path)
+    a = pd.read_csv(reference_run[0] / "model" / "losses.csv")
+    b = pd.read_csv(tmp_path / "model" / "losses.csv")
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"), check_exact=True)
+    assert_same_weights(reference_run[0] / "model", tmp_path / "model")
+
+
+def test_data_order_is_a_function_of_seed_and_epoch():
+    a = T.batch_order(10, 3, seed=1, epoch=0)
+    assert a.shape == (3, 3) and len(set(a.ravel())) == 9  # last partial batch dropped
+    assert np.array_equal(a, T.batch_order(10, 3, seed=1, epoch=0))
+    assert not np.array_equal(a, T.batch_order(10, 3, seed=1, epoch=1))
+    mm = np.arange(40, dtype=np.float32).reshape(10, 2, 2)
+    assert np.array_equal(T.read_batch(mm, np.array([7, 2, 5]))[..., 0], mm[[7, 2, 5]])
+
+
+def test_batch_larger_than_dataset_is_a_clear_error(dataset, tmp_path):
+    with pytest.raises(ValueError, match=r"train.batch_size=16.*N=12"):
+        run(dataset, tmp_path, batch_size=16)
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from audiowgan import training as T
+    args = json.loads(sys.argv[1])
+    original = T.WGANGP.step
+    done = [0]
+    def slow_step(self, real):
+        out = original(self, real)
+        done[0] += 1
+        Path(args["marker"]).write_text(str(done[0]))
+        time.sleep(0.5)  # a window for the parent's SIGTERM between steps
+        return out
+    T.WGANGP.step = slow_step
+    T.train(dataset_dir=args["dataset"], model_dir=args["model"], checkpoint_dir=args["ckpt"],
+            model_params=args["model_params"], train_params=args["train_params"])
+    """
+)
+
+
+def test_resume_after_sigterm_equals_an_uninterrupted_run(dataset, tmp_path, caplog):
+    params = {**TRAIN, "epochs": 3, "checkpoint_every": 4}  # 9 steps; killed mid-epoch, between checkpoints
+    marker = tmp_path / "steps_done"
+    args = {"dataset": str(dataset), "model": str(tmp_path / "model"), "ckpt": str(tmp_path / "checkpoints"),
+            "marker": str(marker), "model_params": MODEL, "train_params": params}  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO / "workflow" / "scripts")}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(args)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (marker.exists() and marker.read_text() and int(marker.read_text()) >= 5):
+            assert proc.poll() is None, f"child ended early: {proc.stderr.read()[-2000:]}"
+            assert time.monotonic() < deadline, "child too slow"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, "an interrupted training must fail the job"
+    assert "TrainingInterrupted" in err and "SIGTERM" in err
+    stopped = int(marker.read_text())
+    assert 5 <= stopped < 9 and stopped != 8
+    assert not (tmp_path / "model" / "generator.weights.h5").exists()
+
+    with caplog.at_level(logging.INFO):
+        T.train(dataset_dir=dataset, model_dir=tmp_path / "model", checkpoint_dir=tmp_path / "checkpoints",
+                model_params=MODEL, train_params=params, log=logging.getLogger("resume-test"))  # fmt: skip
+    assert "resuming from" in caplog.text and f"at step {stopped}" in caplog.text
+
+    ref = tmp_path / "uninterrupted"
+    T.train(dataset_dir=dataset, model_dir=ref / "model", checkpoint_dir=ref / "checkpoints", model_params=MODEL,
+            train_params=params)  # fmt: skip
+    assert_same_weights(ref / "model", tmp_path / "model")
+    a = pd.read_csv(ref / "model" / "losses.csv")
+    b = pd.read_csv(tmp_path / "model" / "losses.csv")
+    assert b["step"].tolist() == list(range(1, 10))  # every step exactly once
+    pd.testing.assert_frame_equal(a.drop(columns="seconds"), b.drop(columns="seconds"), check_exact=True)
+    assert b["seconds"].is_monotonic_increasing
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
+    original = T.WGANGP.step
+    calls = [0]
+
+    def poisoned(self, real):
+        out = original(self, real)
+        calls[0] += 1
+        return {**out, "d_loss": float("nan")} if calls[0] == 3 else out
+
+    monkeypatch.setattr(T.WGANGP, "step", poisoned)
+    with pytest.raises(FloatingPointError, match=r"step 3.*checkpoint \(step 2\)"):
+        run(dataset, tmp_path)
+    saved = sorted(p.name for p in (tmp_path / "checkpoints" / "ckpt").glob("*.index"))
+    assert saved == ["ckpt-2.index"]
+    assert not (tmp_path / "model").exists()
+
+
+def test_fingerprint_mismatch_starts_fresh_and_more_epochs_continue(dataset, tmp_path, caplog):
+    log = logging.getLogger("fp-test")
+    with caplog.at_level(logging.INFO):
+        run(dataset, tmp_path, log=log, epochs=1)
+        assert "starting fresh" in caplog.text
+        caplog.clear()
+        run(dataset, tmp_path, log=log, epochs=2)  # epochs are not fingerprinted: training continues
+        assert "resuming from" in caplog.text and "at step 3" in caplog.text
+        assert pd.read_csv(tmp_path / "model" / "losses.csv")["step"].tolist() == list(range(1, 7))
+        caplog.clear()
+        run(dataset, tmp_path, log=log, epochs=1, gp_weight=5.0)  # a different config: never resumed into
+        assert "different config or dataset" in caplog.text and "resuming" not in caplog.text
+    losses = pd.read_csv(tmp_path / "model" / "losses.csv")
+    assert losses["step"].tolist() == [1, 2, 3]
+    assert json.loads((tmp_path / "model" / "model.json").read_text())["train_params"]["gp_weight"] == 5.0
+
+
+@pytest.mark.parametrize("batched_fakes", [False, True])
+def test_one_step_gives_finite_losses_and_moves_both_networks(batched_fakes):
+    import tensorflow as tf
+
+    g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
+    c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
+    tp = {"learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.9}
+    gan = T.WGANGP(g, c, T.make_optimizer(tp, False), T.make_optimizer(tp, False), tf.random.Generator.from_seed(0),
+                   noise_dim=4, d_steps=2, gp_weight=10.0, batched_fakes=batched_fakes)  # fmt: skip
+    before = [v.numpy().copy() for v in g.trainable_variables + c.trainable_variables]
+    out = gan.step(tf.zeros((4, *SHAPE, 1)))
+    assert set(out) == set(LOSSES) and all(np.isfinite(v) for v in out.values())
+    after = [v.numpy() for v in g.trainable_variables + c.trainable_variables]
+    assert all(not np.array_equal(a, b) for a, b in zip(before, after) if a.size > 1)
+    assert int(gan.d_opt.iterations) == 2 and int(gan.g_opt.iterations) == 1
