@@ -230,3 +230,17 @@ def test_one_step_gives_finite_losses_and_moves_both_networks(batched_fakes):
     after = [v.numpy() for v in g.trainable_variables + c.trainable_variables]
     assert all(not np.array_equal(a, b) for a, b in zip(before, after) if a.size > 1)
     assert int(gan.d_opt.iterations) == 2 and int(gan.g_opt.iterations) == 1
+
+
+def test_held_out_rows_are_never_trained_on(tmp_path):
+    ds = make_dataset(tmp_path / "dataset", n=12)
+    mels = np.load(ds / "mels.npy", mmap_mode="r+")
+    mels[[3, 7]] = np.nan  # reading either row would make the losses NaN and stop training
+    mels.flush()
+    index = pd.read_csv(ds / "index.csv")
+    index["split"] = ["heldout" if r in (3, 7) else "train" for r in index["row"]]
+    index.to_csv(ds / "index.csv", index=False)
+    run(ds, tmp_path)
+    losses = pd.read_csv(tmp_path / "model" / "losses.csv")
+    assert len(losses) == TRAIN["epochs"] * (10 // TRAIN["batch_size"])
+    assert np.isfinite(losses[LOSSES].to_numpy()).all()

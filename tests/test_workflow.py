@@ -82,7 +82,7 @@ def test_training_writes_weights_and_losses(finished_workdir):
     model = finished_workdir / "results" / "model"
     losses = pd.read_csv(model / "losses.csv")
     assert list(losses.columns) == ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
-    n = json.loads((finished_workdir / "results" / "dataset" / "meta.json").read_text())["n_segments"]
+    n = json.loads((finished_workdir / "results" / "dataset" / "meta.json").read_text())["n_train"]
     steps = TINY_CONFIG["train"]["epochs"] * (n // TINY_CONFIG["train"]["batch_size"])
     assert losses["step"].tolist() == list(range(1, steps + 1))
     assert np.isfinite(losses[["d_loss", "g_loss", "gradient_penalty", "wasserstein"]].to_numpy()).all()

@@ -145,9 +145,15 @@ def enforce(table: pd.DataFrame, *, on_error: str, tracks_file: str | Path) -> N
 
 
 def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:
-    """Row numbers of one split (``train`` or ``heldout``) from ``index.csv``, ascending."""
-    index = pd.read_csv(Path(dataset_dir) / "index.csv", usecols=["row", "split"])
-    return index.loc[index["split"] == split, "row"].to_numpy(dtype=np.int64)
+    """Row numbers of one split (``train`` or ``heldout``) from ``index.csv``, ascending.
+
+    An index without a ``split`` column puts every row in ``train``.
+    """
+    index = pd.read_csv(Path(dataset_dir) / "index.csv")
+    if "split" not in index:
+        index["split"] = "train"
+    rows = index.loc[index["split"] == split, "row"].to_numpy(dtype=np.int64)
+    return np.sort(rows[rows >= 0])
 
 
 def open_dataset(dataset_dir: str | Path) -> tuple[np.ndarray, dict]:

@@ -28,6 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from . import dataset
 from . import model as M
 
 LOSS_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
@@ -272,10 +273,12 @@ def train(
     mels = np.load(dataset_dir / "mels.npy", mmap_mode="r")  # never loaded whole
     if mels.ndim != 3:
         raise ValueError(f"{dataset_dir / 'mels.npy'} has shape {mels.shape}, expected (N, n_mels, frames)")
-    n, n_mels, frames = mels.shape
+    _, n_mels, frames = mels.shape
+    train_rows = dataset.split_rows(dataset_dir, "train")  # held-out rows are for evaluation only
+    n = len(train_rows)
     batch_size, epochs, seed = int(tp["batch_size"]), int(tp["epochs"]), int(tp["seed"])
     if n < batch_size:
-        raise ValueError(f"train.batch_size={batch_size} is larger than the dataset (N={n} segments): "
+        raise ValueError(f"train.batch_size={batch_size} is larger than the training split (N={n} segments): "
                          "lower train.batch_size or add audio")  # fmt: skip
     steps_per_epoch = n // batch_size
     total_steps = epochs * steps_per_epoch
@@ -341,7 +344,7 @@ def train(
             start_epoch = step // steps_per_epoch
             for epoch in range(start_epoch, epochs):
                 skip = step - epoch * steps_per_epoch
-                order = batch_order(n, batch_size, seed=seed, epoch=epoch)
+                order = train_rows[batch_order(n, batch_size, seed=seed, epoch=epoch)]
                 ds = epoch_dataset(mels, order, skip)
                 if strategy is not None:
                     ds = strategy.experimental_distribute_dataset(ds)
