@@ -29,6 +29,9 @@ def main() -> None:
     ap.add_argument("--d-steps", type=int, default=3)
     ap.add_argument("--batched", action="store_true", help="ours with one generator call for all critic steps")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (0: TensorFlow's default)")
+    ap.add_argument("--mixed", action="store_true",
+                    help="ours with train.mixed_precision (bfloat16 on CPUs that have it, float16 on GPUs); "
+                         "the reference stays float32")  # fmt: skip
     args = ap.parse_args()
     n_mels, frames = (int(v) for v in args.input.lower().split("x"))
 
@@ -51,12 +54,15 @@ def main() -> None:
     def nets():
         return M.build_from_spec({**mp, "input_shape": [n_mels, frames]})
 
+    policy = T.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
+    keras.mixed_precision.set_global_policy(policy)
     g, c = nets()
-    g_opt, d_opt = T.make_optimizer(tp, False), T.make_optimizer(tp, False)
+    g_opt, d_opt = T.make_optimizer(tp, policy == "mixed_float16"), T.make_optimizer(tp, policy == "mixed_float16")
     ours = T.WGANGP(g, c, g_opt, d_opt, tf.random.Generator.from_seed(0), noise_dim=mp["noise_dim"],
                     d_steps=args.d_steps, gp_weight=10.0, batched_fakes=args.batched)  # fmt: skip
     real_t = tf.constant(real)
 
+    keras.mixed_precision.set_global_policy("float32")
     g2, c2 = nets()
     ref = ReferenceWGAN(g2, c2, noise_dim=mp["noise_dim"], d_steps=args.d_steps, gp_weight=10.0)
     ref.compile(d_optimizer=T.make_optimizer(tp, False), g_optimizer=T.make_optimizer(tp, False))
@@ -87,7 +93,7 @@ def main() -> None:
     times: list[float] = []
     print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, generator {g.count_params():,} "
           f"and critic {c.count_params():,} parameters; {tf.config.threading.get_intra_op_parallelism_threads()} "
-          "intra-op threads (0 = all cores)", flush=True)  # fmt: skip
+          f"intra-op threads (0 = all cores); ours computes in {policy}, the reference in float32", flush=True)  # fmt: skip
     run_ours(args.warmup)
     run_ref(args.warmup)
     t_ours, t_ref = [], []

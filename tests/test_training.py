@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,3 +245,14 @@ def test_held_out_rows_are_never_trained_on(tmp_path):
     losses = pd.read_csv(tmp_path / "model" / "losses.csv")
     assert len(losses) == TRAIN["epochs"] * (10 // TRAIN["batch_size"])
     assert np.isfinite(losses[LOSSES].to_numpy()).all()
+
+
+def test_mixed_precision_on_cpu_trains_and_restores_the_policy(dataset, tmp_path):
+    policy = T.precision_policy(True, gpu=False)
+    assert policy in {"mixed_bfloat16", "float32"}  # bfloat16 only where the CPU has it
+    run(dataset, tmp_path, mixed_precision=True)
+    losses = pd.read_csv(tmp_path / "model" / "losses.csv")
+    assert np.isfinite(losses[LOSSES].to_numpy()).all()
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert all(w.dtype == np.float32 for w in weights(tmp_path / "model" / "generator.weights.h5").values())
+    assert T.precision_policy(True, gpu=True) == "mixed_float16" and T.precision_policy(False, gpu=True) == "float32"

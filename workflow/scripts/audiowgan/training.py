@@ -164,6 +164,25 @@ def _flag(value) -> bool:
     return bool(value)
 
 
+def cpu_has_bfloat16() -> bool:
+    """True on x86 CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs bf16 fast."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_policy(mixed_precision: bool, *, gpu: bool) -> str:
+    """Keras dtype policy for ``train.mixed_precision``: float16 compute on GPUs, bfloat16 on CPUs that
+    have it, else float32. Variables, the critic's score, the losses and the penalty stay float32."""
+    if not mixed_precision:
+        return "float32"
+    if gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
 def make_optimizer(tp: dict, mixed: bool) -> keras.optimizers.Optimizer:
     opt = keras.optimizers.Adam(float(tp["learning_rate"]), beta_1=float(tp["beta_1"]), beta_2=float(tp["beta_2"]))
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
@@ -284,9 +303,10 @@ def train(
     total_steps = epochs * steps_per_epoch
 
     gpus = tf.config.list_physical_devices("GPU")
-    mixed = _flag(tp.get("mixed_precision")) and bool(gpus)
-    if _flag(tp.get("mixed_precision")) and not gpus:
-        log.info("train.mixed_precision ignored: no GPU visible")
+    policy = precision_policy(_flag(tp.get("mixed_precision")), gpu=bool(gpus))
+    mixed = policy == "mixed_float16"  # float16 needs loss scaling; bfloat16 has float32's exponent range
+    if _flag(tp.get("mixed_precision")):
+        log.info("train.mixed_precision: %s", policy if policy != "float32" else "ignored (no GPU, no bfloat16 CPU)")
     if _flag(tp.get("xla")) and not gpus:
         log.info("train.xla on CPU: expect it to be slower than without")
     if gpus:  # deterministic GPU kernels are slower and some ops lack them: reproducibility is a CPU promise
@@ -298,8 +318,8 @@ def train(
     if strategy is not None:
         log.info("MirroredStrategy over %d GPUs, global batch %d", len(gpus), batch_size)
     old_policy = keras.mixed_precision.global_policy()
-    if mixed:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    if policy != "float32":
+        keras.mixed_precision.set_global_policy(policy)
     try:
         with strategy.scope() if strategy is not None else contextlib.nullcontext():
             generator = M.build_generator(noise_dim=int(mp["noise_dim"]), channels=list(mp["generator_channels"]),
