@@ -42,7 +42,11 @@ SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 
 
 class SlurmUnavailable(RuntimeError):
-    """SLURM cannot be installed or started here; the message says why."""
+    """SLURM is not installed and cannot be installed here (not root, or no apt-get)."""
+
+
+class SlurmError(RuntimeError):
+    """Installing or starting SLURM went wrong; the message carries the daemons' logs."""
 
 
 def missing_tools() -> list[str]:
@@ -68,9 +72,9 @@ def ensure_slurm_installed() -> None:
     ):
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SlurmUnavailable(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+            raise SlurmError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     if missing_tools():
-        raise SlurmUnavailable(f"still missing after apt-get install: {', '.join(missing_tools())}")
+        raise SlurmError(f"still missing after apt-get install: {', '.join(missing_tools())}")
 
 
 def _free_port() -> int:
@@ -240,7 +244,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
             SYSTEM_CONF.unlink()  # left behind by a cluster that was killed
         if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
-            raise SlurmUnavailable(
+            raise SlurmError(
                 f"{SYSTEM_CONF} exists (a real SLURM configuration, or another test cluster): "
                 "not replacing it; srun inside jobs would read it instead of this cluster's"
             )
@@ -287,11 +291,11 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         while time.monotonic() < deadline:
             for name, proc in self._procs.items():
                 if proc.poll() is not None:
-                    raise SlurmUnavailable(f"{name} exited ({proc.returncode}) while waiting for {what}\n{self.log_tails()}")
+                    raise SlurmError(f"{name} exited ({proc.returncode}) while waiting for {what}\n{self.log_tails()}")
             if ready():
                 return
             time.sleep(0.5)
-        raise SlurmUnavailable(f"timed out after {self.start_timeout:.0f} s waiting for {what}\n{self.log_tails()}")
+        raise SlurmError(f"timed out after {self.start_timeout:.0f} s waiting for {what}\n{self.log_tails()}")
 
     def log_tails(self, chars: int = 3000) -> str:
         parts = []
