@@ -127,3 +127,11 @@ def _wav(tmp_path, samples):
     path = tmp_path / "src.wav"
     sf.write(path, samples, SR)
     return path
+
+
+@pytest.mark.parametrize("sr, n_fft, fmax", [(22050, 2048, None), (16000, 512, None), (8000, 256, 3000.0)])
+def test_max_n_mels_agrees_with_librosa_filters(sr, n_fft, fmax):
+    limit = features.max_n_mels(sample_rate=sr, n_fft=n_fft, fmax=fmax)
+    for n_mels in (limit, limit + 1):
+        fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=fmax)
+        assert bool(np.all(fb.max(axis=1) > 0)) == (n_mels == limit)

@@ -29,13 +29,16 @@ def module_files(*names):
     return [str(SCRIPTS / "audiowgan" / f"{name}.py") for name in names]
 
 
-def tracks_table():
-    """The usable tracks, read once the `tracks` checkpoint has run."""
-    import pandas as pd
+def usable_tracks():
+    """{track: url} of the usable tracks, read once the `tracks` checkpoint has run."""
+    import csv
 
-    path = checkpoints.tracks.get().output.tracks
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    return table[table["status"] == "ok"]
+    with open(checkpoints.tracks.get().output.tracks, newline="") as fh:
+        return {
+            row["track"]: row["url"]
+            for row in csv.DictReader(fh, delimiter="\t")
+            if row["status"] == "ok"
+        }
 
 
 def tracks_file(wildcards):
@@ -44,12 +47,13 @@ def tracks_file(wildcards):
 
 
 def track_url(wildcards):
-    table = tracks_table()
-    urls = table.loc[table["track"] == wildcards.track, "url"]
-    if urls.empty:
-        raise WorkflowError(f"track {wildcards.track!r} is not in results/tracks.tsv")
-    return urls.iloc[0]
+    try:
+        return usable_tracks()[wildcards.track]
+    except KeyError:
+        raise WorkflowError(
+            f"track {wildcards.track!r} is not a usable track in results/tracks.tsv"
+        ) from None
 
 
 def all_mel_dirs(wildcards):
-    return {t: f"results/mel/{t}" for t in tracks_table()["track"]}
+    return {t: f"results/mel/{t}" for t in usable_tracks()}

@@ -3,13 +3,13 @@ rule download:
         tracks=tracks_file,
     output:
         audio="results/audio/{track}.mp3",
-    conda:
-        "../../envs/audio.yaml"
     log:
         "results/logs/download/{track}.log",
     benchmark:
         "results/benchmarks/download/{track}.tsv"
     retries: 1
+    conda:
+        "../../envs/audio.yaml"
     resources:
         runtime=60,
         mem_mb=1000,

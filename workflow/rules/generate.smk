@@ -10,12 +10,12 @@ rule generate:
             i=range(config["generate"]["n_clips"]),
         ),
         manifest="results/generated/manifest.csv",
-    conda:
-        "../../envs/train.yaml"
     log:
         "results/logs/generate.log",
     benchmark:
         "results/benchmarks/generate.tsv"
+    conda:
+        "../../envs/train.yaml"
     resources:
         runtime=60,
         mem_mb=4000,

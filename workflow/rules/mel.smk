@@ -4,12 +4,12 @@ rule mel:
         code=module_files("audio", "features"),
     output:
         mels=directory("results/mel/{track}"),
-    conda:
-        "../../envs/audio.yaml"
     log:
         "results/logs/mel/{track}.log",
     benchmark:
         "results/benchmarks/mel/{track}.tsv"
+    conda:
+        "../../envs/audio.yaml"
     threads: 2
     resources:
         runtime=60,

@@ -6,12 +6,12 @@ rule pack:
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
-    conda:
-        "../../envs/audio.yaml"
     log:
         "results/logs/pack.log",
     benchmark:
         "results/benchmarks/pack.tsv"
+    conda:
+        "../../envs/audio.yaml"
     resources:
         runtime=60,
         mem_mb=2000,

@@ -4,12 +4,12 @@ rule segment:
         code=module_files("audio"),
     output:
         segments=directory("results/segments/{track}"),
-    conda:
-        "../../envs/audio.yaml"
     log:
         "results/logs/segment/{track}.log",
     benchmark:
         "results/benchmarks/segment/{track}.tsv"
+    conda:
+        "../../envs/audio.yaml"
     resources:
         runtime=60,
         mem_mb=1000,

@@ -3,10 +3,10 @@ checkpoint tracks:
         sources=config["sources"],
     output:
         tracks="results/tracks.tsv",
-    conda:
-        "../../envs/audio.yaml"
     log:
         "results/logs/tracks.log",
+    conda:
+        "../../envs/audio.yaml"
     resources:
         runtime=30,
         mem_mb=1000,

@@ -9,12 +9,12 @@ rule train:
         critic="results/model/critic.weights.h5",
         losses="results/model/losses.csv",
         model="results/model/model.json",
-    conda:
-        "../../envs/train.yaml"
     log:
         "results/logs/train.log",
     benchmark:
         "results/benchmarks/train.tsv"
+    conda:
+        "../../envs/train.yaml"
     threads: 4
     resources:
         runtime=24 * 60,

@@ -43,15 +43,25 @@ def check_mel_params(
 
 
 def _filters_cover_bins(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> bool:
-    import librosa
+    """True if every triangular mel filter of librosa.filters.mel has a nonzero weight.
 
-    fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
-    return bool(np.all(fb.max(axis=1) > 0))
+    Filter i rises from mel point i to i+1 and falls to i+2, so it is nonzero exactly
+    when some STFT bin lies strictly between points i and i+2. Checked with librosa's
+    own frequency grids, without importing librosa.filters (it pulls in scipy.signal,
+    about a second, and this check runs every time the Snakefile is parsed).
+    """
+    from librosa.core.convert import fft_frequencies, mel_frequencies
+
+    points = mel_frequencies(n_mels + 2, fmin=fmin, fmax=sample_rate / 2 if fmax is None else fmax)
+    bins = fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    lo = np.searchsorted(bins, points[:-2], side="right")  # first bin above point i
+    hi = np.searchsorted(bins, points[2:], side="left")  # first bin at or above point i+2
+    return bool(np.all(hi > lo))
 
 
 def max_n_mels(*, sample_rate: int, n_fft: int, fmin: float = 0.0, fmax: float | None = None) -> int:
     """Largest n_mels whose mel filters all cover at least one STFT bin."""
-    lo, hi = 1, n_fft // 2 + 1
+    lo, hi = 1, 4 * (n_fft // 2 + 1)  # overlapping filters can outnumber the bins
     while lo < hi:  # empty filters only appear above some n_mels: bisect for it
         mid = (lo + hi + 1) // 2
         if _filters_cover_bins(sample_rate=sample_rate, n_fft=n_fft, n_mels=mid, fmin=fmin, fmax=fmax):
