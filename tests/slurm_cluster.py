@@ -56,8 +56,8 @@ def missing_tools() -> list[str]:
 def ensure_slurm_installed() -> None:
     """Install slurm-wlm and munge with apt-get when any of their programs is missing.
 
-    Raises SlurmUnavailable when they are missing and cannot be installed: not root,
-    no apt-get, or apt-get failed.
+    Raises SlurmUnavailable when they are missing and cannot be installed here (not
+    root, or no apt-get), SlurmError when apt-get fails.
     """
     if not missing_tools():
         return
