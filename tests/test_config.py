@@ -51,8 +51,8 @@ def test_strings_from_the_command_line_are_converted(section, key, text, value):
 @pytest.mark.parametrize(
     "section, key, value, message",
     [
-        ("mel", "hop_length", "abc", "'mel.hop_length' = 'abc'"),
-        ("mel", "hop_length", 0, "'mel.hop_length' = 0"),
+        ("mel", "hop_length", "abc", "'mel.hop_length' = 'abc': must be an integer"),
+        ("mel", "hop_length", 0, "'mel.hop_length' = 0: must be >= 1"),
         ("mel", "hop_length", 4096, "hop_length=4096 must not exceed n_fft=2048"),
         ("mel", "n_mels", 2000, "n_mels=2000 exceeds"),
         ("train", "batch_size", -1, "'train.batch_size' = -1"),

@@ -30,6 +30,7 @@ def test_pack_stacks_tracks_in_order_with_index_and_meta(tmp_path):
     mels, meta2 = dataset.open_dataset(tmp_path / "ds")
     assert isinstance(mels, np.memmap) and mels.shape == (5, 8, 63) and meta == meta2
     index = pd.read_csv(tmp_path / "ds" / "index.csv", dtype={"segment": str})
+    assert set(index["split"]) == {"train"}
     assert index[["track", "segment"]].values.tolist() == [["a", "00000"], ["a", "00002"], ["a", "00004"],
                                                            ["b", "00000"], ["b", "00002"]]  # fmt: skip
     assert np.array_equal(mels[3], np.load(dirs["b"] / "00000.npy"))
@@ -46,3 +47,17 @@ def test_pack_refuses_mixed_parameters(tmp_path):
 def test_pack_with_no_segment_at_all_says_so(tmp_path):
     with pytest.raises(dataset.DatasetError, match="no segments to pack"):
         dataset.pack({"a": mel_dir(tmp_path, "a", 0)}, tmp_path / "ds")
+
+
+def test_holdout_split_is_deterministic_and_bounded(tmp_path):
+    keys = [f"t/{i:05d}" for i in range(40)]
+    held = dataset.holdout_rows(keys, 0.1)
+    assert len(held) == 4 and held == dataset.holdout_rows(list(keys), 0.1)
+    assert dataset.holdout_rows(keys, 0.0) == set() and dataset.holdout_rows(keys[:3], 0.2) == set()
+    assert len(dataset.holdout_rows(keys[:5], 0.01)) == 2  # at least two, never all
+    meta = dataset.pack({"a": mel_dir(tmp_path, "a", 10)}, tmp_path / "ds", holdout_fraction=0.2)
+    assert (meta["n_train"], meta["n_heldout"]) == (8, 2)
+    assert len(dataset.split_rows(tmp_path / "ds", "heldout")) == 2
+    assert dataset.split_rows(tmp_path / "ds").tolist() == sorted(
+        set(range(10)) - set(dataset.split_rows(tmp_path / "ds", "heldout"))
+    )

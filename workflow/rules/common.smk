@@ -13,8 +13,15 @@ with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
     CONFIG_SCHEMA = yaml.safe_load(fh)
 try:
     config.update(check_config(config, CONFIG_SCHEMA))
+    if not Path(config["sources"]).is_file():
+        raise ConfigError(
+            f"config key 'sources' = {config['sources']!r}: the file does not exist "
+            f"(relative paths are read from the working directory {Path.cwd()})"
+        )
 except ConfigError as exc:
-    raise WorkflowError(f"invalid configuration: {exc}") from None
+    # One line, no traceback: the message names the key, the value and the rule.
+    print(f"audio-wgan: invalid configuration: {exc}", file=sys.stderr)
+    sys.exit(1)
 
 AUDIO = config["audio"]
 MEL = config["mel"]

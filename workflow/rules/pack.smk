@@ -15,5 +15,7 @@ rule pack:
     resources:
         runtime=60,
         mem_mb=2000,
+    params:
+        holdout_fraction=config["evaluate"]["holdout_fraction"],
     script:
         "../scripts/pack.py"

@@ -58,6 +58,26 @@ def coerce(config: dict, schema: dict) -> dict:
     return walk(copy.deepcopy(config), schema)
 
 
+_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+               "array": "a list", "object": "a mapping", "null": "null"}  # fmt: skip
+
+
+def _rule(error) -> str:
+    """The schema rule a value breaks, in words."""
+    v, x = error.validator, error.validator_value
+    if v == "type":
+        names = [x] if isinstance(x, str) else x
+        return "must be " + " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    if v in words:
+        return f"must be {words[v]} {x}"
+    if v == "enum":
+        return "must be one of " + ", ".join(map(str, x))
+    if v == "minItems":
+        return f"must have at least {x} item(s)"
+    return error.message
+
+
 def _path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "config"
 
@@ -78,7 +98,7 @@ def check(config: dict, schema: dict) -> dict:
                 f"unknown config key {'.'.join(filter(None, [where if where != 'config' else '', extra[0]]))!r}; "
                 f"known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
             )
-        raise ConfigError(f"config key {_path(e)!r} = {e.instance!r}: {e.message}")
+        raise ConfigError(f"config key {_path(e)!r} = {e.instance!r}: {_rule(e)}")
     _fill_defaults(config, schema)
     _cross_checks(config)
     return config

@@ -7,6 +7,7 @@ row to its track and segment; ``meta.json`` records every audio and mel paramete
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -22,11 +23,29 @@ class DatasetError(RuntimeError):
     pass
 
 
-def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path) -> dict:
+def holdout_rows(keys: list[str], fraction: float) -> set[int]:
+    """Rows held out from training: the ``fraction`` whose key hashes lowest.
+
+    Deterministic and independent of row order; at least 2 rows when
+    ``fraction > 0`` (evaluation compares two halves of them), never all rows.
+    """
+    if not 0 <= fraction < 1:
+        raise ValueError(f"holdout_fraction={fraction!r} must be in [0, 1)")
+    if fraction == 0 or len(keys) < 4:
+        return set()
+    k = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
+    ranked = sorted(range(len(keys)), key=lambda i: hashlib.sha1(keys[i].encode()).hexdigest())
+    return set(ranked[:k])
+
+
+def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fraction: float = 0.0) -> dict:
     """Pack ``{track: mel_dir}`` into ``out_dir/{mels.npy,index.csv,meta.json}``.
 
     Every mel folder must carry the same parameters (its ``mel.json``); tracks
-    that yielded no segment are recorded in meta.json, not packed.
+    that yielded no segment are recorded in meta.json, not packed. ``index.csv``
+    has one row per spectrogram: row, track, segment and split (``train``, or
+    ``heldout`` for the rows that training never sees and evaluation compares
+    generated clips against).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,7 +74,9 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path) -> dict:
         if m.shape != shape[1:]:
             raise DatasetError(f"{path} has shape {m.shape}, expected {shape[1:]}")
         mm[i] = m
-        rows.append({"row": i, "track": track, "segment": path.stem})
+        rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
+    for i in holdout_rows([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction):
+        rows[i]["split"] = "heldout"
     mm.flush()
     del mm
     os.replace(tmp, out_dir / "mels.npy")
@@ -64,12 +85,20 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path) -> dict:
         **reference,
         "n_segments": shape[0],
         "shape": list(shape),
+        "n_train": sum(r["split"] == "train" for r in rows),
+        "n_heldout": sum(r["split"] == "heldout" for r in rows),
         "tracks": len(metas) - len(empty),
         "tracks_without_segments": empty,
         "seconds": shape[0] * float(reference["segment_seconds"]),
     }
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta
+
+
+def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:
+    """Row numbers of one split (``train`` or ``heldout``) from ``index.csv``, ascending."""
+    index = pd.read_csv(Path(dataset_dir) / "index.csv", usecols=["row", "split"])
+    return index.loc[index["split"] == split, "row"].to_numpy(dtype=np.int64)
 
 
 def open_dataset(dataset_dir: str | Path) -> tuple[np.ndarray, dict]:

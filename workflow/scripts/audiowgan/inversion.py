@@ -1,0 +1,375 @@
+"""Mel spectrograms back to audio: batched fast Griffin-Lim.
+
+Two paths, selected by ``method``:
+
+``"librosa"``
+    ``librosa.feature.inverse.mel_to_audio`` per item: L-BFGS-B non-negative least
+    squares from mel to linear power, then Griffin-Lim with momentum. The reference;
+    about 1 s per 256x256 clip on one core, 84 % of it in the NNLS step.
+
+``"fast"``
+    The whole batch at once, numpy/scipy only:
+
+    1. mel -> linear power by 50 multiplicative (Richardson-Lucy) NNLS updates,
+       started from the mel bands spread back over their bins. The mel filter bank
+       is stored sparse (each FFT bin belongs to at most two filters), so an update
+       costs about as much as one pass over the spectrogram; the filter bank and its
+       sparse forms are cached per (sr, n_fft, n_mels, fmin, fmax).
+    2. Fast Griffin-Lim (Perraudin, Balazs and Sondergaard, 2013; the same update as
+       librosa's ``momentum``) on the (B, frames, bins) STFT, with a framed
+       rfft/irfft and an overlap-add that match librosa's centered Hann STFT/ISTFT
+       (zero padding, ``center=True``), so lengths and frame counts agree.
+
+    The mel -> linear step, not Griffin-Lim, sets the quality. Measured on one
+    5-second clip of ``audiowgan.demo`` music (256 mels, n_fft 2048): librosa's
+    L-BFGS-B stops at a relative mel residual of about 1 % and a magnitude 0.195
+    (spectral convergence) from the true STFT; 50 Richardson-Lucy steps reach 0.2 %
+    and 0.124. After 32 Griffin-Lim iterations the audio's STFT is about 0.14 from
+    the truth against librosa's 0.24 (benchmarks/inversion.py has the batch
+    figures). Tried and dropped: re-fitting the magnitude to the mel inside each
+    Griffin-Lim iteration (0.175, and slower).
+
+Shapes follow librosa: ``(n_mels, frames)`` or a batch ``(B, n_mels, frames)`` in,
+``(samples,)`` or ``(B, samples)`` out.
+"""
+
+from __future__ import annotations
+
+import functools
+from numbers import Integral, Real
+
+import numpy as np
+
+__all__ = ["mel_to_audio", "spectral_convergence", "stft_magnitude"]
+
+METHODS = ("fast", "librosa")
+_EPS = 1e-12  # guards divisions by a band or bin with no energy
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
+        raise ValueError(f"{name}={value!r} must be a positive integer")
+    return int(value)
+
+
+def _check_params(
+    mel_power, *, sample_rate, n_fft, hop_length, fmin, fmax, n_iter, length, method, momentum, seed
+) -> tuple[np.ndarray, float]:
+    """Validate every argument of :func:`mel_to_audio`; return the mel as a float array and fmax."""
+    sample_rate = _check_positive_int("sample_rate", sample_rate)
+    n_fft = _check_positive_int("n_fft", n_fft)
+    hop_length = _check_positive_int("hop_length", hop_length)
+    if hop_length > n_fft:
+        raise ValueError(f"hop_length={hop_length} must not exceed n_fft={n_fft} (frames would skip samples)")
+    _check_positive_int("n_iter", n_iter)
+    if length is not None:
+        _check_positive_int("length", length)
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} must be one of {METHODS}")
+    if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum={momentum!r} must be a number in [0, 1]")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    nyquist = sample_rate / 2
+    fmax_eff = nyquist if fmax is None else fmax
+    if not isinstance(fmin, Real) or not isinstance(fmax_eff, Real) or not 0 <= fmin < fmax_eff <= nyquist:
+        raise ValueError(f"fmin={fmin!r} and fmax={fmax!r} must satisfy 0 <= fmin < fmax <= sample_rate/2={nyquist}")
+    mel = np.asarray(mel_power)
+    if mel.ndim not in (2, 3):
+        raise ValueError(f"mel_power.shape={mel.shape} must be (n_mels, frames) or (batch, n_mels, frames)")
+    if not np.issubdtype(mel.dtype, np.floating) and not np.issubdtype(mel.dtype, np.integer):
+        raise ValueError(f"mel_power.dtype={mel.dtype} must be a real number type")
+    if 0 in mel.shape:
+        raise ValueError(f"mel_power.shape={mel.shape} must not be empty")
+    if not np.all(np.isfinite(mel)) or np.any(mel < 0):
+        raise ValueError("mel_power must be finite and non-negative (a power mel, not dB or the [-1, 1] scaling)")
+    return mel, float(fmax_eff)
+
+
+# ------------------------------------------------------------------ cached operators
+
+
+@functools.lru_cache(maxsize=16)
+def _mel_operators(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float):
+    """Sparse mel filter bank for one setting: ``(M^T, M, column sums, row sums)``.
+
+    ``M`` has shape (n_mels, 1 + n_fft // 2) and at most two nonzeros per column, so
+    products with a (frames, bins) power spectrogram cost O(frames * bins).
+    """
+    import librosa
+    import scipy.sparse
+
+    basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32)
+    m = scipy.sparse.csr_matrix(basis)
+    mt = scipy.sparse.csr_matrix(basis.T)  # (bins, n_mels)
+    col_sums = basis.sum(axis=0).astype(np.float32)  # (bins,): 0 for bins outside [fmin, fmax]
+    row_sums = basis.sum(axis=1).astype(np.float32)  # (n_mels,)
+    return mt, m, col_sums, row_sums
+
+
+def _to_mel(power: np.ndarray, mt) -> np.ndarray:
+    """(N, bins) linear power -> (N, n_mels) mel power."""
+    return np.asarray(power @ mt)
+
+
+def _from_mel(values: np.ndarray, m) -> np.ndarray:
+    """(N, n_mels) per-band values -> (N, bins), each bin a filter-weighted sum of its bands."""
+    return np.asarray(values @ m)
+
+
+@functools.lru_cache(maxsize=16)
+def _hann(n_fft: int) -> np.ndarray:
+    import scipy.signal
+
+    return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _window_sumsquare(n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
+    """Overlap-added squared window for ``n_frames`` frames; 1 where it is below float32's tiny (as librosa)."""
+    w2 = _hann(n_fft) ** 2
+    out = _overlap_add(np.broadcast_to(w2, (1, n_frames, n_fft)), hop_length)[0]
+    tiny = np.finfo(np.float32).tiny
+    return np.where(out > tiny, out, 1.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------- STFT and ISTFT
+
+
+def _overlap_add(frames: np.ndarray, hop_length: int) -> np.ndarray:
+    """(B, T, n_fft) frames -> (B, (T - 1) * hop + n_fft) signal, added at a stride of ``hop_length``."""
+    b, t, n_fft = frames.shape
+    chunks = -(-n_fft // hop_length)  # each frame is cut into `chunks` hop-long pieces
+    if chunks * hop_length != n_fft:
+        frames = np.concatenate([frames, np.zeros((b, t, chunks * hop_length - n_fft), frames.dtype)], axis=-1)
+    out = np.zeros((b, (t + chunks - 1) * hop_length), dtype=frames.dtype)
+    for r in range(chunks):  # piece r of frame k lands at (k + r) * hop: one strided add per piece
+        out[:, r * hop_length : (r + t) * hop_length] += frames[:, :, r * hop_length : (r + 1) * hop_length].reshape(
+            b, t * hop_length
+        )
+    return out[:, : (t - 1) * hop_length + n_fft]
+
+
+def _stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
+    """Centered Hann STFT of (B, samples), zero-padded like librosa: (B, 1 + samples // hop, bins)."""
+    import scipy.fft
+
+    pad = n_fft // 2
+    y = np.pad(y, ((0, 0), (pad, pad)))
+    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[:, ::hop_length]
+    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1)
+
+
+def _istft(spec: np.ndarray, *, n_fft: int, hop_length: int, length: int) -> np.ndarray:
+    """Inverse of :func:`_stft` by weighted overlap-add: (B, T, bins) -> (B, length), as librosa.istft."""
+    import scipy.fft
+
+    n_frames = spec.shape[1]
+    frames = scipy.fft.irfft(spec, n=n_fft, axis=-1)
+    frames *= _hann(n_fft)
+    y = _overlap_add(frames, hop_length)
+    y /= _window_sumsquare(n_fft, hop_length, n_frames)
+    start = n_fft // 2
+    y = y[:, start : start + length]
+    if y.shape[1] < length:
+        y = np.pad(y, ((0, 0), (0, length - y.shape[1])))
+    return y
+
+
+def stft_magnitude(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
+    """Magnitude of the centered Hann STFT, in librosa's layout.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(samples,) or (B, samples)]
+    n_fft, hop_length : int
+
+    Returns
+    -------
+    np.ndarray [shape=(1 + n_fft // 2, frames) or (B, 1 + n_fft // 2, frames)], float32
+        Equal to ``np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop_length))``.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    spec = np.abs(_stft(np.atleast_2d(y), n_fft=n_fft, hop_length=hop_length)).swapaxes(1, 2)
+    return spec[0] if y.ndim == 1 else spec
+
+
+# ------------------------------------------------------------------ fast inversion
+
+
+def _mel_to_power(mel: np.ndarray, ops, n_nnls: int) -> np.ndarray:
+    """(N, n_mels) mel power -> (N, bins) linear power >= 0 with ``mel ~= power @ M^T``.
+
+    Start from each band's mean power per bin spread back over its bins (a smooth,
+    strictly positive guess where filters reach), then Richardson-Lucy steps
+    ``P <- P * M^T(mel / M P) / colsum(M)``, which keep P >= 0 and reduce the
+    generalized KL divergence between ``M P`` and the mel; KL weighs relative rather
+    than absolute errors, so quiet bands still count over an 80 dB range.
+    """
+    mt, m, col_sums, row_sums = ops
+    inv_cols = np.where(col_sums > 0, 1.0 / np.maximum(col_sums, _EPS), 0.0).astype(np.float32)
+    density = mel / np.maximum(row_sums, _EPS)  # (N, n_mels): power per bin if flat in the band
+    power = _from_mel(density, m) * inv_cols
+    for _ in range(n_nnls):
+        power *= _from_mel(mel / np.maximum(_to_mel(power, mt), _EPS), m) * inv_cols
+    return power
+
+
+def _fast(
+    mel: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, fmin: float, fmax: float, n_iter: int,
+    length: int, momentum: float, seed: int, n_nnls: int = 50,
+) -> np.ndarray:  # fmt: skip
+    b, n_mels, t = mel.shape
+    ops = _mel_operators(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
+    # Work time-major, (B * T, n_mels), so the sparse products and the FFT axis are contiguous.
+    target = np.ascontiguousarray(mel.transpose(0, 2, 1).reshape(b * t, n_mels), dtype=np.float32)
+    # Normalise each item to peak 1: RL is scale-free, float32 range and _EPS are not.
+    scale = target.reshape(b, t * n_mels).max(axis=1)
+    scale[scale <= 0] = 1.0
+    target /= np.repeat(scale, t)[:, None]
+    power = _mel_to_power(target, ops, n_nnls)
+    mag = np.sqrt(power).reshape(b, t, -1)
+
+    rng = np.random.default_rng(seed)
+    spec = np.exp(2j * np.pi * rng.random(mag.shape, dtype=np.float32)).astype(np.complex64)
+    spec *= mag  # (B, T, bins): the target magnitude with random phases
+    inner_length = hop_length * (t - 1)  # STFT of this many samples has exactly t frames
+    accel = momentum / (1.0 + momentum)  # librosa's form of Perraudin's t_n = c_n + a (c_n - c_{n-1})
+    rebuilt = np.zeros_like(spec)
+    for _ in range(n_iter):
+        # In place where it pays: complex division is slow, so divide reals and multiply.
+        prev, spec_buf = rebuilt, spec
+        rebuilt = _stft(_istft(spec, n_fft=n_fft, hop_length=hop_length, length=inner_length),
+                        n_fft=n_fft, hop_length=hop_length)  # fmt: skip
+        np.multiply(prev, -accel, out=spec_buf)
+        spec_buf += rebuilt  # t_n, up to a positive factor that the next line removes
+        gain = np.abs(spec_buf)
+        gain += 1e-16
+        np.divide(mag, gain, out=gain)
+        spec_buf *= gain  # target magnitude, phase of t_n
+        spec = spec_buf
+    y = _istft(spec, n_fft=n_fft, hop_length=hop_length, length=length)
+    return (y * np.sqrt(scale)[:, None]).astype(np.float32)
+
+
+# ---------------------------------------------------------------------- public API
+
+
+def mel_to_audio(
+    mel_power: np.ndarray,
+    *,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    n_iter: int = 32,
+    length: int | None = None,
+    method: str = "fast",
+    momentum: float = 0.99,
+    seed: int = 0,
+) -> np.ndarray:
+    """Invert power mel spectrograms to audio with (fast) Griffin-Lim.
+
+    Parameters
+    ----------
+    mel_power : np.ndarray [shape=(n_mels, frames) or (B, n_mels, frames)]
+        Mel power spectrograms, non-negative, as from
+        ``librosa.feature.melspectrogram(..., power=2.0)`` or ``features.unscale``
+        (any overall scale; the audio scales with its square root).
+    sample_rate : int > 0
+        Sample rate in Hz the mel was computed at.
+    n_fft : int > 0
+        FFT size of the mel's STFT (Hann window, centered).
+    hop_length : int > 0, <= n_fft
+        Hop between frames, in samples.
+    fmin, fmax : float
+        Frequency range of the mel filters in Hz; ``fmax=None`` means
+        ``sample_rate / 2``. Must satisfy ``0 <= fmin < fmax <= sample_rate / 2``.
+    n_iter : int > 0
+        Griffin-Lim iterations.
+    length : int > 0 or None
+        Samples per output; default ``hop_length * (frames - 1)``. A longer length
+        is filled by the last frames' overlap-add, then zeros.
+    method : {"fast", "librosa"}
+        ``"fast"``: the batched numpy path (see the module docstring).
+        ``"librosa"``: ``librosa.feature.inverse.mel_to_audio`` per item.
+    momentum : float in [0, 1]
+        Fast Griffin-Lim momentum; 0 gives plain Griffin-Lim.
+    seed : int >= 0
+        Seed of the random initial phases; the same seed gives the same audio.
+
+    Returns
+    -------
+    np.ndarray [shape=(samples,) or (B, samples)], float32
+        One signal per mel, ``samples = length``.
+
+    Raises
+    ------
+    ValueError
+        If a parameter is out of range; the message names it and its value.
+    """
+    mel, fmax_eff = _check_params(
+        mel_power, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax,
+        n_iter=n_iter, length=length, method=method, momentum=momentum, seed=seed,
+    )  # fmt: skip
+    single = mel.ndim == 2
+    batch = mel[None] if single else mel
+    n_frames = batch.shape[-1]
+    out_length = int(length) if length is not None else hop_length * (n_frames - 1)
+    if out_length == 0:  # one frame and no length: nothing to overlap
+        out = np.zeros((batch.shape[0], 0), dtype=np.float32)
+        return out[0] if single else out
+    if method == "librosa":
+        import librosa
+
+        # librosa's mel_to_audio is exactly mel_to_stft then griffinlim; composing them here
+        # passes momentum and the seed, which mel_to_audio does not forward. griffinlim also
+        # gives `length` to its inner ISTFTs, which fails unless 1 + length // hop == frames;
+        # other lengths are padded or trimmed afterwards.
+        consistent = 1 + out_length // hop_length == n_frames
+        out = np.stack([
+            librosa.griffinlim(
+                librosa.feature.inverse.mel_to_stft(
+                    np.asarray(item, dtype=np.float32), sr=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff
+                ),
+                n_iter=n_iter, hop_length=hop_length, length=out_length if consistent else None, momentum=momentum,
+                random_state=seed,
+            )
+            for item in batch
+        ]).astype(np.float32)  # fmt: skip
+        out = librosa.util.fix_length(out, size=out_length, axis=-1)
+    else:
+        out = _fast(
+            batch, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax_eff,
+            n_iter=n_iter, length=out_length, momentum=float(momentum), seed=int(seed),
+        )  # fmt: skip
+    return out[0] if single else out
+
+
+def spectral_convergence(reference_mag: np.ndarray, estimate_mag: np.ndarray) -> float:
+    """Spectral convergence ``||S - S_hat||_F / ||S||_F`` of two magnitude spectrograms.
+
+    Parameters
+    ----------
+    reference_mag : np.ndarray [shape=(..., bins, frames)]
+        The true magnitude ``S``; not all zero.
+    estimate_mag : np.ndarray [shape=same as reference_mag]
+        The estimate ``S_hat``.
+
+    Returns
+    -------
+    float
+        0 for a perfect estimate; 1 for an all-zero one.
+    """
+    ref = np.asarray(reference_mag, dtype=np.float64)
+    est = np.asarray(estimate_mag, dtype=np.float64)
+    if ref.shape != est.shape:
+        raise ValueError(f"estimate_mag.shape={est.shape} must equal reference_mag.shape={ref.shape}")
+    norm = np.linalg.norm(ref)
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"reference_mag must be finite and not all zero (norm={norm})")
+    return float(np.linalg.norm(ref - est) / norm)
