@@ -137,7 +137,8 @@ def test_tiny_workflow_runs_as_slurm_jobs(cluster, music_server, tmp_path):
     wd = make_workdir(tmp_path / "wd", music_server)
     before = last_job_id(cluster)
     start = time.monotonic()
-    run = snakemake_in(wd, cluster, "--configfile", "config/test.yaml")
+    # An absolute --configfile: Snakemake reads it before moving into the -d workdir.
+    run = snakemake_in(wd, cluster, "--configfile", str(wd / "config" / "test.yaml"))
     seconds = time.monotonic() - start
 
     # It finished: the last stage's outputs are there and nothing is left to do.
