@@ -64,7 +64,9 @@ def ensure_slurm_installed() -> None:
     if os.geteuid() != 0:
         raise SlurmUnavailable(f"SLURM is not installed ({', '.join(missing_tools())} missing) and this is not root")
     if shutil.which("apt-get") is None:
-        raise SlurmUnavailable(f"SLURM is not installed ({', '.join(missing_tools())} missing) and apt-get is unavailable")
+        raise SlurmUnavailable(
+            f"SLURM is not installed ({', '.join(missing_tools())} missing) and apt-get is unavailable"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (
         ["apt-get", "update", "-qq"],
@@ -105,7 +107,7 @@ class SlurmCluster:
     """Start munged, slurmctld and slurmd in ``workdir``; stop them and clean up on exit.
 
     ``cpus`` and ``memory_mb`` are what the node advertises (not checked against the
-    hardware); ``gpus`` is the count of the node's ``gpu`` generic resource.
+    hardware); ``gpus`` (0 or 1) is the count of the node's ``gpu`` generic resource.
     """
 
     def __init__(
@@ -124,6 +126,8 @@ class SlurmCluster:
             self._tmp = tempfile.mkdtemp(prefix="slurm-")
             workdir = Path(self._tmp)
         self.dir = Path(workdir).resolve()
+        if gpus not in (0, 1):
+            raise ValueError(f"gpus={gpus}: one stand-in device (/dev/null) backs at most one GPU")
         self.cpus, self.memory_mb, self.gpus = cpus, memory_mb, gpus
         self.min_job_age = min_job_age
         self.start_timeout = start_timeout
@@ -230,15 +234,13 @@ MinJobAge={self.min_job_age}
 MailProg=/bin/true
 MpiDefault=none
 GresTypes=gpu
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} Gres=gpu:{self.gpus} State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={self.cpus} RealMemory={self.memory_mb} {"Gres=gpu:1 " if self.gpus else ""}State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 """
         )
         # A GPU generic resource needs a device file; /dev/null stands in for one
         # (a bare Count= leaves the node INVAL).
-        (self.dir / "gres.conf").write_text(
-            "".join(f"NodeName=localhost Name=gpu File=/dev/null\n" for _ in range(1 if self.gpus else 0))
-        )
+        (self.dir / "gres.conf").write_text("NodeName=localhost Name=gpu File=/dev/null\n" if self.gpus else "")
 
     def _link_system_conf(self) -> None:
         if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
@@ -273,14 +275,17 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
         out = open(self.dir / "log" / f"{name}.stdout", "ab")
-        self._procs[name] = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self._procs[name] = subprocess.Popen(
+            cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
         out.close()
 
     def _munge_answers(self) -> bool:
         cred = subprocess.run(["munge", "-n", "-S", str(self.munge_socket)], capture_output=True)
         if cred.returncode != 0:
             return False
-        return subprocess.run(["unmunge", "-S", str(self.munge_socket)], input=cred.stdout, capture_output=True).returncode == 0
+        check = subprocess.run(["unmunge", "-S", str(self.munge_socket)], input=cred.stdout, capture_output=True)
+        return check.returncode == 0
 
     def _controller_answers(self) -> bool:
         proc = subprocess.run(["scontrol", "ping"], env=self.env, capture_output=True, text=True)

@@ -72,7 +72,7 @@ def test_environment_pins_equal_requirements(path):
     pins = requirements()
     spec = yaml.safe_load(path.read_text())
     assert spec["channels"] == ["conda-forge", "nodefaults"], f"{path.name}: use conda-forge only"
-    for name, version, kind in env_packages(path):
+    for name, version, _kind in env_packages(path):
         if name in NOT_IN_REQUIREMENTS:
             continue
         pypi = canonical(NAME_MAP.get(name, name))

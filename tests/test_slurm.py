@@ -19,9 +19,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_slurm_installed
 
 from conftest import REPO, SNAKEMAKE, make_workdir, snakemake
-from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_slurm_installed
 
 pytestmark = pytest.mark.slurm
 
@@ -77,7 +77,9 @@ def last_job_id(cluster: SlurmCluster) -> int:
 
 def test_cluster_schedules_a_gpu_job(cluster, tmp_path):
     out = tmp_path / "gpu.out"
-    job_id = cluster.sbatch("--gpus=1", "--cpus-per-task=1", "--mem=100", "-o", str(out), "--wrap", "echo gpus=$CUDA_VISIBLE_DEVICES")
+    job_id = cluster.sbatch(
+        "--gpus=1", "--cpus-per-task=1", "--mem=100", "-o", str(out), "--wrap", "echo gpus=$CUDA_VISIBLE_DEVICES"
+    )
     info = cluster.wait_for(job_id)
     assert info["JobState"] == "COMPLETED", info
     assert info["TresPerJob"] == "gres:gpu:1"
