@@ -18,10 +18,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_slurm_installed
 
-from conftest import REPO, SNAKEMAKE, make_workdir, snakemake
+from conftest import REPO, SNAKEMAKE, Run, make_workdir
 
 pytestmark = pytest.mark.slurm
 
@@ -130,20 +132,46 @@ rule gpu_job:
     assert "gpu" not in middle.get("TresPerJob", "")
 
 
-def snakemake_in(workdir: Path, cluster: SlurmCluster, *args: str):
-    """Snakemake through the SLURM profile, talking to this cluster."""
-    return snakemake(workdir, "--profile", str(PROFILE), *FAST, *args, env={"SLURM_CONF": str(cluster.conf)})
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    """The repo's workflow through the SLURM profile, as a user runs it (no --cores: that would cap threads)."""
+    # An absolute --configfile: Snakemake reads it before moving into the -d workdir.
+    config = ("--configfile", str(workdir / "config" / "test.yaml"))
+    return [
+        *SNAKEMAKE,
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--profile",
+        str(PROFILE),
+        *FAST,
+        *config,
+        *args,
+    ]
 
 
-def test_tiny_workflow_runs_as_slurm_jobs(cluster, music_server, tmp_path):
-    wd = make_workdir(tmp_path / "wd", music_server)
+def snakemake_in(workdir: Path, cluster: SlurmCluster, *args: str) -> Run:
+    proc = subprocess.run(snakemake_cmd(workdir, *args), env=cluster.env, capture_output=True, text=True)
+    run = Run(proc.returncode, proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"snakemake failed ({proc.returncode}):\n{run.output[-6000:]}"
+    return run
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, music_server, tmp_path_factory):
+    """The tiny workflow run once through SLURM: (workdir, Snakemake's run, the SLURM jobs it submitted)."""
+    wd = make_workdir(tmp_path_factory.mktemp("slurm-wd"), music_server)
     before = last_job_id(cluster)
     start = time.monotonic()
-    # An absolute --configfile: Snakemake reads it before moving into the -d workdir.
-    run = snakemake_in(wd, cluster, "--configfile", str(wd / "config" / "test.yaml"))
-    seconds = time.monotonic() - start
+    run = snakemake_in(wd, cluster)
+    print(f"tiny workflow through SLURM: {time.monotonic() - start:.0f} s")
+    return wd, run, slurm_jobs_since(cluster, before)
 
-    # It finished: the last stage's outputs are there and nothing is left to do.
+
+def test_tiny_workflow_runs_as_slurm_jobs(slurm_run):
+    wd, run, slurm_jobs = slurm_run
+
+    # It finished.
     assert (wd / "results" / "generated" / "manifest.csv").is_file()
     assert (wd / "results" / "model" / "generator.weights.h5").is_file()
     assert "steps (100%) done" in run.output
@@ -155,14 +183,57 @@ def test_tiny_workflow_runs_as_slurm_jobs(cluster, music_server, tmp_path):
     printed_local = set(re.findall(r"^local(?:rule|checkpoint) (\w+):", run.output, re.M))
     assert printed_local <= local | {"all"}, f"ran locally but not declared local: {printed_local - local - {'all'}}"
     expected = Counter({rule: n for rule, n in ran.items() if rule not in local | {"all"}})
-    slurm_jobs = slurm_jobs_since(cluster, before)
     assert Counter(rule_of(j) for j in slurm_jobs) == expected
     assert {"download", "segment", "mel", "pack", "train", "generate"} <= set(expected)
     assert all(j["JobState"] == "COMPLETED" for j in slurm_jobs), [(j["JobId"], j["JobState"]) for j in slurm_jobs]
 
-    # The GPU is asked for once, on train, and SLURM recorded it.
+    # The GPU is asked for once, on train, and SLURM recorded it, with the rule's threads.
     gpu_rules = {rule_of(j) for j in slurm_jobs if "gpu" in j.get("TresPerJob", "")}
     assert gpu_rules == {"train"}
     (train,) = [j for j in slurm_jobs if rule_of(j) == "train"]
     assert train["TresPerJob"] == "gres:gpu:1"
-    print(f"workflow through SLURM: {len(slurm_jobs)} jobs in {seconds:.0f} s")
+    assert train["NumCPUs"] == "4"
+
+
+def test_train_stopped_by_slurm_resumes_in_the_retry(slurm_run, cluster):
+    """SIGTERM to the running train job (what `--signal=TERM@300` does before the time
+    limit): it checkpoints and fails, Snakemake resubmits it, the new job resumes."""
+    wd, _, _ = slurm_run
+    cfg_path = wd / "config" / "test.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["train"].update(epochs=200, checkpoint_every=100)  # about 1000 steps, 10-30 s here
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    train_log = wd / "results" / "logs" / "train.log"
+    before = last_job_id(cluster)
+    proc = subprocess.Popen(
+        snakemake_cmd(wd, "--retries", "1"),
+        env=cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first = None
+        deadline = time.monotonic() + 180
+        while first is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            running = [
+                j for j in slurm_jobs_since(cluster, before) if rule_of(j) == "train" and j["JobState"] == "RUNNING"
+            ]
+            log = train_log.read_text() if train_log.exists() else ""
+            if running and re.search(r"epoch (\d{2,})/200 done", log):
+                first = running[0]["JobId"]
+                cluster.run("scancel", "--signal=TERM", first)
+        assert first is not None, "the train job never got going"
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output[-6000:]
+
+    trains = [j for j in slurm_jobs_since(cluster, before) if rule_of(j) == "train"]
+    assert [j["JobState"] for j in trains] == ["FAILED", "COMPLETED"], trains
+    assert trains[0]["JobId"] == first
+    assert "resuming from" in train_log.read_text()
+    steps = pd.read_csv(wd / "results" / "model" / "losses.csv")["step"].tolist()
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) > 500
