@@ -1,0 +1,106 @@
+"""envs/*.yaml (conda environments for `--sdm conda`) agree with the pinned requirements.
+
+Conda channels are not reachable in CI, so the environments are checked, not built:
+every package pinned in an environment is pinned in requirements.txt at the same
+version, under the PyPI name that NAME_MAP gives for a conda-forge (or pip extra) name.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+ENVS = sorted((REPO / "envs").glob("*.yaml"))
+# conda-forge (or pip-with-extra) name -> the PyPI name pinned in requirements.txt.
+NAME_MAP = {
+    "pysoundfile": "soundfile",
+    "matplotlib-base": "matplotlib",
+    "tensorflow[and-cuda]": "tensorflow-cpu",  # same TensorFlow, with CUDA wheels for GPU nodes
+    "tensorflow": "tensorflow-cpu",
+}
+# Not Python packages of ours: the interpreter, the installer, a system tool.
+NOT_IN_REQUIREMENTS = {"python", "pip", "ffmpeg"}
+# Requirements that run the workflow rather than a rule: not needed inside an environment.
+DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}
+
+
+def requirements(path: Path = REPO / "requirements.txt") -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
+        assert m, f"requirements.txt: {line!r} is not pinned as name==version"
+        pins[canonical(m.group(1))] = m.group(2)
+    return pins
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def env_packages(path: Path) -> list[tuple[str, str | None, str]]:
+    """(name, version or None, 'conda' or 'pip') for every dependency of an environment file."""
+    spec = yaml.safe_load(path.read_text())
+    found = []
+    for dep in spec["dependencies"]:
+        if isinstance(dep, dict):
+            assert set(dep) == {"pip"}, f"{path.name}: unexpected section {set(dep)}"
+            for item in dep["pip"]:
+                m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)\s*(?:==\s*(\S+))?", item.strip())
+                assert m, f"{path.name}: pip entry {item!r} is not name==version"
+                found.append((m.group(1).lower(), m.group(2), "pip"))
+        else:
+            m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(?:==?\s*(\S+))?", str(dep).strip())
+            assert m, f"{path.name}: conda entry {dep!r} is not name=version"
+            found.append((m.group(1).lower(), m.group(2), "conda"))
+    return found
+
+
+def test_there_are_environments():
+    assert {p.name for p in ENVS} >= {"audio.yaml", "train.yaml"}
+
+
+@pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
+def test_environment_pins_equal_requirements(path):
+    pins = requirements()
+    spec = yaml.safe_load(path.read_text())
+    assert spec["channels"] == ["conda-forge", "nodefaults"], f"{path.name}: use conda-forge only"
+    for name, version, _kind in env_packages(path):
+        if name in NOT_IN_REQUIREMENTS:
+            continue
+        pypi = canonical(NAME_MAP.get(name, name))
+        assert pypi in pins, f"{path.name}: {name} is not pinned in requirements.txt (map its name in NAME_MAP?)"
+        assert version is not None, f"{path.name}: {name} has no version; requirements.txt pins {pins[pypi]}"
+        assert version == pins[pypi], f"{path.name}: {name}={version} but requirements.txt pins {pypi}=={pins[pypi]}"
+
+
+@pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
+def test_environment_python_matches_the_project(path):
+    pyproject = (REPO / "pyproject.toml").read_text()
+    minimum = re.search(r'requires-python\s*=\s*">=(\d+\.\d+)"', pyproject).group(1)
+    versions = [v for name, v, _ in env_packages(path) if name == "python"]
+    assert versions == [minimum], f"{path.name}: python={versions}, the project requires >={minimum}"
+
+
+def test_every_runtime_requirement_is_in_some_environment():
+    covered = {canonical(NAME_MAP.get(name, name)) for path in ENVS for name, _, _ in env_packages(path)}
+    missing = set(requirements()) - covered - DRIVER_ONLY
+    assert not missing, f"in requirements.txt but in no envs/*.yaml: {sorted(missing)}"
+
+
+def test_every_conda_directive_names_an_existing_environment():
+    rules_dir = REPO / "workflow" / "rules"
+    named = set()
+    for smk in sorted(rules_dir.glob("*.smk")):
+        for m in re.finditer(r"conda:\s*\n\s*\"([^\"]+)\"", smk.read_text()):
+            target = (rules_dir / m.group(1)).resolve()
+            assert target.is_file(), f"{smk.name}: conda env {m.group(1)} does not exist"
+            named.add(target)
+    assert named == {p.resolve() for p in ENVS}, "an environment file is unused, or a rule has none"
