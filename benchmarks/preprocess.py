@@ -47,12 +47,12 @@ def snakemake(workdir: Path, cores: int, *targets: str) -> float:
 def prepare(wd: Path, cores: int) -> None:
     """Resolve sources and download: not part of the comparison. The checkpoint must
     have run before per-track files can be asked for."""
-    snakemake(wd, cores, "results/tracks.tsv")
+    snakemake(wd, cores, "results/resolved.tsv")
     snakemake(wd, cores, *(f"results/audio/{t}.mp3" for t in track_ids(wd)))
 
 
 def track_ids(wd: Path) -> list[str]:
-    return pd.read_csv(wd / "results" / "tracks.tsv", sep="\t")["track"].tolist()
+    return pd.read_csv(wd / "results" / "resolved.tsv", sep="\t")["track"].tolist()
 
 
 def make_workdir(root: Path, files: list[Path]) -> Path:
