@@ -11,6 +11,13 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
+# Seconds of work each; `tracks` resolves URLs, which needs the network (login nodes have it).
+localrules:
+    all,
+    tracks,
+    track_status,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/tracks.smk"
 include: "workflow/rules/download.smk"
