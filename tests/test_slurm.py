@@ -55,11 +55,11 @@ def cluster(tmp_path_factory):
 
 
 def declared_localrules(*files: Path) -> set[str]:
-    """Rule names in `localrules:` directives."""
+    """Rule names in `localrules:` directives, on one line or (as snakefmt writes them) indented below."""
     names = set()
     for f in files:
-        for m in re.finditer(r"^localrules:\s*(.+)$", f.read_text(), re.M):
-            names |= {n.strip() for n in m.group(1).split(",") if n.strip()}
+        for m in re.finditer(r"^localrules:(.*\n(?:[ \t]+\S.*\n)*)", f.read_text(), re.M):
+            names |= {n.strip() for n in re.split(r"[,\s]+", m.group(1)) if n.strip()}
     return names
 
 
