@@ -184,3 +184,24 @@ def test_inversion_does_not_import_tensorflow():
     code = "import sys, audiowgan.inversion, audiowgan.metrics; sys.exit('tensorflow' in sys.modules)"
     env = os.environ | {"PYTHONPATH": str(Path(inversion.__file__).parents[1])}
     assert subprocess.run([sys.executable, "-c", code], check=False, env=env).returncode == 0
+
+
+def test_tensorflow_backend_matches_numpy(signal):
+    # The GPU path (picked automatically when TensorFlow is loaded and sees a GPU), run on the CPU here.
+    y, mel0 = signal
+    mel = np.stack([mel0, mel_of(chord(seed=1))])
+    kw = dict(sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_iter=16, length=len(y))
+    y_np = inversion.mel_to_audio(mel, backend="numpy", **kw)
+    y_tf = inversion.mel_to_audio(mel, backend="tensorflow", **kw)
+    assert y_tf.shape == y_np.shape and y_tf.dtype == np.float32
+    ref = inversion.stft_magnitude(y, **STFT)
+    sc_np = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
+    sc_tf = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_tf[0], **STFT))
+    assert abs(sc_tf - sc_np) < 0.02
+    assert np.corrcoef(y_np.ravel(), y_tf.ravel())[0, 1] > 0.95
+
+
+def test_auto_backend_is_numpy_without_a_gpu():
+    assert inversion._pick_backend("auto") == "numpy"
+    with pytest.raises(ValueError, match="backend='cuda' must be one of"):
+        inversion.mel_to_audio(np.ones((8, 4)), sample_rate=SR, n_fft=N_FFT, hop_length=HOP, backend="cuda")

@@ -36,6 +36,7 @@ Shapes follow librosa: ``(n_mels, frames)`` or a batch ``(B, n_mels, frames)`` i
 from __future__ import annotations
 
 import functools
+import sys
 from numbers import Integral, Real
 
 import numpy as np
@@ -220,7 +221,7 @@ def _mel_to_power(mel: np.ndarray, ops, n_nnls: int) -> np.ndarray:
 
 def _fast(
     mel: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, fmin: float, fmax: float, n_iter: int,
-    length: int, momentum: float, seed: int, n_nnls: int = 50,
+    length: int, momentum: float, seed: int, n_nnls: int = 50, backend: str = "numpy",
 ) -> np.ndarray:  # fmt: skip
     b, n_mels, t = mel.shape
     ops = _mel_operators(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
@@ -236,6 +237,10 @@ def _fast(
     rng = np.random.default_rng(seed)
     spec = np.exp(2j * np.pi * rng.random(mag.shape, dtype=np.float32)).astype(np.complex64)
     spec *= mag  # (B, T, bins): the target magnitude with random phases
+    if backend == "tensorflow":
+        y = _griffin_lim_tf(mag, spec, n_fft=n_fft, hop_length=hop_length, n_iter=n_iter, length=length,
+                            momentum=momentum)  # fmt: skip
+        return (y * np.sqrt(scale)[:, None]).astype(np.float32)
     inner_length = hop_length * (t - 1)  # STFT of this many samples has exactly t frames
     accel = momentum / (1.0 + momentum)  # librosa's form of Perraudin's t_n = c_n + a (c_n - c_{n-1})
     rebuilt = np.zeros_like(spec)
@@ -255,6 +260,55 @@ def _fast(
     return (y * np.sqrt(scale)[:, None]).astype(np.float32)
 
 
+def _griffin_lim_tf(
+    mag: np.ndarray, spec: np.ndarray, *, n_fft: int, hop_length: int, n_iter: int, length: int, momentum: float
+) -> np.ndarray:  # fmt: skip
+    """The same fast Griffin-Lim loop in TensorFlow (for GPUs): (B, T, bins) magnitude and start -> (B, length).
+
+    Same STFT conventions as :func:`_stft`/:func:`_istft`: centered by zero-padding n_fft // 2 on each
+    side, periodic Hann window, inverse by window-sum-square-normalised overlap-add.
+    """
+    import tensorflow as tf
+
+    pad, t = n_fft // 2, mag.shape[1]
+    window = functools.partial(tf.signal.hann_window, periodic=True)
+    inverse_window = tf.signal.inverse_stft_window_fn(hop_length, forward_window_fn=window)
+    accel = momentum / (1.0 + momentum)
+
+    def stft(y):
+        return tf.signal.stft(tf.pad(y, [[0, 0], [pad, pad]]), n_fft, hop_length, n_fft, window_fn=window)
+
+    def istft(s, n):
+        y = tf.signal.inverse_stft(s, n_fft, hop_length, n_fft, window_fn=inverse_window)[:, pad : pad + n]
+        return tf.pad(y, [[0, 0], [0, n - tf.shape(y)[1]]])
+
+    @tf.function
+    def run(mag, spec):
+        mag_c = tf.cast(mag, tf.complex64)
+        rebuilt = tf.zeros_like(spec)
+        for _ in tf.range(n_iter):
+            prev = rebuilt
+            rebuilt = stft(istft(spec, hop_length * (t - 1)))
+            target = rebuilt - tf.cast(accel, tf.complex64) * prev
+            spec = mag_c * tf.math.exp(tf.complex(0.0, tf.math.angle(target)))  # target magnitude, phase of t_n
+        return istft(spec, length)
+
+    return run(tf.constant(mag, tf.float32), tf.constant(spec, tf.complex64)).numpy()
+
+
+BACKENDS = ("auto", "numpy", "tensorflow")
+
+
+def _pick_backend(backend: str) -> str:
+    """``auto``: TensorFlow when it is already loaded (never imported for this) and sees a GPU, else numpy."""
+    if backend != "auto":
+        return backend
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and tf.config.list_physical_devices("GPU"):
+        return "tensorflow"
+    return "numpy"
+
+
 # ---------------------------------------------------------------------- public API
 
 
@@ -271,6 +325,7 @@ def mel_to_audio(
     method: str = "fast",
     momentum: float = 0.99,
     seed: int = 0,
+    backend: str = "auto",
 ) -> np.ndarray:
     """Invert power mel spectrograms to audio with (fast) Griffin-Lim.
 
@@ -301,6 +356,9 @@ def mel_to_audio(
         Fast Griffin-Lim momentum; 0 gives plain Griffin-Lim.
     seed : int >= 0
         Seed of the random initial phases; the same seed gives the same audio.
+    backend : {"auto", "numpy", "tensorflow"}
+        Where the fast path's Griffin-Lim loop runs. ``"auto"`` picks TensorFlow when it
+        is already imported (as in the ``generate`` rule) and sees a GPU, numpy otherwise.
 
     Returns
     -------
@@ -316,6 +374,8 @@ def mel_to_audio(
         mel_power, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax,
         n_iter=n_iter, length=length, method=method, momentum=momentum, seed=seed,
     )  # fmt: skip
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
     single = mel.ndim == 2
     batch = mel[None] if single else mel
     n_frames = batch.shape[-1]
@@ -345,7 +405,7 @@ def mel_to_audio(
     else:
         out = _fast(
             batch, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax_eff,
-            n_iter=n_iter, length=out_length, momentum=float(momentum), seed=int(seed),
+            n_iter=n_iter, length=out_length, momentum=float(momentum), seed=int(seed), backend=_pick_backend(backend),
         )  # fmt: skip
     return out[0] if single else out
 
