@@ -135,3 +135,19 @@ def test_max_n_mels_agrees_with_librosa_filters(sr, n_fft, fmax):
     for n_mels in (limit, limit + 1):
         fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=fmax)
         assert bool(np.all(fb.max(axis=1) > 0)) == (n_mels == limit)
+
+
+@pytest.mark.parametrize("n_fft, hop, n_samples", [(512, 128, 16000), (1024, 300, 12345), (2048, 512, 22050 * 5)])
+def test_mel_power_equals_librosa_melspectrogram(piece, n_fft, hop, n_samples):
+    y = np.resize(piece, n_samples)
+    ours = features.mel_power(y, sample_rate=SR, n_fft=n_fft, hop_length=hop, n_mels=40)
+    ref = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=n_fft, hop_length=hop, n_mels=40, power=2.0)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.max())
+
+
+def test_hann_is_scipys_periodic_hann():
+    import scipy.signal
+
+    for n in (16, 511, 2048):
+        np.testing.assert_allclose(features.hann(n), scipy.signal.get_window("hann", n, fftbins=True), atol=1e-7)

@@ -10,7 +10,9 @@ rule mel:
         "results/benchmarks/mel/{track}.tsv"
     conda:
         "../../envs/audio.yaml"
-    threads: 2
+    # One job per track already fills the cores; raise it for a few long tracks
+    # (`--set-threads mel=4`): the segments of a track are then computed in parallel.
+    threads: 1
     resources:
         runtime=60,
         mem_mb=2000,

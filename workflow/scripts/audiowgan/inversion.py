@@ -41,6 +41,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from . import features
+
 __all__ = ["mel_to_audio", "spectral_convergence", "stft_magnitude"]
 
 METHODS = ("fast", "librosa")
@@ -122,16 +124,9 @@ def _from_mel(values: np.ndarray, m) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _hann(n_fft: int) -> np.ndarray:
-    import scipy.signal
-
-    return scipy.signal.get_window("hann", n_fft, fftbins=True).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=16)
 def _window_sumsquare(n_fft: int, hop_length: int, n_frames: int) -> np.ndarray:
     """Overlap-added squared window for ``n_frames`` frames; 1 where it is below float32's tiny (as librosa)."""
-    w2 = _hann(n_fft) ** 2
+    w2 = features.hann(n_fft) ** 2
     out = _overlap_add(np.broadcast_to(w2, (1, n_frames, n_fft)), hop_length)[0]
     tiny = np.finfo(np.float32).tiny
     return np.where(out > tiny, out, 1.0).astype(np.float32)
@@ -158,10 +153,7 @@ def _stft(y: np.ndarray, *, n_fft: int, hop_length: int) -> np.ndarray:
     """Centered Hann STFT of (B, samples), zero-padded like librosa: (B, 1 + samples // hop, bins)."""
     import scipy.fft
 
-    pad = n_fft // 2
-    y = np.pad(y, ((0, 0), (pad, pad)))
-    frames = np.lib.stride_tricks.sliding_window_view(y, n_fft, axis=-1)[:, ::hop_length]
-    return scipy.fft.rfft(frames * _hann(n_fft), axis=-1)
+    return scipy.fft.rfft(features.centered_frames(y, n_fft=n_fft, hop_length=hop_length), axis=-1)
 
 
 def _istft(spec: np.ndarray, *, n_fft: int, hop_length: int, length: int) -> np.ndarray:
@@ -170,7 +162,7 @@ def _istft(spec: np.ndarray, *, n_fft: int, hop_length: int, length: int) -> np.
 
     n_frames = spec.shape[1]
     frames = scipy.fft.irfft(spec, n=n_fft, axis=-1)
-    frames *= _hann(n_fft)
+    frames *= features.hann(n_fft)
     y = _overlap_add(frames, hop_length)
     y /= _window_sumsquare(n_fft, hop_length, n_frames)
     start = n_fft // 2
