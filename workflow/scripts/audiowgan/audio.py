@@ -7,9 +7,7 @@ whole would need 4 GB).
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from . import atomic
 
 log = logging.getLogger(__name__)
 
@@ -165,18 +165,14 @@ def segment_track(
             status = "too-short"
             reason = f"{summary.total_seconds:.2f} s of audio, shorter than one {segment_seconds} s segment"
     meta = {**params, "status": status, "reason": reason, **asdict(summary)}
-    tmp = out_dir / ".segments.json.tmp"
-    tmp.write_text(json.dumps(meta, indent=2) + "\n")
-    tmp.replace(out_dir / "segments.json")
+    atomic.write_json(out_dir / "segments.json", meta)
     return meta
 
 
 def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
     """Write float samples as 16-bit PCM WAV, atomically (temp file, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    sf.write(tmp, np.asarray(samples, dtype=np.float32), int(sample_rate), subtype="PCM_16", format="WAV")
-    os.replace(tmp, path)
+    with atomic.replacing(path) as tmp:
+        sf.write(tmp, np.asarray(samples, dtype=np.float32), int(sample_rate), subtype="PCM_16", format="WAV")
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:

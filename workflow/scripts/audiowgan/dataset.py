@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from . import atomic
 
 META_KEYS = ("sample_rate", "segment_seconds", "silence_threshold_db", "n_fft", "hop_length", "n_mels", "top_db",
              "fmin", "fmax", "frames")  # fmt: skip
@@ -68,20 +69,19 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
         if diff:
             raise DatasetError(f"track {track} was made with different parameters: {diff}")
     shape = (len(files), int(reference["n_mels"]), int(reference["frames"]))
-    tmp = out_dir / ".mels.npy.tmp"
-    mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
     rows = []
-    for i, (track, path) in enumerate(files):
-        m = np.load(path)
-        if m.shape != shape[1:]:
-            raise DatasetError(f"{path} has shape {m.shape}, expected {shape[1:]}")
-        mm[i] = m
-        rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
-    for i in holdout_rows([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction):
-        rows[i]["split"] = "heldout"
-    mm.flush()
-    del mm
-    os.replace(tmp, out_dir / "mels.npy")
+    with atomic.replacing(out_dir / "mels.npy") as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        for i, (track, path) in enumerate(files):
+            m = np.load(path)
+            if m.shape != shape[1:]:
+                raise DatasetError(f"{path} has shape {m.shape}, expected {shape[1:]}")
+            mm[i] = m
+            rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
+        for i in holdout_rows([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction):
+            rows[i]["split"] = "heldout"
+        mm.flush()
+        del mm
     # Dropped silent segments are listed too (row -1, split "silent"), so the index
     # accounts for every segment position of every track.
     index = pd.DataFrame(rows + silent_rows).sort_values(["track", "segment"], kind="stable")
@@ -125,9 +125,8 @@ def track_status(resolved_tsv: str | Path, mel_dirs: dict[str, str | Path], out_
         table.loc[i, "silent_segments"] = len(meta.get("silent_segments", []))
         table.loc[i, "seconds"] = round(float(meta.get("total_seconds", 0.0)), 3)
     table = table[TRACK_STATUS_COLUMNS]
-    tmp = Path(out_tsv).with_name(f".{Path(out_tsv).name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(out_tsv)
+    with atomic.replacing(out_tsv) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
     return table
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from . import atomic, audio
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +160,8 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict
         if file_sr != sr:
             raise ValueError(f"{wav} is at {file_sr} Hz, expected {sr} Hz from segments.json")
         m = mel(samples, sample_rate=sr, **mel_params)
-        tmp = out_dir / f".{wav.stem}.npy.tmp"
-        with open(tmp, "wb") as fh:
-            np.save(fh, m)
-        tmp.replace(out_dir / f"{wav.stem}.npy")
+        with atomic.replacing(out_dir / f"{wav.stem}.npy") as tmp, open(tmp, "wb") as fh:
+            np.save(fh, m)  # a file handle: np.save would append .npy to the temporary name
         return m.shape
 
     if threads > 1 and len(wavs) > 1:

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
+from . import atomic
+
 log = logging.getLogger(__name__)
 
 TRACK_COLUMNS = ["track", "title", "url", "source", "status", "reason"]
@@ -212,11 +214,6 @@ def resolve(sources: pd.DataFrame, *, base: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame(table, columns=TRACK_COLUMNS)
 
 
-def read_tracks(path: str | Path, *, usable_only: bool = True) -> pd.DataFrame:
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    return table[table["status"] == "ok"] if usable_only else table
-
-
 def download(url: str, output: str | Path) -> Path:
     """Download ``url`` with yt-dlp and extract its audio to ``output`` (an .mp3).
 
@@ -267,22 +264,11 @@ def download_track(url: str, audio_path: str | Path, status_path: str | Path) ->
         log.warning("download of %s failed, track skipped: %s", url, reason)
         Path(audio_path).write_bytes(b"")
         status = {"status": "download-failed", "reason": reason, "bytes": 0}
-    _write_json(status_path, status)
+    atomic.write_json(status_path, status)
     return status
-
-
-def _write_json(path: str | Path, obj: dict) -> None:
-    import json
-
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def write_tracks(table: pd.DataFrame, path: str | Path) -> None:
     """Write the tracks table atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(path)
+    with atomic.replacing(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)

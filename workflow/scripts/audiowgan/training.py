@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import dataset
+from . import atomic, dataset
 from . import model as M
 
 LOSS_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
@@ -191,19 +191,11 @@ def make_optimizer(tp: dict, mixed: bool) -> keras.optimizers.Optimizer:
 # --------------------------------------------------------------------------------------------- files
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _write_losses(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic.replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LOSS_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
 
 
 def _read_losses(path: Path) -> list[dict]:
@@ -216,9 +208,8 @@ def _read_losses(path: Path) -> list[dict]:
 
 
 def _save_weights(net: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".tmp.{path.name}")  # keeps the .weights.h5 suffix Keras requires
-    net.save_weights(tmp)
-    os.replace(tmp, path)
+    with atomic.replacing(path, keep_suffix=True) as tmp:  # Keras requires the .weights.h5 suffix
+        net.save_weights(tmp)
 
 
 def fingerprint(model_params: dict, train_params: dict, meta: dict, index_bytes: bytes) -> str:
@@ -421,7 +412,7 @@ def train(
         _save_weights(generator, model_dir / "generator.weights.h5")
         _save_weights(critic, model_dir / "critic.weights.h5")
         _write_losses(model_dir / "losses.csv", rows)
-        _atomic_write_text(model_dir / "model.json", json.dumps(spec, indent=2, default=str) + "\n")
+        atomic.write_text(model_dir / "model.json", json.dumps(spec, indent=2, default=str) + "\n")
         log.info("done: %d steps in %.1f s (cumulative); outputs in %s", step, elapsed(), model_dir)
         return spec
     finally:
@@ -448,6 +439,6 @@ def _restore(ckpt, checkpoint_dir: Path, fp: str, step_var, log) -> list[dict]:
     shutil.rmtree(checkpoint_dir / "ckpt", ignore_errors=True)
     (checkpoint_dir / "losses.csv").unlink(missing_ok=True)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(fp_file, fp + "\n")
+    atomic.write_text(fp_file, fp + "\n")
     log.info("starting fresh; checkpoints in %s", checkpoint_dir)
     return []
