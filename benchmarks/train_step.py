@@ -46,26 +46,28 @@ def main() -> None:
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     keras.utils.set_random_seed(0)
-    mp = {"noise_dim": 128, "generator_channels": [1024, 512, 256, 128, 64], "critic_channels": [64, 128, 256, 512],
-          "kernel_size": 5}  # fmt: skip
-    tp = {"learning_rate": 2e-4, "beta_1": 0.5, "beta_2": 0.9}
+    from audiowgan.settings import ModelSpec, TrainSpec
+
+    mp = ModelSpec.from_mapping()  # the write-up's networks (the schema's defaults)
+    tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch)
     real = np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32)
 
     def nets():
-        return M.build_from_spec({**mp, "input_shape": [n_mels, frames]})
+        return M.build_networks(mp, (n_mels, frames))
 
     policy = T.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
     keras.mixed_precision.set_global_policy(policy)
     g, c = nets()
-    g_opt, d_opt = T.make_optimizer(tp, policy == "mixed_float16"), T.make_optimizer(tp, policy == "mixed_float16")
-    ours = T.WGANGP(g, c, g_opt, d_opt, tf.random.Generator.from_seed(0), noise_dim=mp["noise_dim"],
+    scale = policy == "mixed_float16"
+    g_opt, d_opt = T.make_optimizer(tp, loss_scale=scale), T.make_optimizer(tp, loss_scale=scale)
+    ours = T.WGANGP(g, c, g_opt, d_opt, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim,
                     d_steps=args.d_steps, gp_weight=10.0, batched_fakes=args.batched)  # fmt: skip
     real_t = tf.constant(real)
 
     keras.mixed_precision.set_global_policy("float32")
     g2, c2 = nets()
-    ref = ReferenceWGAN(g2, c2, noise_dim=mp["noise_dim"], d_steps=args.d_steps, gp_weight=10.0)
-    ref.compile(d_optimizer=T.make_optimizer(tp, False), g_optimizer=T.make_optimizer(tp, False))
+    ref = ReferenceWGAN(g2, c2, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
+    ref.compile(d_optimizer=T.make_optimizer(tp), g_optimizer=T.make_optimizer(tp))
 
     class Clock(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):

@@ -22,6 +22,7 @@ pytest.importorskip("tensorflow")
 
 from audiowgan import model as M  # noqa: E402
 from audiowgan import training as T  # noqa: E402
+from audiowgan.settings import TrainSpec  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPE = (16, 12)  # n_mels, frames: non-square, not a multiple of the strides
@@ -222,8 +223,8 @@ def test_one_step_gives_finite_losses_and_moves_both_networks(batched_fakes):
 
     g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
     c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
-    tp = {"learning_rate": 1e-3, "beta_1": 0.5, "beta_2": 0.9}
-    gan = T.WGANGP(g, c, T.make_optimizer(tp, False), T.make_optimizer(tp, False), tf.random.Generator.from_seed(0),
+    tp = TrainSpec.from_mapping(TRAIN)
+    gan = T.WGANGP(g, c, T.make_optimizer(tp), T.make_optimizer(tp), tf.random.Generator.from_seed(0),
                    noise_dim=4, d_steps=2, gp_weight=10.0, batched_fakes=batched_fakes)  # fmt: skip
     before = [v.numpy().copy() for v in g.trainable_variables + c.trainable_variables]
     out = gan.step(tf.zeros((4, *SHAPE, 1)))

@@ -17,6 +17,8 @@ class ConfigError(ValueError):
 
 def _coerce_value(value: Any, types: list[str]) -> Any:
     if not isinstance(value, str):
+        if "integer" in types and isinstance(value, float) and value.is_integer():
+            return int(value)
         if "number" in types and "integer" not in types and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
         return value
@@ -82,34 +84,43 @@ def _path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "config"
 
 
-def check(config: dict, schema: dict) -> dict:
-    """Coerce, fill defaults and validate; raise ConfigError with one clear line on the first problem."""
+def validate(instance: dict, schema: dict, *, where: str = "") -> None:
+    """Raise ConfigError with one clear line on the first value ``schema`` refuses.
+
+    ``where`` prefixes key paths, for a section validated on its own (``"train"``).
+    """
     import jsonschema
 
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    e = errors[0]
+    path = ".".join(filter(None, [where, _path(e) if e.absolute_path else ""]))
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        raise ConfigError(
+            f"unknown config key {'.'.join(filter(None, [path, extra[0]]))!r}; "
+            f"known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
+        )
+    raise ConfigError(f"config key {path or 'config'!r} = {e.instance!r}: {_rule(e)}")
+
+
+def check(config: dict, schema: dict) -> dict:
+    """Coerce, fill defaults and validate; raise ConfigError with one clear line on the first problem."""
     config = coerce(config, schema)
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
-    if errors:
-        e = errors[0]
-        if e.validator == "additionalProperties":
-            extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
-            where = _path(e)
-            raise ConfigError(
-                f"unknown config key {'.'.join(filter(None, [where if where != 'config' else '', extra[0]]))!r}; "
-                f"known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
-            )
-        raise ConfigError(f"config key {_path(e)!r} = {e.instance!r}: {_rule(e)}")
-    _fill_defaults(config, schema)
+    validate(config, schema)
+    fill_defaults(config, schema)
     _cross_checks(config)
     return config
 
 
-def _fill_defaults(config: dict, schema: dict) -> None:
+def fill_defaults(config: dict, schema: dict) -> None:
+    """Add the schema's default for every key ``config`` lacks, recursively (in place)."""
     for key, sub in schema.get("properties", {}).items():
         if key not in config and "default" in sub:
             config[key] = copy.deepcopy(sub["default"])
         if isinstance(config.get(key), dict):
-            _fill_defaults(config[key], sub)
+            fill_defaults(config[key], sub)
 
 
 def _cross_checks(config: dict) -> None:

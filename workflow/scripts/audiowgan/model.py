@@ -6,7 +6,8 @@ crops to the exact size; the critic pads its input with -1 (the silence floor of
 [-1, 1] mel scaling) to a multiple of 2**len(channels) before its stride-2 blocks.
 With the default widths and a 256x256 input these are the write-up's networks.
 
-This module and ``training`` are the only ones that import TensorFlow.
+Imports TensorFlow, like ``training`` and ``generation`` (which build networks); nothing else does,
+except ``inversion``'s optional GPU backend when TensorFlow is already loaded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 from keras import layers
+
+from .settings import ModelSpec
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -136,26 +139,23 @@ def generator_loss(critic, fake) -> tf.Tensor:
     return -tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
 
 
-def build_from_spec(spec: dict) -> tuple[keras.Model, keras.Model]:
-    """Both networks from a model.json-style dict (noise_dim, generator_channels, critic_channels,
-    kernel_size, input_shape)."""
-    shape = tuple(int(n) for n in spec["input_shape"])
-    k = int(spec.get("kernel_size", 5))
-    generator = build_generator(
-        noise_dim=int(spec["noise_dim"]), channels=list(spec["generator_channels"]), output_shape=shape, kernel_size=k
-    )
-    critic = build_critic(channels=list(spec["critic_channels"]), input_shape=shape, kernel_size=k)
+def build_networks(spec: ModelSpec, shape: tuple[int, int]) -> tuple[keras.Model, keras.Model]:
+    """Generator and critic of ``spec`` for mels of ``shape`` = (n_mels, frames)."""
+    generator = build_generator(noise_dim=spec.noise_dim, channels=list(spec.generator_channels), output_shape=shape,
+                                kernel_size=spec.kernel_size)  # fmt: skip
+    critic = build_critic(channels=list(spec.critic_channels), input_shape=shape, kernel_size=spec.kernel_size)
     return generator, critic
 
 
-def load_generator(model_dir: str | Path) -> tuple[keras.Model, dict]:
-    """Rebuild the generator from ``model_dir/model.json`` and load ``generator.weights.h5``."""
-    model_dir = Path(model_dir)
-    spec = json.loads((model_dir / "model.json").read_text())
-    shape = tuple(int(n) for n in spec["input_shape"])
-    generator = build_generator(
-        noise_dim=int(spec["noise_dim"]), channels=list(spec["generator_channels"]), output_shape=shape,
-        kernel_size=int(spec.get("kernel_size", 5)),
-    )  # fmt: skip
-    generator.load_weights(model_dir / "generator.weights.h5")
-    return generator, spec
+def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:
+    """The settings, mel shape and whole record of a trained model's ``model.json``."""
+    record = json.loads((Path(model_dir) / "model.json").read_text())
+    return ModelSpec.from_meta(record), (int(record["input_shape"][0]), int(record["input_shape"][1])), record
+
+
+def load_generator(model_dir: str | Path, *, weights: str = "generator.weights.h5") -> tuple[keras.Model, dict]:
+    """Rebuild the generator from ``model_dir/model.json`` and load ``weights`` (a file in ``model_dir``)."""
+    spec, shape, record = read_model_json(model_dir)
+    generator, _ = build_networks(spec, shape)
+    generator.load_weights(Path(model_dir) / weights)
+    return generator, record

@@ -1,12 +1,16 @@
-"""WGAN-GP training loop: deterministic data order, resumable checkpoints, losses.csv.
+"""WGAN-GP training: deterministic data order, resumable checkpoints, losses.csv, callbacks.
 
-``train`` is one function of (dataset, model_dir, checkpoint_dir, params). It restores the latest
-checkpoint in ``checkpoint_dir`` when its fingerprint (model params, train params other than
-epochs/checkpoint_every, dataset meta and index) matches, saves every ``checkpoint_every`` generator
-steps, at the end and on SIGTERM/SIGINT, and writes its outputs atomically into ``model_dir``.
+:func:`train` reads like a table of contents: open the data, set up devices and precision, build
+the :class:`TrainState` (everything a checkpoint holds), restore it through :class:`Checkpoints`
+if a matching one exists, run the epochs (:func:`run_epoch`) and write the outputs. What watches
+or extends the loop without changing it (progress lines, checkpoint cadence; later EMA weights,
+TensorBoard) is a :class:`Callback` in a short list.
 
 One *step* is one generator update: one real batch, reused by ``d_steps`` critic updates (fresh
 noise and interpolation weights each) and followed by one generator update, as in the write-up.
+A checkpoint is resumed only when its fingerprint (model settings, train settings other than
+``epochs``/``checkpoint_every``, dataset meta and index) matches; it is saved every
+``checkpoint_every`` steps, at the end and on SIGTERM/SIGINT. Outputs are written atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +26,10 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -30,13 +37,11 @@ import tensorflow as tf
 
 from . import atomic, dataset
 from . import model as M
+from .settings import ModelSpec, TrainSpec
 
 LOSS_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
+LOSSES = LOSS_COLUMNS[2:6]
 PROGRESS_SECONDS = 10.0  # a progress line at most this often (and at each epoch's end)
-TRAIN_KEYS = ("epochs", "batch_size", "d_steps", "gp_weight", "learning_rate", "beta_1", "beta_2", "seed",
-              "checkpoint_every", "mixed_precision", "xla")  # fmt: skip
-MODEL_KEYS = ("noise_dim", "generator_channels", "critic_channels", "kernel_size")
-NOT_FINGERPRINTED = ("epochs", "checkpoint_every")  # may change between runs: training just continues
 
 
 class TrainingInterrupted(RuntimeError):
@@ -89,6 +94,44 @@ def epoch_dataset(mels: np.ndarray, order: np.ndarray, start: int = 0) -> tf.dat
 
     ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec(shape, tf.float32))
     return ds.prefetch(2)
+
+
+@dataclass
+class TrainingData:
+    """The packed dataset as training sees it: the memory-mapped mels and the train split's rows."""
+
+    directory: Path
+    mels: np.ndarray  # (N, n_mels, frames) float32 memmap, never loaded whole
+    meta: dict
+    index_bytes: bytes  # index.csv as written, for the fingerprint
+    rows: np.ndarray  # train-split row numbers; held-out rows are for evaluation only
+    batch_size: int
+
+    @classmethod
+    def open(cls, directory: str | Path, *, batch_size: int) -> TrainingData:
+        directory = Path(directory)
+        mels = np.load(directory / "mels.npy", mmap_mode="r")
+        if mels.ndim != 3:
+            raise ValueError(f"{directory / 'mels.npy'} has shape {mels.shape}, expected (N, n_mels, frames)")
+        rows = dataset.split_rows(directory, "train")
+        if len(rows) < batch_size:
+            raise ValueError(f"train.batch_size={batch_size} is larger than the training split (N={len(rows)} "
+                             "segments): lower train.batch_size or add audio")  # fmt: skip
+        meta = json.loads((directory / "meta.json").read_text())
+        return cls(directory, mels, meta, (directory / "index.csv").read_bytes(), rows, batch_size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.mels.shape[1]), int(self.mels.shape[2])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.rows) // self.batch_size
+
+    def epoch(self, epoch: int, *, seed: int, start: int = 0) -> tf.data.Dataset:
+        """The batches of ``epoch`` from its ``start``-th on (a resumed epoch skips the done ones)."""
+        order = self.rows[batch_order(len(self.rows), self.batch_size, seed=seed, epoch=epoch)]
+        return epoch_dataset(self.mels, order, start)
 
 
 # --------------------------------------------------------------------------------------------- step
@@ -157,11 +200,7 @@ class WGANGP:
         return {k: float(v) for k, v in self._step(real).items()}
 
 
-def _flag(value) -> bool:
-    """A boolean parameter that may arrive as a string through --config ("false" is False)."""
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value)
+# --------------------------------------------------------------------------------------------- devices
 
 
 def cpu_has_bfloat16() -> bool:
@@ -183,22 +222,110 @@ def precision_policy(mixed_precision: bool, *, gpu: bool) -> str:
     return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
 
 
-def make_optimizer(tp: dict, mixed: bool) -> keras.optimizers.Optimizer:
-    opt = keras.optimizers.Adam(float(tp["learning_rate"]), beta_1=float(tp["beta_1"]), beta_2=float(tp["beta_2"]))
-    return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
+@dataclass
+class Runtime:
+    """Where and in what precision training runs: GPUs seen, the Keras dtype policy, the strategy."""
+
+    gpus: list
+    policy: str
+    strategy: tf.distribute.Strategy | None
+
+    @property
+    def loss_scale(self) -> bool:
+        return self.policy == "mixed_float16"  # float16 needs loss scaling; bfloat16 has float32's range
+
+    def scope(self):
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def policy_scope(self) -> Iterator[None]:
+        """The dtype policy set for the block, the previous one restored after it."""
+        old = keras.mixed_precision.global_policy()
+        if self.policy != "float32":
+            keras.mixed_precision.set_global_policy(self.policy)
+        try:
+            yield
+        finally:
+            keras.mixed_precision.set_global_policy(old)
 
 
-# --------------------------------------------------------------------------------------------- files
+def setup_runtime(tp: TrainSpec, log: logging.Logger) -> Runtime:
+    """Devices, precision, determinism and the global seed, logged once."""
+    gpus = tf.config.list_physical_devices("GPU")
+    policy = precision_policy(tp.mixed_precision, gpu=bool(gpus))
+    if tp.mixed_precision:
+        log.info("train.mixed_precision: %s", policy if policy != "float32" else "ignored (no GPU, no bfloat16 CPU)")
+    if tp.xla and not gpus:
+        log.info("train.xla on CPU: expect it to be slower than without")
+    if gpus:  # deterministic GPU kernels are slower and some ops lack them: reproducibility is a CPU promise
+        log.info("GPU: op determinism not enforced; runs may differ in the last bits")
+    else:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(tp.seed)
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    if strategy is not None:
+        log.info("MirroredStrategy over %d GPUs, global batch %d", len(gpus), tp.batch_size)
+    return Runtime(gpus, policy, strategy)
 
 
-def _write_losses(path: Path, rows: list[dict]) -> None:
+def make_optimizer(tp: TrainSpec, *, loss_scale: bool = False) -> keras.optimizers.Optimizer:
+    """Adam with the train settings; wrapped for dynamic loss scaling under mixed float16."""
+    opt = keras.optimizers.Adam(tp.learning_rate, beta_1=tp.beta_1, beta_2=tp.beta_2)
+    return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt
+
+
+# --------------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class TrainState:
+    """Everything a checkpoint holds: both networks, their optimizers, the random stream, the step and
+    the cumulative training seconds. Callbacks may add their own objects (:meth:`Callback.state`)."""
+
+    generator: keras.Model
+    critic: keras.Model
+    g_opt: keras.optimizers.Optimizer
+    d_opt: keras.optimizers.Optimizer
+    rng: tf.random.Generator
+    step: tf.Variable
+    seconds: tf.Variable
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def trackables(self) -> dict[str, Any]:
+        own = {k: getattr(self, k) for k in ("generator", "critic", "g_opt", "d_opt", "rng", "step", "seconds")}
+        return {**own, **self.extra}
+
+
+def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: Runtime) -> TrainState:
+    """Fresh networks and optimizers (call inside the runtime's policy scope)."""
+    with runtime.scope():
+        generator, critic = M.build_networks(mp, shape)
+        g_opt, d_opt = make_optimizer(tp, loss_scale=runtime.loss_scale), make_optimizer(tp, loss_scale=runtime.loss_scale)
+        # Built now, not at the first step: a restore needs the slots to exist.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(critic.trainable_variables)
+        return TrainState(
+            generator, critic, g_opt, d_opt, rng=tf.random.Generator.from_seed(tp.seed),
+            step=tf.Variable(0, dtype=tf.int64, trainable=False, name="step"),
+            seconds=tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds"),
+        )  # fmt: skip
+
+
+def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes) -> str:
+    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every."""
+    train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
+    doc = {"model": mp.to_dict(), "train": train, "meta": meta, "index_sha256": hashlib.sha256(index_bytes).hexdigest()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def write_losses(path: Path, rows: list[dict]) -> None:
     with atomic.replacing(path) as tmp, open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=LOSS_COLUMNS, lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
 
 
-def _read_losses(path: Path) -> list[dict]:
+def read_losses(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
@@ -207,32 +334,152 @@ def _read_losses(path: Path) -> list[dict]:
         ]
 
 
-def _save_weights(net: keras.Model, path: Path) -> None:
-    with atomic.replacing(path, keep_suffix=True) as tmp:  # Keras requires the .weights.h5 suffix
-        net.save_weights(tmp)
+class Checkpoints:
+    """``checkpoint_dir``: TensorFlow checkpoints of a :class:`TrainState` (the latest two), the loss rows up
+    to the latest (``losses.csv``) and the fingerprint they were made with (``fingerprint.txt``).
+
+    Only these are ever removed from the folder, never anything else in it.
+    """
+
+    def __init__(self, directory: str | Path, state: TrainState, fingerprint: str, log: logging.Logger):
+        self.directory, self.state, self.fingerprint, self.log = Path(directory), state, fingerprint, log
+        self._ckpt = tf.train.Checkpoint(**state.trackables())
+        self._losses = self.directory / "losses.csv"
+        self._fp_file = self.directory / "fingerprint.txt"
+        self.saved_step: int | None = None
+        self._manager: tf.train.CheckpointManager | None = None
+
+    def restore(self) -> list[dict]:
+        """Restore the latest matching checkpoint (returning its loss rows) or start fresh (returning [])."""
+        latest = tf.train.latest_checkpoint(str(self.directory / "ckpt")) if self.directory.exists() else None
+        rows = None
+        if latest is not None:
+            old = self._fp_file.read_text().strip() if self._fp_file.exists() else None
+            if old == self.fingerprint:
+                rows = self._restore(latest)
+            else:
+                self.log.warning("checkpoint %s was made with a different config or dataset (fingerprint %s, now %s): "
+                                 "starting fresh", latest, (old or "missing")[:12], self.fingerprint[:12])  # fmt: skip
+        if rows is None:
+            shutil.rmtree(self.directory / "ckpt", ignore_errors=True)
+            self._losses.unlink(missing_ok=True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            atomic.write_text(self._fp_file, self.fingerprint + "\n")
+            self.log.info("starting fresh; checkpoints in %s", self.directory)
+            rows = []
+        self._manager = tf.train.CheckpointManager(self._ckpt, str(self.directory / "ckpt"), max_to_keep=2)
+        return rows
+
+    def _restore(self, latest: str) -> list[dict]:
+        self._ckpt.restore(latest).assert_existing_objects_matched()
+        step = int(self.state.step)
+        rows = [r for r in read_losses(self._losses) if r["step"] <= step]
+        if [r["step"] for r in rows] != list(range(1, step + 1)):
+            raise RuntimeError(f"{self._losses} does not hold steps 1..{step} of {latest}")
+        self.log.info("resuming from %s at step %d (epoch %d)", latest, step, rows[-1]["epoch"] if rows else 0)
+        self.saved_step = step
+        return rows
+
+    def save(self, rows: list[dict], seconds: float) -> None:
+        self.state.seconds.assign(seconds)
+        # Losses first: a crash between the two leaves extra rows that the restore drops, never a gap.
+        write_losses(self._losses, rows)
+        self._manager.save(checkpoint_number=int(self.state.step))
+        self.saved_step = int(self.state.step)
 
 
-def fingerprint(model_params: dict, train_params: dict, meta: dict, index_bytes: bytes) -> str:
-    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every."""
-    doc = {
-        "model": {k: model_params[k] for k in sorted(model_params)},
-        "train": {k: train_params[k] for k in sorted(train_params) if k not in NOT_FINGERPRINTED},
-        "meta": meta,
-        "index_sha256": hashlib.sha256(index_bytes).hexdigest(),
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+# --------------------------------------------------------------------------------------------- loop
 
 
-def _check_params(model_params: dict, train_params: dict) -> None:
-    for name, params, keys in (("model", model_params, MODEL_KEYS), ("train", train_params, TRAIN_KEYS)):
-        missing = [k for k in keys if k not in params]
-        if missing:
-            raise KeyError(f"{name} params lack {missing}")
-    for k in ("epochs", "batch_size", "d_steps", "checkpoint_every"):
-        if int(train_params[k]) < 1:
-            raise ValueError(f"train.{k}={train_params[k]!r} must be a positive integer")
-    if float(train_params["gp_weight"]) < 0:
-        raise ValueError(f"train.gp_weight={train_params['gp_weight']!r} must be >= 0")
+@dataclass
+class Loop:
+    """What a running training is: settings, data, state and progress. Callbacks receive it."""
+
+    mp: ModelSpec
+    tp: TrainSpec
+    data: TrainingData
+    state: TrainState
+    gan: WGANGP
+    checkpoints: Checkpoints
+    runtime: Runtime
+    rows: list[dict]  # one per step so far, resumed ones included
+    log: logging.Logger
+    step: int = 0
+    _t_offset: float = 0.0
+    _t0: float = field(default_factory=time.perf_counter)
+
+    @property
+    def total_steps(self) -> int:
+        return self.tp.epochs * self.data.steps_per_epoch
+
+    def elapsed(self) -> float:
+        """Training seconds, summed over every run of this training (resumed ones included)."""
+        return self._t_offset + time.perf_counter() - self._t0
+
+    def save_checkpoint(self) -> None:
+        self.checkpoints.save(self.rows, self.elapsed())
+
+
+class Callback:
+    """Hooks into the loop; each does nothing unless overridden. Called in list order."""
+
+    def state(self, state: TrainState) -> dict[str, Any]:
+        """Objects to keep in the checkpoint with ``state`` (restored on resume), made once before training."""
+        return {}
+
+    def on_train_begin(self, loop: Loop) -> None: ...
+
+    def on_epoch_begin(self, loop: Loop, epoch: int) -> None: ...
+
+    def on_step_end(self, loop: Loop, row: dict) -> None: ...
+
+    def on_epoch_end(self, loop: Loop, epoch: int, rows: list[dict]) -> None: ...
+
+    def on_train_end(self, loop: Loop) -> None: ...
+
+
+class CheckpointEvery(Callback):
+    """A resumable checkpoint every ``every`` generator steps."""
+
+    def __init__(self, every: int):
+        self.every = every
+
+    def on_step_end(self, loop: Loop, row: dict) -> None:
+        if loop.step % self.every == 0:
+            loop.save_checkpoint()
+
+
+class ProgressLog(Callback):
+    """A progress line at the first step, then at most every ``seconds``, and a summary per epoch."""
+
+    def __init__(self, seconds: float = PROGRESS_SECONDS):
+        self.seconds = seconds
+
+    def on_train_begin(self, loop: Loop) -> None:
+        self._last = time.perf_counter()
+        g, c = loop.state.generator, loop.state.critic
+        loop.log.info("dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
+                      "parameters, %s", loop.data.directory, len(loop.data.rows), *loop.data.shape,
+                      loop.data.steps_per_epoch, loop.tp.epochs, loop.total_steps, g.count_params(),
+                      c.count_params(), "GPU" if loop.runtime.gpus else "CPU")  # fmt: skip
+
+    def on_epoch_begin(self, loop: Loop, epoch: int) -> None:
+        self._epoch_t0 = time.perf_counter()
+
+    def on_step_end(self, loop: Loop, row: dict) -> None:
+        now = time.perf_counter()
+        if now - self._last >= self.seconds or loop.step == 1:
+            self._last = now
+            loop.log.info("step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f", loop.step,
+                          loop.total_steps, row["epoch"], *(row[k] for k in LOSSES))  # fmt: skip
+
+    def on_epoch_end(self, loop: Loop, epoch: int, rows: list[dict]) -> None:
+        if not rows:
+            return
+        mean = [float(np.mean([r[k] for r in rows])) for k in LOSSES]
+        rate = len(rows) / max(time.perf_counter() - self._epoch_t0, 1e-9)
+        loop.log.info("epoch %d/%d done: mean d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s",
+                      epoch + 1, loop.tp.epochs, *mean, rate)  # fmt: skip
 
 
 class _StopFlag:
@@ -256,6 +503,60 @@ class _StopFlag:
             signal.signal(s, h)
 
 
+def run_epoch(loop: Loop, epoch: int, callbacks: Sequence[Callback], stop: _StopFlag) -> None:
+    """The remaining steps of ``epoch`` (all of them unless it was interrupted and resumed)."""
+    skip = loop.step - epoch * loop.data.steps_per_epoch
+    ds = loop.data.epoch(epoch, seed=loop.tp.seed, start=skip)
+    if loop.runtime.strategy is not None:
+        ds = loop.runtime.strategy.experimental_distribute_dataset(ds)
+    for cb in callbacks:
+        cb.on_epoch_begin(loop, epoch)
+    epoch_rows = []
+    for real in ds:
+        out = loop.gan.step(real)
+        bad = {k: v for k, v in out.items() if not math.isfinite(v)}
+        if bad:
+            raise FloatingPointError(
+                f"non-finite loss at step {loop.step + 1} (epoch {epoch + 1}): {bad}; training stopped, "
+                f"the last good checkpoint (step {loop.checkpoints.saved_step}) is kept"
+            )
+        loop.step += 1
+        loop.state.step.assign(loop.step)
+        row = {"epoch": epoch + 1, "step": loop.step, **out, "seconds": round(loop.elapsed(), 3)}
+        loop.rows.append(row)
+        epoch_rows.append(row)
+        for cb in callbacks:
+            cb.on_step_end(loop, row)
+        if stop.signum is not None:
+            loop.save_checkpoint()
+            raise TrainingInterrupted(
+                f"signal {signal.Signals(stop.signum).name} at step {loop.step}: checkpoint saved in "
+                f"{loop.checkpoints.directory}; rerun to resume"
+            )
+    for cb in callbacks:
+        cb.on_epoch_end(loop, epoch, epoch_rows)
+
+
+def write_outputs(loop: Loop, model_dir: Path) -> dict:
+    """generator/critic weights, losses.csv and model.json (the settings that rebuild the networks)."""
+    spec = {
+        **loop.mp.to_dict(),
+        "input_shape": list(loop.data.shape),
+        "steps": loop.step,
+        "epochs": loop.tp.epochs,
+        "steps_per_epoch": loop.data.steps_per_epoch,
+        "train_params": loop.tp.to_dict(),
+        "dataset_meta": loop.data.meta,
+    }
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for name, net in (("generator", loop.state.generator), ("critic", loop.state.critic)):
+        with atomic.replacing(model_dir / f"{name}.weights.h5", keep_suffix=True) as tmp:  # Keras wants the suffix
+            net.save_weights(tmp)
+    write_losses(model_dir / "losses.csv", loop.rows)
+    atomic.write_json(model_dir / "model.json", spec)
+    return spec
+
+
 # --------------------------------------------------------------------------------------------- train
 
 
@@ -264,181 +565,44 @@ def train(
     dataset_dir: str | Path,
     model_dir: str | Path,
     checkpoint_dir: str | Path,
-    model_params: dict,
-    train_params: dict,
+    model_params: ModelSpec | Mapping[str, Any],
+    train_params: TrainSpec | Mapping[str, Any],
     log: logging.Logger | None = None,
+    callbacks: Sequence[Callback] = (),
 ) -> dict:
     """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
 
-    Raises ``FloatingPointError`` on a non-finite loss (the last good checkpoint is kept) and
-    ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
+    ``model_params``/``train_params`` are settings objects or config mappings (checked against the
+    schema, missing keys taking its defaults). ``callbacks`` run after the built-in checkpoint and
+    progress callbacks. Raises ``FloatingPointError`` on a non-finite loss (the last good checkpoint is
+    kept) and ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
     """
     log = log or logging.getLogger(__name__)
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
-    _check_params(model_params, train_params)
-    dataset_dir, model_dir, checkpoint_dir = Path(dataset_dir), Path(model_dir), Path(checkpoint_dir)
-    tp, mp = dict(train_params), dict(model_params)
-    meta = json.loads((dataset_dir / "meta.json").read_text())
-    index_bytes = (dataset_dir / "index.csv").read_bytes()
-    mels = np.load(dataset_dir / "mels.npy", mmap_mode="r")  # never loaded whole
-    if mels.ndim != 3:
-        raise ValueError(f"{dataset_dir / 'mels.npy'} has shape {mels.shape}, expected (N, n_mels, frames)")
-    _, n_mels, frames = mels.shape
-    train_rows = dataset.split_rows(dataset_dir, "train")  # held-out rows are for evaluation only
-    n = len(train_rows)
-    batch_size, epochs, seed = int(tp["batch_size"]), int(tp["epochs"]), int(tp["seed"])
-    if n < batch_size:
-        raise ValueError(f"train.batch_size={batch_size} is larger than the training split (N={n} segments): "
-                         "lower train.batch_size or add audio")  # fmt: skip
-    steps_per_epoch = n // batch_size
-    total_steps = epochs * steps_per_epoch
-
-    gpus = tf.config.list_physical_devices("GPU")
-    policy = precision_policy(_flag(tp.get("mixed_precision")), gpu=bool(gpus))
-    mixed = policy == "mixed_float16"  # float16 needs loss scaling; bfloat16 has float32's exponent range
-    if _flag(tp.get("mixed_precision")):
-        log.info("train.mixed_precision: %s", policy if policy != "float32" else "ignored (no GPU, no bfloat16 CPU)")
-    if _flag(tp.get("xla")) and not gpus:
-        log.info("train.xla on CPU: expect it to be slower than without")
-    if gpus:  # deterministic GPU kernels are slower and some ops lack them: reproducibility is a CPU promise
-        log.info("GPU: op determinism not enforced; runs may differ in the last bits")
-    else:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(seed)
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
-    if strategy is not None:
-        log.info("MirroredStrategy over %d GPUs, global batch %d", len(gpus), batch_size)
-    old_policy = keras.mixed_precision.global_policy()
-    if policy != "float32":
-        keras.mixed_precision.set_global_policy(policy)
-    try:
-        with strategy.scope() if strategy is not None else contextlib.nullcontext():
-            generator = M.build_generator(noise_dim=int(mp["noise_dim"]), channels=list(mp["generator_channels"]),
-                                          output_shape=(n_mels, frames), kernel_size=int(mp["kernel_size"]))  # fmt: skip
-            critic = M.build_critic(channels=list(mp["critic_channels"]), input_shape=(n_mels, frames),
-                                    kernel_size=int(mp["kernel_size"]))  # fmt: skip
-            g_opt, d_opt = make_optimizer(tp, mixed), make_optimizer(tp, mixed)
-            g_opt.build(generator.trainable_variables)
-            d_opt.build(critic.trainable_variables)
-            rng = tf.random.Generator.from_seed(seed)
-            step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            seconds_var = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds")
-        gan = WGANGP(generator, critic, g_opt, d_opt, rng, noise_dim=int(mp["noise_dim"]), d_steps=int(tp["d_steps"]),
-                     gp_weight=float(tp["gp_weight"]), jit_compile=_flag(tp.get("xla")), strategy=strategy)  # fmt: skip
-        ckpt = tf.train.Checkpoint(generator=generator, critic=critic, g_opt=g_opt, d_opt=d_opt, rng=rng,
-                                   step=step_var, seconds=seconds_var)  # fmt: skip
-        rows = _restore(ckpt, checkpoint_dir, fingerprint(mp, tp, meta, index_bytes), step_var, log)
-        manager = tf.train.CheckpointManager(ckpt, str(checkpoint_dir / "ckpt"), max_to_keep=2)
-        losses_ckpt = checkpoint_dir / "losses.csv"
-
-        saved = {"step": int(step_var) if rows else None}
-
-        def save_checkpoint():
-            seconds_var.assign(elapsed())
-            # Losses first: a crash between the two leaves extra rows that the restore drops, never a gap.
-            _write_losses(losses_ckpt, rows)
-            manager.save(checkpoint_number=int(step_var))
-            saved["step"] = int(step_var)
-
-        step = int(step_var)
-        t_offset = float(seconds_var.numpy())
-        t0 = time.perf_counter()
-
-        def elapsed():
-            return t_offset + time.perf_counter() - t0
-
-        log.info("dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
-                 "parameters, %s", dataset_dir, n, n_mels, frames, steps_per_epoch, epochs, total_steps,
-                 generator.count_params(), critic.count_params(), "GPU" if gpus else "CPU")  # fmt: skip
+    mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
+    data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
+    runtime = setup_runtime(tp, log)
+    callbacks = [CheckpointEvery(tp.checkpoint_every), ProgressLog(), *callbacks]
+    with runtime.policy_scope():
+        state = build_state(mp, tp, data.shape, runtime)
+        with runtime.scope():
+            for cb in callbacks:
+                state.extra.update(cb.state(state))
+        gan = WGANGP(state.generator, state.critic, state.g_opt, state.d_opt, state.rng, noise_dim=mp.noise_dim,
+                     d_steps=tp.d_steps, gp_weight=tp.gp_weight, jit_compile=tp.xla, strategy=runtime.strategy)  # fmt: skip
+        checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
+        rows = checkpoints.restore()
+        loop = Loop(mp, tp, data, state, gan, checkpoints, runtime, rows, log, step=int(state.step),
+                    _t_offset=float(state.seconds.numpy()))  # fmt: skip
+        for cb in callbacks:
+            cb.on_train_begin(loop)
         with _StopFlag() as stop:
-            last_log = time.perf_counter()
-            start_epoch = step // steps_per_epoch
-            for epoch in range(start_epoch, epochs):
-                skip = step - epoch * steps_per_epoch
-                order = train_rows[batch_order(n, batch_size, seed=seed, epoch=epoch)]
-                ds = epoch_dataset(mels, order, skip)
-                if strategy is not None:
-                    ds = strategy.experimental_distribute_dataset(ds)
-                ep_rows, ep_t0 = [], time.perf_counter()
-                for real in ds:
-                    out = gan.step(real)
-                    bad = {k: v for k, v in out.items() if not math.isfinite(v)}
-                    if bad:
-                        raise FloatingPointError(
-                            f"non-finite loss at step {step + 1} (epoch {epoch + 1}): {bad}; training stopped, "
-                            f"the last good checkpoint (step {saved['step']}) is kept"
-                        )
-                    step += 1
-                    step_var.assign(step)
-                    row = {"epoch": epoch + 1, "step": step, **out, "seconds": round(elapsed(), 3)}
-                    rows.append(row)
-                    ep_rows.append(row)
-                    if step % int(tp["checkpoint_every"]) == 0:
-                        save_checkpoint()
-                    now = time.perf_counter()
-                    if now - last_log >= PROGRESS_SECONDS or step == 1:
-                        last_log = now
-                        log.info("step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f",
-                                 step, total_steps, epoch + 1, out["d_loss"], out["g_loss"],
-                                 out["gradient_penalty"], out["wasserstein"])  # fmt: skip
-                    if stop.signum is not None:
-                        save_checkpoint()
-                        raise TrainingInterrupted(
-                            f"signal {signal.Signals(stop.signum).name} at step {step}: checkpoint saved in "
-                            f"{checkpoint_dir}; rerun to resume"
-                        )
-                if ep_rows:
-                    mean = {k: float(np.mean([r[k] for r in ep_rows])) for k in LOSS_COLUMNS[2:6]}
-                    rate = len(ep_rows) / max(time.perf_counter() - ep_t0, 1e-9)
-                    log.info("epoch %d/%d done: mean d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s",
-                             epoch + 1, epochs, mean["d_loss"], mean["g_loss"], mean["gradient_penalty"],
-                             mean["wasserstein"], rate)  # fmt: skip
-            if saved["step"] != step:
-                save_checkpoint()
-
-        spec = {
-            "noise_dim": int(mp["noise_dim"]),
-            "generator_channels": [int(c) for c in mp["generator_channels"]],
-            "critic_channels": [int(c) for c in mp["critic_channels"]],
-            "kernel_size": int(mp["kernel_size"]),
-            "input_shape": [int(n_mels), int(frames)],
-            "steps": step,
-            "epochs": epochs,
-            "steps_per_epoch": steps_per_epoch,
-            "train_params": tp,
-            "dataset_meta": meta,
-        }
-        model_dir.mkdir(parents=True, exist_ok=True)
-        _save_weights(generator, model_dir / "generator.weights.h5")
-        _save_weights(critic, model_dir / "critic.weights.h5")
-        _write_losses(model_dir / "losses.csv", rows)
-        atomic.write_text(model_dir / "model.json", json.dumps(spec, indent=2, default=str) + "\n")
-        log.info("done: %d steps in %.1f s (cumulative); outputs in %s", step, elapsed(), model_dir)
+            for epoch in range(loop.step // data.steps_per_epoch, tp.epochs):
+                run_epoch(loop, epoch, callbacks, stop)
+            if checkpoints.saved_step != loop.step:
+                loop.save_checkpoint()
+        for cb in callbacks:
+            cb.on_train_end(loop)
+        spec = write_outputs(loop, Path(model_dir))
+        log.info("done: %d steps in %.1f s (cumulative); outputs in %s", loop.step, loop.elapsed(), model_dir)
         return spec
-    finally:
-        keras.mixed_precision.set_global_policy(old_policy)
-
-
-def _restore(ckpt, checkpoint_dir: Path, fp: str, step_var, log) -> list[dict]:
-    """Restore the latest matching checkpoint (returning its loss rows) or start fresh (returning [])."""
-    fp_file = checkpoint_dir / "fingerprint.txt"
-    latest = tf.train.latest_checkpoint(str(checkpoint_dir / "ckpt")) if checkpoint_dir.exists() else None
-    if latest is not None:
-        old = fp_file.read_text().strip() if fp_file.exists() else None
-        if old == fp:
-            ckpt.restore(latest).assert_existing_objects_matched()
-            step = int(step_var)
-            rows = [r for r in _read_losses(checkpoint_dir / "losses.csv") if r["step"] <= step]
-            if [r["step"] for r in rows] != list(range(1, step + 1)):
-                raise RuntimeError(f"{checkpoint_dir / 'losses.csv'} does not hold steps 1..{step} of {latest}")
-            log.info("resuming from %s at step %d (epoch %d)", latest, step, rows[-1]["epoch"] if rows else 0)
-            return rows
-        log.warning("checkpoint %s was made with a different config or dataset (fingerprint %s, now %s): "
-                    "starting fresh", latest, (old or "missing")[:12], fp[:12])  # fmt: skip
-    # Remove only what this module writes there, never anything else in the folder.
-    shutil.rmtree(checkpoint_dir / "ckpt", ignore_errors=True)
-    (checkpoint_dir / "losses.csv").unlink(missing_ok=True)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(fp_file, fp + "\n")
-    log.info("starting fresh; checkpoints in %s", checkpoint_dir)
-    return []
