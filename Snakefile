@@ -28,6 +28,7 @@ include: "workflow/rules/status.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
 
 

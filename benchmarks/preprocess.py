@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from audiowgan import audio, dataset, demo, features  # noqa: E402
+from audiowgan.settings import MelSpec  # noqa: E402
 
 
 def snakemake(workdir: Path, cores: int, *targets: str) -> float:
@@ -108,7 +109,7 @@ def loop(wd: Path, out: Path) -> float:
     for mp3 in sorted((wd / "results" / "audio").glob("*.mp3")):
         seg_dir, mel_dir = out / "segments" / mp3.stem, out / "mel" / mp3.stem
         audio.segment_track(mp3, {"status": "ok"}, seg_dir, **cfg["audio"])
-        features.mel_directory(seg_dir, mel_dir, params=cfg["mel"], threads=1)
+        features.mel_directory(seg_dir, mel_dir, spec=MelSpec.from_mapping(cfg["mel"]), threads=1)
         mel_dirs[mp3.stem] = mel_dir
     dataset.pack(mel_dirs, out / "dataset", holdout_fraction=cfg["evaluate"]["holdout_fraction"])
     return time.perf_counter() - start

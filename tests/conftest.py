@@ -118,9 +118,10 @@ class Run:
         return [rule for rule, _ in self.jobs]
 
 
-def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None) -> Run:
-    """Run the repo's Snakefile in ``workdir``; return its combined output."""
-    cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
+def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None,
+              snakefile: Path = REPO / "Snakefile") -> Run:  # fmt: skip
+    """Run the repo's Snakefile (or ``snakefile``) in ``workdir``; return its combined output."""
+    cmd = [*SNAKEMAKE, "-s", str(snakefile), "-d", str(workdir), "--cores", "2", *args]
     proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env={**os.environ, **(env or {})})
     run = Run(proc.returncode, proc.stdout + proc.stderr)
     if check and proc.returncode != 0:
@@ -128,9 +129,9 @@ def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = 
     return run
 
 
-def dry_run_counts(workdir: Path, *args: str) -> dict[str, int]:
+def dry_run_counts(workdir: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> dict[str, int]:
     """Jobs per rule that a dry run would execute (from `--quiet rules`)."""
-    run = snakemake(workdir, "-n", "--quiet", "rules", *args)
+    run = snakemake(workdir, "-n", "--quiet", "rules", *args, snakefile=snakefile)
     counts = {}
     for line in run.output.splitlines():
         m = re.match(r"^(\w+)\s+(\d+)$", line.strip())

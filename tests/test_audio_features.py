@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from audiowgan import audio, demo, features
+from audiowgan.settings import MelSpec
 
 SR = 16000
 
@@ -116,8 +117,8 @@ def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
     (seg / "segments.json").write_text(
         json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "silence_threshold_db": -60})
     )
-    params = dict(n_fft=512, hop_length=128, n_mels=32, top_db=80, fmin=0.0, fmax=None)
-    meta = features.mel_directory(seg, tmp_path / "mel", params=params, threads=2)
+    spec = MelSpec(n_fft=512, hop_length=128, n_mels=32, top_db=80.0, fmin=0.0, fmax=None)
+    meta = features.mel_directory(seg, tmp_path / "mel", spec=spec, threads=2)
     npys = sorted((tmp_path / "mel").glob("*.npy"))
     assert len(npys) == summary.kept == meta["n_segments"] == 5
     assert meta["frames"] == 1 + SR // 128 and meta["sample_rate"] == SR and meta["hop_length"] == 128

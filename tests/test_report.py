@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from audiowgan import audio, demo, evaluation, features, report
+from audiowgan import audio, demo, evaluation, features, plots, report
 from conftest import REPO, TINY_CONFIG, dry_run_counts, snakemake
 
 N_CLIPS = TINY_CONFIG["generate"]["n_clips"]
@@ -108,23 +108,23 @@ def test_plot_losses_decodes_and_checks_columns(tmp_path):
     losses = pd.DataFrame({"epoch": steps // 40 + 1, "step": steps, "d_loss": -np.log(steps) + rng.normal(size=120),
                            "g_loss": rng.normal(size=120), "gradient_penalty": np.exp(-steps / 30),
                            "wasserstein": np.log(steps), "seconds": steps * 0.1})  # fmt: skip
-    report.plot_losses(losses, tmp_path / "losses.png")
+    plots.plot_losses(losses, tmp_path / "losses.png")
     assert_png(tmp_path / "losses.png", min_size=(600, 500))
-    report.plot_losses(losses.iloc[:0], tmp_path / "empty.png")  # a run with no step yet still gets a figure
+    plots.plot_losses(losses.iloc[:0], tmp_path / "empty.png")  # a run with no step yet still gets a figure
     assert_png(tmp_path / "empty.png")
     with pytest.raises(ValueError, match="wasserstein"):
-        report.plot_losses(losses.drop(columns="wasserstein"), tmp_path / "bad.png")
+        plots.plot_losses(losses.drop(columns="wasserstein"), tmp_path / "bad.png")
 
 
 def test_spectrogram_grid_and_clip_images_decode(tmp_path):
     rng = np.random.default_rng(0)
     real, fake = rng.uniform(-1, 1, (2, 16, 40)), rng.uniform(-1, 1, (4, 16, 40))
-    report.plot_spectrogram_grid({"real": real, "generated": fake, "empty": fake[:0]}, tmp_path / "g.png", seconds=1)
+    plots.plot_spectrogram_grid({"real": real, "generated": fake, "empty": fake[:0]}, tmp_path / "g.png", seconds=1)
     assert_png(tmp_path / "g.png", min_size=(400, 200))
-    report.plot_clip(fake[0], tmp_path / "c.png", seconds=1.0, title="clip")
+    plots.plot_clip(fake[0], tmp_path / "c.png", seconds=1.0, title="clip")
     assert_png(tmp_path / "c.png")
     with pytest.raises(ValueError, match="non-empty"):
-        report.plot_spectrogram_grid({"real": real[:0]}, tmp_path / "x.png", seconds=1)
+        plots.plot_spectrogram_grid({"real": real[:0]}, tmp_path / "x.png", seconds=1)
 
 
 class _Page(html.parser.HTMLParser):

@@ -8,6 +8,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from audiowgan.config import ConfigError, check as check_config  # noqa: E402
+from audiowgan.imports import module_files  # noqa: E402
 
 with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
     CONFIG_SCHEMA = yaml.safe_load(fh)
@@ -35,9 +36,13 @@ wildcard_constraints:
     track=r"[A-Za-z0-9_-]+",
 
 
-def module_files(*names):
-    """Shared-module files a rule's results depend on: editing one reruns the rule."""
-    return [str(SCRIPTS / "audiowgan" / f"{name}.py") for name in names]
+def module_inputs(script):
+    """The shared-module files that scripts/<script> imports, directly or through other modules.
+
+    Listed as a rule's inputs, so that editing one reruns the rules that run it (Snakemake's
+    code trigger looks at the script file alone).
+    """
+    return [str(path) for path in module_files(SCRIPTS / script)]
 
 
 def usable_tracks():

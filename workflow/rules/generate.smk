@@ -3,7 +3,7 @@ rule generate:
         generator="results/model/generator.weights.h5",
         model="results/model/model.json",
         meta="results/dataset/meta.json",
-        code=module_files("generation", "model", "inversion", "features", "audio"),
+        code=module_inputs("generate.py"),
     output:
         clips=report(
             CLIPS,

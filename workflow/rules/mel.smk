@@ -1,7 +1,7 @@
 rule mel:
     input:
         segments="results/segments/{track}",
-        code=module_files("audio", "features"),
+        code=module_inputs("mel.py"),
     output:
         mels=directory("results/mel/{track}"),
     log:

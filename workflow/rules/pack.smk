@@ -1,7 +1,7 @@
 rule pack:
     input:
         mels=lambda wildcards: list(all_mel_dirs(wildcards).values()),
-        code=module_files("dataset"),
+        code=module_inputs("pack.py"),
     output:
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",

@@ -6,7 +6,7 @@ rule report:
         clip_images=rules.plots.output.clips,
         losses=rules.plots.output.losses,
         spectrograms=rules.plots.output.spectrograms,
-        code=module_files("report"),
+        code=module_inputs("report.py"),
     output:
         html=report(
             "results/report.html",

@@ -2,7 +2,7 @@ rule segment:
     input:
         audio="results/audio/{track}.mp3",
         status="results/audio/{track}.json",
-        code=module_files("audio"),
+        code=module_inputs("segment.py"),
     output:
         segments=directory("results/segments/{track}"),
     log:

@@ -2,6 +2,7 @@ rule track_status:
     input:
         resolved=lambda wildcards: checkpoints.tracks.get().output.resolved,
         mels=lambda wildcards: list(all_mel_dirs(wildcards).values()),
+        code=module_inputs("track_status.py"),
     output:
         tracks="results/tracks.tsv",
     log:

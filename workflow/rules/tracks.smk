@@ -1,6 +1,7 @@
 checkpoint tracks:
     input:
         sources=config["sources"],
+        code=module_inputs("tracks.py"),
     output:
         resolved="results/resolved.tsv",
     log:

@@ -6,7 +6,7 @@ rule train:
         # Waits for the track check (which fails the run under on_error: fail) but is
         # not rerun when only the policy changes: ancient() ignores its timestamp.
         tracks=ancient("results/tracks.tsv"),
-        code=module_files("model", "training"),
+        code=module_inputs("train.py"),
     output:
         generator="results/model/generator.weights.h5",
         critic="results/model/critic.weights.h5",

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
-from audiowgan import report, runlog
+from audiowgan import plots, runlog
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
-report.make_plots(
+plots.make_plots(
     losses_csv=snakemake.input.losses,
     dataset_dir=Path(snakemake.input.meta).parent,
     clips=list(snakemake.input.clips),

@@ -2,15 +2,15 @@
 
 from pathlib import Path
 
-from audiowgan import dataset, runlog
+from audiowgan import policy, runlog
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
-table = dataset.track_status(
+table = policy.track_status(
     snakemake.input.resolved, {Path(d).name: d for d in snakemake.input.mels}, snakemake.output.tracks
 )
 for row in table[table["status"] != "ok"].itertuples():
     log.warning("track %s (%s) skipped: %s: %s", row.track, row.url, row.status, row.reason)
 log.info("%d of %d track(s) usable", (table["status"] == "ok").sum(), len(table))
-dataset.enforce(table, on_error=snakemake.params.on_error, tracks_file=snakemake.output.tracks)
+policy.enforce(table, on_error=snakemake.params.on_error, tracks_file=snakemake.output.tracks)

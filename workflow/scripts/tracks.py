@@ -1,4 +1,4 @@
-"""Rule `tracks`: resolve sources.tsv into results/tracks.tsv (one row per track)."""
+"""Checkpoint `tracks`: resolve sources.tsv into results/resolved.tsv (one row per track; playlists expanded)."""
 
 from audiowgan import runlog, sources
 

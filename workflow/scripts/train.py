@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from audiowgan import runlog, training
+from audiowgan.settings import ModelSpec, TrainSpec
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
@@ -11,7 +12,7 @@ training.train(
     dataset_dir=Path(snakemake.input.mels).parent,
     model_dir=Path(snakemake.output.generator).parent,
     checkpoint_dir=snakemake.params.checkpoint_dir,
-    model_params=dict(snakemake.params.model),
-    train_params=dict(snakemake.params.train),
+    model_params=ModelSpec.from_mapping(snakemake.params.model),
+    train_params=TrainSpec.from_mapping(snakemake.params.train),
     log=log,
 )

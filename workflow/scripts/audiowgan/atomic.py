@@ -33,7 +33,7 @@ def replacing(path: str | Path, *, keep_suffix: bool = False) -> Iterator[Path]:
 
 def write_text(path: str | Path, text: str) -> None:
     with replacing(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
 
 
 def write_json(path: str | Path, obj) -> None:

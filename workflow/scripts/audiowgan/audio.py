@@ -19,6 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from . import atomic
+from .settings import segment_samples
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def segment_file(
     counted; the trailing remainder shorter than one segment is dropped. Segment
     numbers follow the position in the track, so gaps show where silence was.
     """
-    seg_len = int(round(segment_seconds * sample_rate))
+    seg_len = segment_samples(segment_seconds, sample_rate)
     if seg_len <= 0:
         raise ValueError(f"segment_seconds={segment_seconds} gives no samples at {sample_rate} Hz")
     out_dir = Path(out_dir)

@@ -85,7 +85,8 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
     # Dropped silent segments are listed too (row -1, split "silent"), so the index
     # accounts for every segment position of every track.
     index = pd.DataFrame(rows + silent_rows).sort_values(["track", "segment"], kind="stable")
-    index.to_csv(out_dir / "index.csv", index=False)
+    with atomic.replacing(out_dir / "index.csv") as tmp:
+        index.to_csv(tmp, index=False)
     meta = {
         **reference,
         "n_segments": shape[0],
@@ -97,50 +98,8 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
         "tracks_without_segments": empty,
         "seconds": shape[0] * float(reference["segment_seconds"]),
     }
-    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    atomic.write_json(out_dir / "meta.json", meta)
     return meta
-
-
-TRACK_STATUS_COLUMNS = ["track", "title", "url", "source", "status", "reason", "segments", "silent_segments",
-                        "seconds"]  # fmt: skip
-
-
-def track_status(resolved_tsv: str | Path, mel_dirs: dict[str, str | Path], out_tsv: str | Path) -> pd.DataFrame:
-    """Every resolved source with its final outcome, written to ``out_tsv``.
-
-    Tracks that resolved take the status their mel folder recorded (``ok``,
-    ``download-failed``, ``undecodable``, ``too-short``, ``silent``); sources that
-    did not resolve keep theirs (``failed``, ``duplicate``).
-    """
-    table = pd.read_csv(resolved_tsv, sep="\t", dtype=str, keep_default_na=False)
-    table["segments"] = 0
-    table["silent_segments"] = 0
-    table["seconds"] = 0.0
-    for i, track in table["track"].items():
-        if track not in mel_dirs:
-            continue
-        meta = json.loads((Path(mel_dirs[track]) / "mel.json").read_text())
-        table.loc[i, ["status", "reason"]] = [meta.get("status", "ok"), meta.get("reason", "")]
-        table.loc[i, "segments"] = int(meta["n_segments"])
-        table.loc[i, "silent_segments"] = len(meta.get("silent_segments", []))
-        table.loc[i, "seconds"] = round(float(meta.get("total_seconds", 0.0)), 3)
-    table = table[TRACK_STATUS_COLUMNS]
-    with atomic.replacing(out_tsv) as tmp:
-        table.to_csv(tmp, sep="\t", index=False)
-    return table
-
-
-def enforce(table: pd.DataFrame, *, on_error: str, tracks_file: str | Path) -> None:
-    """Raise DatasetError when no track is usable, or when any is not and ``on_error`` is ``fail``."""
-    bad = table[table["status"] != "ok"]
-    if len(bad) == len(table):
-        raise DatasetError(f"no usable track: all {len(table)} failed or gave no segment; reasons in {tracks_file}")
-    if on_error == "fail" and len(bad):
-        first = bad.iloc[0]
-        raise DatasetError(
-            f"{len(bad)} track(s) unusable and on_error is 'fail': first {first.track} ({first.url}): "
-            f"{first.status}: {first.reason}; all reasons in {tracks_file}"
-        )
 
 
 def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audio, dataset, features, metrics
+from . import atomic, audio, dataset, features, metrics
+from .settings import AudioSpec, MelSpec
 
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
@@ -32,15 +33,13 @@ ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT
 
 
 def _mel_args(meta: dict) -> dict:
-    return {
-        "sample_rate": int(meta["sample_rate"]), "n_fft": int(meta["n_fft"]), "hop_length": int(meta["hop_length"]),
-        "n_mels": int(meta["n_mels"]), "fmin": float(meta.get("fmin") or 0.0), "fmax": meta.get("fmax"),
-    }  # fmt: skip
+    """The sample rate and mel settings a dataset was made with (its meta.json), as keyword arguments."""
+    return {"sample_rate": AudioSpec.from_meta(meta).sample_rate, **MelSpec.from_meta(meta).stft_args()}
 
 
 def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
     """Scaled mels (N, n_mels, frames) of WAV files, with the dataset's parameters and length."""
-    args, length = _mel_args(meta), int(round(float(meta["segment_seconds"]) * int(meta["sample_rate"])))
+    args, length = _mel_args(meta), AudioSpec.from_meta(meta).segment_samples
     out = []
     for clip in clips:
         samples, sr = audio.read_wav(clip)
@@ -136,7 +135,7 @@ def evaluate(
     result["round_trip"].update(_round_trip(dataset_dir, segments_root, heldout[:round_trip_segments], meta,
                                             n_iter=griffin_lim_iters, method=inversion_method, seed=seed, log=log))  # fmt: skip
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, audio
+from .settings import MelSpec, segment_samples
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,10 @@ def mel(samples: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, n
     return scale(power, top_db=top_db)
 
 
-def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict, threads: int = 1) -> dict:
+def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, spec: MelSpec, threads: int = 1) -> dict:
     """Write one ``NNNNN.npy`` per ``NNNNN.wav`` in ``segments_dir`` and a ``mel.json``.
 
-    ``params`` holds n_fft, hop_length, n_mels, top_db, fmin, fmax. The sample rate
+    ``spec`` holds n_fft, hop_length, n_mels, top_db, fmin, fmax. The sample rate
     and segment settings are read from the segments' ``segments.json`` and
     recorded in ``mel.json`` with the mel parameters, so ``pack`` can describe
     the dataset without reading the config.
@@ -150,7 +151,7 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict
     segments_dir, out_dir = Path(segments_dir), Path(out_dir)
     seg_meta = json.loads((segments_dir / "segments.json").read_text())
     sr = int(seg_meta["sample_rate"])
-    mel_params = {k: params[k] for k in ("n_fft", "hop_length", "n_mels", "top_db", "fmin", "fmax")}
+    mel_params = spec.to_dict()
     check_mel_params(sample_rate=sr, **mel_params)
     out_dir.mkdir(parents=True, exist_ok=True)
     wavs = sorted(segments_dir.glob("*.wav"))
@@ -175,8 +176,8 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, params: dict
         **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "silence_threshold_db")},
         **{k: seg_meta.get(k, d) for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))},
         **mel_params,
-        "frames": shapes[0][1] if shapes else n_frames(int(round(seg_meta["segment_seconds"] * sr)), mel_params["hop_length"]),
+        "frames": shapes[0][1] if shapes else n_frames(segment_samples(seg_meta["segment_seconds"], sr), spec.hop_length),
         "n_segments": len(wavs),
     }  # fmt: skip
-    (out_dir / "mel.json").write_text(json.dumps(meta, indent=2) + "\n")
+    atomic.write_json(out_dir / "mel.json", meta)
     return meta

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import audio, features, inversion, model
+from . import atomic, audio, features, inversion, model
+from .settings import AudioSpec, MelSpec
 
 
 def latent(seed: int, noise_dim: int) -> np.ndarray:
@@ -43,12 +44,12 @@ def generate(
     dataset parameters) and the generation settings.
     """
     log = log or logging.getLogger(__name__)
-    generator, spec = model.load_generator(model_dir)
+    generator, record = model.load_generator(model_dir)
     meta = json.loads(Path(dataset_meta).read_text())
-    sr = int(meta["sample_rate"])
-    length = int(round(float(meta["segment_seconds"]) * sr))
-    settings = {"model": json.loads(Path(model_dir, "model.json").read_text()), "griffin_lim_iters": griffin_lim_iters,
-                "inversion": inversion_method, "target_dbfs": target_dbfs}  # fmt: skip
+    audio_spec, mel_spec = AudioSpec.from_meta(meta), MelSpec.from_meta(meta)
+    sr, length = audio_spec.sample_rate, audio_spec.segment_samples
+    settings = {"model": record, "griffin_lim_iters": griffin_lim_iters, "inversion": inversion_method,
+                "target_dbfs": target_dbfs}  # fmt: skip
     config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     weights = Path(model_dir, "generator.weights.h5")
     weights_hash = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
@@ -56,14 +57,13 @@ def generate(
     for start in range(0, len(clips), batch_size):
         paths = clips[start : start + batch_size]
         seeds = [seed + start + k for k in range(len(paths))]
-        z = np.stack([latent(s, int(spec["noise_dim"])) for s in seeds])
+        z = np.stack([latent(s, int(record["noise_dim"])) for s in seeds])
         mels = np.asarray(generator(z, training=False))[..., 0]  # (B, n_mels, frames) in [-1, 1]
         raw.append(mels.astype(np.float32))
-        power = features.unscale(mels, top_db=float(meta["top_db"]))
+        power = features.unscale(mels, top_db=mel_spec.top_db)
         waves = inversion.mel_to_audio(
-            power, sample_rate=sr, n_fft=int(meta["n_fft"]), hop_length=int(meta["hop_length"]),
-            fmin=float(meta.get("fmin") or 0.0), fmax=meta.get("fmax"), n_iter=griffin_lim_iters, length=length,
-            method=inversion_method,
+            power, sample_rate=sr, n_fft=mel_spec.n_fft, hop_length=mel_spec.hop_length, fmin=mel_spec.fmin,
+            fmax=mel_spec.fmax, n_iter=griffin_lim_iters, length=length, method=inversion_method,
         )  # fmt: skip
         for path, s, wave in zip(paths, seeds, np.atleast_2d(waves)):
             wave = audio.normalise_loudness(wave, target_dbfs=target_dbfs)
@@ -71,12 +71,14 @@ def generate(
             rows.append({
                 "clip": Path(path).name, "seed": s, "duration": len(wave) / sr,
                 "peak_dbfs": round(audio.peak_dbfs(wave), 2), "rms_dbfs": round(audio.rms_dbfs(wave), 2),
-                "model_steps": spec.get("steps"), "weights_sha256": weights_hash, "config_sha256": config_hash,
+                "model_steps": record.get("steps"), "weights_sha256": weights_hash, "config_sha256": config_hash,
             })  # fmt: skip
             log.info("%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS", rows[-1]["clip"], s,
                      rows[-1]["duration"], rows[-1]["rms_dbfs"], rows[-1]["peak_dbfs"])  # fmt: skip
     table = pd.DataFrame(rows)
-    table.to_csv(manifest, index=False)
+    with atomic.replacing(manifest) as tmp:
+        table.to_csv(tmp, index=False)
     if mels_out is not None:
-        np.save(mels_out, np.concatenate(raw))
+        with atomic.replacing(mels_out) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.concatenate(raw))
     return table

@@ -4,7 +4,8 @@ The schema (``workflow/schemas/config.schema.yaml``) stays the one source of key
 bounds. Each class names its section; its fields are exactly that section's keys (a test checks),
 and :meth:`Spec.from_mapping` converts strings the way ``--config`` hands them over, validates
 against the section's schema, refuses unknown keys and fills what is missing from the schema's
-defaults. So the library receives ``TrainSpec(...).batch_size`` as an ``int``, never a string, and
+defaults (with the helpers :func:`coerce`, :func:`validate` and :func:`fill_defaults` that
+``config.check`` also uses for the whole config). So the library receives ``TrainSpec(...).batch_size`` as an ``int``, never a string, and
 never needs a cast. Lists become tuples (the classes are frozen and hashable); :meth:`Spec.to_dict`
 gives plain JSON-ready values back (for ``params:``, model.json and fingerprints).
 
@@ -13,6 +14,7 @@ Nothing here imports numpy or TensorFlow.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from collections.abc import Mapping
@@ -20,7 +22,109 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-from . import config as _config
+
+class ConfigError(ValueError):
+    pass
+
+
+def _coerce_value(value: Any, types: list[str]) -> Any:
+    if not isinstance(value, str):
+        if "integer" in types and isinstance(value, float) and value.is_integer():
+            return int(value)
+        if "number" in types and "integer" not in types and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        return value
+    text = value.strip()
+    if "null" in types and text.lower() in {"null", "none", "~", ""}:
+        return None
+    if "boolean" in types and text.lower() in {"true", "false", "yes", "no"}:
+        return text.lower() in {"true", "yes"}
+    if "integer" in types:
+        try:
+            as_float = float(text)
+        except ValueError:
+            return value
+        return int(as_float) if as_float.is_integer() else value
+    if "number" in types:
+        try:
+            return float(text)
+        except ValueError:
+            return value
+    return value
+
+
+def coerce(config: dict, schema: dict) -> dict:
+    """Return a copy of ``config`` with string numbers/booleans converted as the schema asks."""
+
+    def walk(value, sub):
+        types = sub.get("type", [])
+        types = [types] if isinstance(types, str) else list(types)
+        if isinstance(value, dict) and "properties" in sub:
+            return {k: walk(v, sub["properties"].get(k, {})) for k, v in value.items()}
+        if isinstance(value, list) and "items" in sub:
+            return [walk(v, sub["items"]) for v in value]
+        if isinstance(value, str) and "array" in types and value.strip().startswith("["):
+            import yaml
+
+            return walk(yaml.safe_load(value), sub)
+        return _coerce_value(value, types)
+
+    return walk(copy.deepcopy(config), schema)
+
+
+_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
+               "array": "a list", "object": "a mapping", "null": "null"}  # fmt: skip
+
+
+def _rule(error) -> str:
+    """The schema rule a value breaks, in words."""
+    v, x = error.validator, error.validator_value
+    if v == "type":
+        names = [x] if isinstance(x, str) else x
+        return "must be " + " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    words = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+    if v in words:
+        return f"must be {words[v]} {x}"
+    if v == "enum":
+        return "must be one of " + ", ".join(map(str, x))
+    if v == "minItems":
+        return f"must have at least {x} item(s)"
+    return error.message
+
+
+def _path(error) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "config"
+
+
+def validate(instance: dict, schema: dict, *, where: str = "") -> None:
+    """Raise ConfigError with one clear line on the first value ``schema`` refuses.
+
+    ``where`` prefixes key paths, for a section validated on its own (``"train"``).
+    """
+    import jsonschema
+
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return
+    e = errors[0]
+    path = ".".join(filter(None, [where, _path(e) if e.absolute_path else ""]))
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        raise ConfigError(
+            f"unknown config key {'.'.join(filter(None, [path, extra[0]]))!r}; "
+            f"known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
+        )
+    raise ConfigError(f"config key {path or 'config'!r} = {e.instance!r}: {_rule(e)}")
+
+
+def fill_defaults(config: dict, schema: dict) -> None:
+    """Add the schema's default for every key ``config`` lacks, recursively (in place)."""
+    for key, sub in schema.get("properties", {}).items():
+        if key not in config and "default" in sub:
+            config[key] = copy.deepcopy(sub["default"])
+        if isinstance(config.get(key), dict):
+            fill_defaults(config[key], sub)
+
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
 
@@ -51,9 +155,9 @@ class Spec:
     def from_mapping(cls, values: Mapping[str, Any] | None = None, /, **overrides: Any) -> Self:
         """Coerce, validate and complete ``values`` (plus ``overrides``) with the schema's defaults."""
         sub = cls.section_schema()
-        raw = _config.coerce({**(values or {}), **overrides}, sub)
-        _config.validate(raw, sub, where=cls.SECTION)
-        _config.fill_defaults(raw, sub)
+        raw = coerce({**(values or {}), **overrides}, sub)
+        validate(raw, sub, where=cls.SECTION)
+        fill_defaults(raw, sub)
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
 
     @classmethod

@@ -300,7 +300,10 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
     """Fresh networks and optimizers (call inside the runtime's policy scope)."""
     with runtime.scope():
         generator, critic = M.build_networks(mp, shape)
-        g_opt, d_opt = make_optimizer(tp, loss_scale=runtime.loss_scale), make_optimizer(tp, loss_scale=runtime.loss_scale)
+        g_opt, d_opt = (
+            make_optimizer(tp, loss_scale=runtime.loss_scale),
+            make_optimizer(tp, loss_scale=runtime.loss_scale),
+        )
         # Built now, not at the first step: a restore needs the slots to exist.
         g_opt.build(generator.trainable_variables)
         d_opt.build(critic.trainable_variables)
