@@ -61,3 +61,35 @@ def test_holdout_split_is_deterministic_and_bounded(tmp_path):
     assert dataset.split_rows(tmp_path / "ds").tolist() == sorted(
         set(range(10)) - set(dataset.split_rows(tmp_path / "ds", "heldout"))
     )
+
+
+def test_holdout_is_by_whole_tracks_and_never_splits_one_track():
+    keys = [
+        f"{t}/{i:05d}" for t, n in (("a", 12), ("b", 7), ("c", 9), ("d", 15), ("e", 8), ("f", 10)) for i in range(n)
+    ]
+    held, info = dataset.split_holdout(keys, 0.2)
+    assert info["by"] == "track" and info["tracks"]
+    tracks_held = {keys[i].split("/")[0] for i in held}
+    tracks_train = {keys[i].split("/")[0] for i in set(range(len(keys))) - held}
+    assert tracks_held == set(info["tracks"]) and not tracks_held & tracks_train and tracks_train
+    assert 0.1 <= len(held) / len(keys) <= 0.35
+    shuffled = list(reversed(keys))  # the same tracks, whatever the row order
+    held2, info2 = dataset.split_holdout(shuffled, 0.2)
+    assert info2 == info and {shuffled[i] for i in held2} == {keys[i] for i in held}
+
+
+def test_holdout_of_large_tracks_takes_the_smallest_and_keeps_one_for_training():
+    keys = [f"{t}/{i:05d}" for t, n in (("big", 50), ("small", 6)) for i in range(n)]
+    held, info = dataset.split_holdout(keys, 0.05)
+    assert info == {"by": "track", "tracks": ["small"]} and len(held) == 6
+
+
+def test_holdout_with_one_track_is_the_last_block_and_pack_records_it(tmp_path):
+    keys = [f"only/{i:05d}" for i in range(20)]
+    held, info = dataset.split_holdout(keys, 0.2)
+    assert info["by"] == "block" and held == set(range(16, 20))
+    meta = dataset.pack({"a": mel_dir(tmp_path, "a", 6), "b": mel_dir(tmp_path, "b", 4)}, tmp_path / "ds",
+                        holdout_fraction=0.3)  # fmt: skip
+    assert meta["holdout"]["by"] == "track" and meta["n_heldout"] in (4, 6)
+    index = pd.read_csv(tmp_path / "ds" / "index.csv")
+    assert index.groupby("track")["split"].nunique().max() == 1  # no track on both sides

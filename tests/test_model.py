@@ -94,3 +94,20 @@ def test_gradient_penalty_is_finite_at_a_zero_gradient():
     grads = tape.gradient(gp, critic.trainable_variables)
     assert float(gp) == pytest.approx(1.0, abs=1e-5)
     assert all(np.isfinite(g.numpy()).all() for g in grads)
+
+
+@pytest.mark.parametrize("upsample", ["resize", "transpose"])
+def test_upsample_modes_have_the_same_pinned_parameter_count_and_shapes(upsample):
+    g = M.build_generator(noise_dim=128, channels=DEFAULT_G, output_shape=(256, 256), upsample=upsample)
+    assert g.count_params() == 50_971_969  # a k x k kernel from c_in to c_out either way
+    kinds = {type(layer).__name__ for layer in g.layers}
+    assert ("UpSampling2D" in kinds) == (upsample == "resize") and ("Conv2DTranspose" in kinds) == (
+        upsample != "resize"
+    )
+    small = M.build_generator(noise_dim=8, channels=[16, 8, 4], output_shape=(40, 17), kernel_size=3, upsample=upsample)
+    assert tuple(small(np.zeros((2, 8), np.float32)).shape) == (2, 40, 17, 1)
+
+
+def test_unknown_upsample_mode_is_refused():
+    with pytest.raises(ValueError, match="upsample='bilinear' must be one of resize, transpose"):
+        M.build_generator(noise_dim=8, channels=[16, 8], output_shape=(8, 8), upsample="bilinear")

@@ -257,3 +257,45 @@ def test_mixed_precision_on_cpu_trains_and_restores_the_policy(dataset, tmp_path
     assert keras.mixed_precision.global_policy().name == "float32"
     assert all(w.dtype == np.float32 for w in weights(tmp_path / "model" / "generator.weights.h5").values())
     assert T.precision_policy(True, gpu=True) == "mixed_float16" and T.precision_policy(False, gpu=True) == "float32"
+
+
+@pytest.mark.parametrize("upsample", ["resize", "transpose"])
+def test_both_upsample_modes_train(dataset, tmp_path, upsample):
+    run(dataset, tmp_path, epochs=1)  # default model: resize
+    T.train(dataset_dir=dataset, model_dir=tmp_path / "m2", checkpoint_dir=tmp_path / "c2",
+            model_params={**MODEL, "upsample": upsample}, train_params={**TRAIN, "epochs": 1})  # fmt: skip
+    losses = pd.read_csv(tmp_path / "m2" / "losses.csv")
+    assert len(losses) == 3 and np.isfinite(losses[LOSSES].to_numpy()).all()
+    assert json.loads((tmp_path / "m2" / "model.json").read_text())["upsample"] == upsample
+
+
+def test_ema_weights_differ_from_raw_and_resume_exactly(dataset, tmp_path):
+    root_a, root_b = tmp_path / "a", tmp_path / "b"
+    params = {**TRAIN, "ema_decay": 0.9}
+    T.train(dataset_dir=dataset, model_dir=root_a / "model", checkpoint_dir=root_a / "ck", model_params=MODEL,
+            train_params={**params, "epochs": 3})  # fmt: skip
+    T.train(dataset_dir=dataset, model_dir=root_b / "model", checkpoint_dir=root_b / "ck", model_params=MODEL,
+            train_params={**params, "epochs": 1})  # fmt: skip
+    T.train(dataset_dir=dataset, model_dir=root_b / "model", checkpoint_dir=root_b / "ck", model_params=MODEL,
+            train_params={**params, "epochs": 3})  # resumed at step 3 of 9  # fmt: skip
+    ema_a, ema_b = (
+        weights(root_a / "model" / "generator_ema.weights.h5"),
+        weights(root_b / "model" / "generator_ema.weights.h5"),
+    )
+    assert ema_a.keys() == ema_b.keys() and all(np.array_equal(ema_a[k], ema_b[k]) for k in ema_a)
+    raw = weights(root_a / "model" / "generator.weights.h5")
+    assert raw.keys() == ema_a.keys()
+    assert any(not np.array_equal(raw[k], ema_a[k]) for k in raw)
+    g_ema, _ = M.load_generator(root_a / "model", weights="generator_ema.weights.h5")
+    g_raw, _ = M.load_generator(root_a / "model")
+    z = np.random.default_rng(0).standard_normal((2, MODEL["noise_dim"])).astype(np.float32)
+    assert not np.allclose(g_ema(z, training=False), g_raw(z, training=False))
+
+
+def test_ema_decay_zero_is_the_raw_generator(dataset, tmp_path):
+    run(dataset, tmp_path, epochs=1, ema_decay=0.0)
+    raw, ema = (
+        weights(tmp_path / "model" / "generator.weights.h5"),
+        weights(tmp_path / "model" / "generator_ema.weights.h5"),
+    )
+    assert all(np.array_equal(raw[k], ema[k]) for k in raw)

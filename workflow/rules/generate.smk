@@ -1,6 +1,10 @@
 rule generate:
     input:
-        generator="results/model/generator.weights.h5",
+        generator=lambda wildcards: (
+            "results/model/generator_ema.weights.h5"
+            if config["generate"]["weights"] == "ema"
+            else "results/model/generator.weights.h5"
+        ),
         model="results/model/model.json",
         meta="results/dataset/meta.json",
         code=module_inputs("generate.py"),
@@ -31,5 +35,6 @@ rule generate:
         seed=config["generate"]["seed"],
         target_dbfs=config["generate"]["target_dbfs"],
         inversion=config["generate"]["inversion"],
+        weights=config["generate"]["weights"],
     script:
         "../scripts/generate.py"

@@ -9,6 +9,7 @@ rule train:
         code=module_inputs("train.py"),
     output:
         generator="results/model/generator.weights.h5",
+        generator_ema="results/model/generator_ema.weights.h5",
         critic="results/model/critic.weights.h5",
         losses="results/model/losses.csv",
         model="results/model/model.json",

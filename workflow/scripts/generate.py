@@ -10,6 +10,7 @@ p = snakemake.params
 
 generation.generate(
     model_dir=Path(snakemake.input.model).parent,
+    weights=Path(snakemake.input.generator).name,
     dataset_meta=snakemake.input.meta,
     clips=snakemake.output.clips,
     manifest=snakemake.output.manifest,

@@ -24,19 +24,46 @@ class DatasetError(RuntimeError):
     pass
 
 
-def holdout_rows(keys: list[str], fraction: float) -> set[int]:
-    """Rows held out from training: the ``fraction`` whose key hashes lowest.
+def split_holdout(keys: list[str], fraction: float) -> tuple[set[int], dict]:
+    """Rows held out from training, and how they were chosen; ``keys`` are ``"track/segment"``.
 
-    Deterministic and independent of row order; at least 2 rows when
-    ``fraction > 0`` (evaluation compares two halves of them), never all rows.
+    Whole tracks are held out, so adjacent segments of one recording (which share harmonies, tempo
+    and the recording's sound) never sit on both sides: tracks are taken in the order of a hash of
+    their id, skipping any that would overshoot the target by half again, until about
+    ``fraction`` of the segments are held out; at least one track always stays for training. With
+    only one track, the last contiguous block of its segments is held out instead (``"by":
+    "block"``), so only the segments at the block's edge neighbour training data. Deterministic and
+    independent of row order; at least 2 rows when ``fraction > 0`` (evaluation compares two halves
+    of them), none with fewer than 4 rows.
     """
     if not 0 <= fraction < 1:
         raise ValueError(f"holdout_fraction={fraction!r} must be in [0, 1)")
     if fraction == 0 or len(keys) < 4:
-        return set()
-    k = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
-    ranked = sorted(range(len(keys)), key=lambda i: hashlib.sha1(keys[i].encode()).hexdigest())
-    return set(ranked[:k])
+        return set(), {"by": "none", "tracks": []}
+    target = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
+    by_track: dict[str, list[int]] = {}
+    for i in sorted(range(len(keys)), key=lambda i: keys[i]):
+        by_track.setdefault(keys[i].rsplit("/", 1)[0], []).append(i)
+    if len(by_track) == 1:
+        (rows,) = by_track.values()
+        return set(rows[-target:]), {"by": "block", "tracks": []}
+    held: list[str] = []
+    n_held = 0
+    for track in sorted(by_track, key=lambda t: hashlib.sha1(t.encode()).hexdigest()):
+        size = len(by_track[track])
+        if n_held >= target or len(held) == len(by_track) - 1:
+            break
+        if n_held + size <= max(target * 1.5, 2):
+            held.append(track)
+            n_held += size
+    if not held:  # every track is larger than the target: hold out the smallest one
+        held = [min(by_track, key=lambda t: (len(by_track[t]), t))]
+    return {i for t in held for i in by_track[t]}, {"by": "track", "tracks": sorted(held)}
+
+
+def holdout_rows(keys: list[str], fraction: float) -> set[int]:
+    """The rows of :func:`split_holdout`."""
+    return split_holdout(keys, fraction)[0]
 
 
 def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fraction: float = 0.0) -> dict:
@@ -78,7 +105,8 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
                 raise DatasetError(f"{path} has shape {m.shape}, expected {shape[1:]}")
             mm[i] = m
             rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
-        for i in holdout_rows([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction):
+        held, holdout = split_holdout([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction)
+        for i in held:
             rows[i]["split"] = "heldout"
         mm.flush()
         del mm
@@ -93,6 +121,7 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
         "shape": list(shape),
         "n_train": sum(r["split"] == "train" for r in rows),
         "n_heldout": sum(r["split"] == "heldout" for r in rows),
+        "holdout": holdout,
         "n_silent_dropped": len(silent_rows),
         "tracks": len(metas) - len(empty),
         "tracks_without_segments": empty,

@@ -29,6 +29,7 @@ def generate(
     griffin_lim_iters: int,
     target_dbfs: float,
     inversion_method: str = "fast",
+    weights: str = "generator_ema.weights.h5",
     mels_out: str | Path | None = None,
     batch_size: int = 16,
     log: logging.Logger | None = None,
@@ -44,15 +45,14 @@ def generate(
     dataset parameters) and the generation settings.
     """
     log = log or logging.getLogger(__name__)
-    generator, record = model.load_generator(model_dir)
+    generator, record = model.load_generator(model_dir, weights=weights)
     meta = json.loads(Path(dataset_meta).read_text())
     audio_spec, mel_spec = AudioSpec.from_meta(meta), MelSpec.from_meta(meta)
     sr, length = audio_spec.sample_rate, audio_spec.segment_samples
     settings = {"model": record, "griffin_lim_iters": griffin_lim_iters, "inversion": inversion_method,
-                "target_dbfs": target_dbfs}  # fmt: skip
+                "target_dbfs": target_dbfs, "weights": weights}  # fmt: skip
     config_hash = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    weights = Path(model_dir, "generator.weights.h5")
-    weights_hash = hashlib.sha256(weights.read_bytes()).hexdigest()[:12]
+    weights_hash = hashlib.sha256(Path(model_dir, weights).read_bytes()).hexdigest()[:12]
     rows, raw = [], []
     for start in range(0, len(clips), batch_size):
         paths = clips[start : start + batch_size]

@@ -35,18 +35,32 @@ def _check(*, channels: list[int], shape: tuple[int, int], kernel_size: int, wha
         raise ValueError(f"kernel_size={kernel_size!r} must be a positive integer")
 
 
+UPSAMPLE_MODES = ("resize", "transpose")
+
+
 def build_generator(
-    *, noise_dim: int, channels: list[int], output_shape: tuple[int, int], kernel_size: int = 5
-) -> keras.Model:
+    *, noise_dim: int, channels: list[int], output_shape: tuple[int, int], kernel_size: int = 5,
+    upsample: str = "resize",
+) -> keras.Model:  # fmt: skip
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh).
 
     Dense -> (ceil(n_mels/s), ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then one
-    Conv2DTranspose(stride 2) + BatchNorm + LeakyReLU block per further width, a final 'same' conv to one
-    channel with tanh, and a crop of the bottom/right excess to exactly (n_mels, frames).
+    upsampling block per further width, a final 'same' conv to one channel with tanh, and a crop of the
+    bottom/right excess to exactly (n_mels, frames). A block doubles height and width, then BatchNorm +
+    LeakyReLU:
+
+    - ``resize``: nearest-neighbour x2, then a 'same' Conv2D (Odena et al. 2016, "Deconvolution and
+      checkerboard artifacts"); every output pixel sees the same number of kernel taps, so no grid.
+    - ``transpose``: Conv2DTranspose(stride 2), as in the write-up; with a kernel not divisible by the
+      stride its kernel overlaps unevenly, which prints a checkerboard on the spectrogram.
+
+    Both have the same parameter count (a k x k kernel from c_in to c_out channels, no bias).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
     if int(noise_dim) < 1:
         raise ValueError(f"noise_dim={noise_dim!r} must be a positive integer")
+    if upsample not in UPSAMPLE_MODES:
+        raise ValueError(f"upsample={upsample!r} must be one of {', '.join(UPSAMPLE_MODES)}")
     n_mels, frames = (int(n) for n in output_shape)
     s = 2 ** (len(channels) - 1)
     h0, w0 = math.ceil(n_mels / s), math.ceil(frames / s)
@@ -56,7 +70,11 @@ def build_generator(
     x = layers.BatchNormalization(name="dense_bn")(x)  # per channel, like every later block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
-        x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
+        if upsample == "resize":
+            x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
+            x = layers.Conv2D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
+        else:
+            x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(name=f"up{i}_bn")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
@@ -142,7 +160,7 @@ def generator_loss(critic, fake) -> tf.Tensor:
 def build_networks(spec: ModelSpec, shape: tuple[int, int]) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` for mels of ``shape`` = (n_mels, frames)."""
     generator = build_generator(noise_dim=spec.noise_dim, channels=list(spec.generator_channels), output_shape=shape,
-                                kernel_size=spec.kernel_size)  # fmt: skip
+                                kernel_size=spec.kernel_size, upsample=spec.upsample)  # fmt: skip
     critic = build_critic(channels=list(spec.critic_channels), input_shape=shape, kernel_size=spec.kernel_size)
     return generator, critic
 

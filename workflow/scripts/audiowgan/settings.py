@@ -213,6 +213,7 @@ class ModelSpec(Spec):
     generator_channels: tuple[int, ...]
     critic_channels: tuple[int, ...]
     kernel_size: int
+    upsample: str
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class TrainSpec(Spec):
     checkpoint_every: int
     mixed_precision: bool
     xla: bool
+    ema_decay: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = ("epochs", "checkpoint_every")
@@ -240,6 +242,7 @@ class GenerateSpec(Spec):
     n_clips: int
     griffin_lim_iters: int
     inversion: str
+    weights: str
     seed: int
     target_dbfs: float
 

@@ -3,8 +3,8 @@
 :func:`train` reads like a table of contents: open the data, set up devices and precision, build
 the :class:`TrainState` (everything a checkpoint holds), restore it through :class:`Checkpoints`
 if a matching one exists, run the epochs (:func:`run_epoch`) and write the outputs. What watches
-or extends the loop without changing it (progress lines, checkpoint cadence; later EMA weights,
-TensorBoard) is a :class:`Callback` in a short list.
+or extends the loop without changing it (progress lines, checkpoint cadence, the moving average of the
+generator's weights; later TensorBoard) is a :class:`Callback` in a short list.
 
 One *step* is one generator update: one real batch, reused by ``d_steps`` critic updates (fresh
 noise and interpolation weights each) and followed by one generator update, as in the write-up.
@@ -485,6 +485,37 @@ class ProgressLog(Callback):
                       epoch + 1, loop.tp.epochs, *mean, rate)  # fmt: skip
 
 
+class GeneratorEMA(Callback):
+    """An exponential moving average of the generator's weights, kept in the checkpoint.
+
+    After every step ``ema = d * ema + (1 - d) * w`` for the trainable weights, with
+    ``d = min(decay, (1 + step) / (10 + step))`` so the average forgets its random start within the
+    first few hundred steps (as ``tf.train.ExponentialMovingAverage`` does with ``num_updates``);
+    BatchNorm's moving statistics are copied. Standard in GAN training (ProGAN, GANSynth): the average
+    sits nearer the centre of the generator's late oscillations and costs nothing at inference.
+    ``decay = 0`` makes the average equal the raw weights.
+    """
+
+    def __init__(self, decay: float):
+        self.decay = float(decay)
+
+    def state(self, state: TrainState) -> dict[str, Any]:
+        self.model = keras.models.clone_model(state.generator)
+        self.model.set_weights(state.generator.get_weights())
+        trainable = {id(v) for v in state.generator.trainable_variables}
+        self._pairs = [(e, w, id(w) in trainable) for e, w in zip(self.model.weights, state.generator.weights)]
+        self._update = tf.function(self._assign)
+        return {"generator_ema": self.model}
+
+    def _assign(self, step):
+        d = tf.minimum(tf.constant(self.decay, tf.float32), (1.0 + step) / (10.0 + step))
+        for ema, w, trainable in self._pairs:
+            ema.assign(d * ema + (1.0 - d) * w if trainable else w)
+
+    def on_step_end(self, loop: Loop, row: dict) -> None:
+        self._update(tf.constant(loop.step, tf.float32))
+
+
 class _StopFlag:
     """SIGTERM/SIGINT set a flag; the loop checkpoints at the next step boundary and raises."""
 
@@ -541,7 +572,8 @@ def run_epoch(loop: Loop, epoch: int, callbacks: Sequence[Callback], stop: _Stop
 
 
 def write_outputs(loop: Loop, model_dir: Path) -> dict:
-    """generator/critic weights, losses.csv and model.json (the settings that rebuild the networks)."""
+    """The weights of the generator, the critic and any network a callback keeps (``generator_ema``), losses.csv
+    and model.json (the settings that rebuild the networks)."""
     spec = {
         **loop.mp.to_dict(),
         "input_shape": list(loop.data.shape),
@@ -552,7 +584,9 @@ def write_outputs(loop: Loop, model_dir: Path) -> dict:
         "dataset_meta": loop.data.meta,
     }
     model_dir.mkdir(parents=True, exist_ok=True)
-    for name, net in (("generator", loop.state.generator), ("critic", loop.state.critic)):
+    nets = {"generator": loop.state.generator, "critic": loop.state.critic}
+    nets.update({k: v for k, v in loop.state.extra.items() if isinstance(v, keras.Model)})
+    for name, net in nets.items():
         with atomic.replacing(model_dir / f"{name}.weights.h5", keep_suffix=True) as tmp:  # Keras wants the suffix
             net.save_weights(tmp)
     write_losses(model_dir / "losses.csv", loop.rows)
@@ -576,8 +610,8 @@ def train(
     """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
 
     ``model_params``/``train_params`` are settings objects or config mappings (checked against the
-    schema, missing keys taking its defaults). ``callbacks`` run after the built-in checkpoint and
-    progress callbacks. Raises ``FloatingPointError`` on a non-finite loss (the last good checkpoint is
+    schema, missing keys taking its defaults). ``callbacks`` run after the built-in ones (the
+    generator's moving average, checkpoint cadence, progress lines). Raises ``FloatingPointError`` on a non-finite loss (the last good checkpoint is
     kept) and ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
     """
     log = log or logging.getLogger(__name__)
@@ -585,7 +619,7 @@ def train(
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
     runtime = setup_runtime(tp, log)
-    callbacks = [CheckpointEvery(tp.checkpoint_every), ProgressLog(), *callbacks]
+    callbacks = [GeneratorEMA(tp.ema_decay), CheckpointEvery(tp.checkpoint_every), ProgressLog(), *callbacks]
     with runtime.policy_scope():
         state = build_state(mp, tp, data.shape, runtime)
         with runtime.scope():
