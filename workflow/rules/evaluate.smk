@@ -18,7 +18,7 @@ rule evaluate:
     benchmark:
         "results/benchmarks/evaluate.tsv"
     conda:
-        "../../envs/audio.yaml"
+        "../../envs/train.yaml"
     resources:
         runtime=30,
         mem_mb=4000,
@@ -27,5 +27,6 @@ rule evaluate:
         round_trip_segments=config["evaluate"]["round_trip_segments"],
         griffin_lim_iters=config["generate"]["griffin_lim_iters"],
         inversion=config["generate"]["inversion"],
+        perceptual=config["evaluate"]["perceptual"],
     script:
         "../scripts/evaluate.py"

@@ -18,5 +18,6 @@ evaluation.evaluate(
     round_trip_segments=p.round_trip_segments,
     griffin_lim_iters=p.griffin_lim_iters,
     inversion_method=p.inversion,
+    perceptual=p.perceptual,
     log=log,
 )

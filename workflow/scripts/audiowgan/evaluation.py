@@ -9,7 +9,17 @@ be read side by side:
   (generator and Griffin-Lim together);
 - ``generator_output``: the generator's own mels, before inversion;
 - ``real_vs_real``: half B of the held-out segments, the floor a perfect model reaches;
-- ``noise_vs_real``: i.i.d. uniform noise on [-1, 1], a model that learnt nothing.
+- ``noise_vs_real``: i.i.d. uniform noise on [-1, 1] in mel space, a model that learnt nothing;
+- ``white_noise_vs_real``, ``pink_noise_vs_real``: white and pink (1/f) noise audio, through the
+  same mel as the clips: a generator that learnt only the loudness or the spectral tilt.
+
+With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of a
+pretrained pitch network (CREPE, :mod:`perceptual`): a Frechet and an unbiased kernel distance on its
+frame embeddings, a second opinion from features the GAN was never trained on. That part imports
+TensorFlow.
+
+Held-out segments come from whole tracks the model never saw (``dataset.split_holdout``), or from
+the last block of the only track; ``split.by`` in metrics.json says which.
 
 The Griffin-Lim round-trip error on held-out segments tells inversion error from
 model error. Nothing here imports TensorFlow.
@@ -27,6 +37,8 @@ import pandas as pd
 from . import atomic, audio, dataset, features, metrics
 from .settings import AudioSpec, MelSpec
 
+FD_KEYS = ("generated", "generator_output", "real_vs_real", "noise_vs_real", "white_noise_vs_real",
+           "pink_noise_vs_real")  # fmt: skip
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
 ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT magnitude (0 is perfect)"
@@ -39,15 +51,7 @@ def _mel_args(meta: dict) -> dict:
 
 def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
     """Scaled mels (N, n_mels, frames) of WAV files, with the dataset's parameters and length."""
-    args, length = _mel_args(meta), AudioSpec.from_meta(meta).segment_samples
-    out = []
-    for clip in clips:
-        samples, sr = audio.read_wav(clip)
-        if sr != args["sample_rate"]:
-            raise ValueError(f"{clip} is at {sr} Hz, the dataset at {args['sample_rate']} Hz")
-        samples = np.pad(samples[:length], (0, max(0, length - len(samples))))
-        out.append(features.mel(samples, top_db=float(meta["top_db"]), **args))
-    return np.stack(out)
+    return waves_mels(read_clips(clips, meta), meta)
 
 
 def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -62,6 +66,57 @@ def _fd(x: np.ndarray, reference: np.ndarray) -> float:
     return round(metrics.frechet_distance(metrics.mel_frame_stats(x), metrics.mel_frame_stats(reference)), 6)
 
 
+def noise_waves(kind: str, *, n: int, length: int, seed: int) -> np.ndarray:
+    """(n, length) float32 noise at -20 dBFS RMS: ``white`` (flat spectrum) or ``pink`` (power ~ 1/f)."""
+    rng = np.random.default_rng([seed, {"white": 2, "pink": 3}[kind]])
+    white = rng.standard_normal((n, length))
+    if kind == "pink":
+        spectrum = np.fft.rfft(white, axis=1)
+        f = np.arange(spectrum.shape[1], dtype=np.float64)
+        f[0] = 1.0
+        white = np.fft.irfft(spectrum / np.sqrt(f), n=length, axis=1)
+    rms = np.sqrt(np.mean(white**2, axis=1, keepdims=True))
+    return (white / rms * 10 ** (-20 / 20)).astype(np.float32)
+
+
+def waves_mels(waves: np.ndarray, meta: dict) -> np.ndarray:
+    """Scaled mels (N, n_mels, frames) of audio arrays, with the dataset's parameters."""
+    args = _mel_args(meta)
+    return np.stack([features.mel(w, top_db=float(meta["top_db"]), **args) for w in waves])
+
+
+def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
+    """(N, segment samples) float32 audio of WAV files at the dataset's rate, cut or padded to its length."""
+    sr, length = AudioSpec.from_meta(meta).sample_rate, AudioSpec.from_meta(meta).segment_samples
+    out = []
+    for clip in clips:
+        samples, file_sr = audio.read_wav(clip)
+        if file_sr != sr:
+            raise ValueError(f"{clip} is at {file_sr} Hz, the dataset at {sr} Hz")
+        out.append(np.pad(samples[:length], (0, max(0, length - len(samples)))))
+    return np.stack(out).astype(np.float32)
+
+
+def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), samples) audio of dataset rows, read from their segment WAVs."""
+    index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str}).set_index("row")
+    return np.stack([audio.read_wav(Path(segments_root) / index.at[r, "track"] / f"{index.at[r, 'segment']}.wav")[0]
+                     for r in rows])  # fmt: skip
+
+
+def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int) -> dict:
+    """Frechet and kernel distances of each set's CREPE frame embeddings to the reference's (rounded)."""
+    from . import perceptual
+
+    ref = perceptual.clip_embeddings(reference, sample_rate=sample_rate)
+    out: dict = {"frechet": {}, "kernel": {}, "embedding": perceptual.describe(), "reference_frames": len(ref)}
+    for name, waves in sets.items():
+        emb = perceptual.clip_embeddings(waves, sample_rate=sample_rate)
+        out["frechet"][name] = round(metrics.frechet_distance(emb, ref), 6)
+        out["kernel"][name] = round(perceptual.kernel_distance(emb, ref, seed=seed), 6)
+    return out
+
+
 def evaluate(
     *,
     dataset_dir: str | Path,
@@ -73,6 +128,7 @@ def evaluate(
     round_trip_segments: int,
     griffin_lim_iters: int,
     inversion_method: str,
+    perceptual: bool = False,
     log: logging.Logger | None = None,
 ) -> dict:
     """Write ``out`` (metrics.json) and return it.
@@ -85,6 +141,7 @@ def evaluate(
     seed : splits the held-out rows into halves and draws the noise
     round_trip_segments : at most this many held-out segments go through the Griffin-Lim round trip
     griffin_lim_iters, inversion_method : as in ``generate``, so the round trip matches the clips
+    perceptual : also compute the CREPE-embedding distances (imports TensorFlow)
     """
     log = log or logging.getLogger(__name__)
     mels, meta = dataset.open_dataset(dataset_dir)
@@ -103,8 +160,11 @@ def evaluate(
             "items_per_set": int(n),
             "frames_per_item": int(meta["frames"]),
             "seed": int(seed),
+            "by": meta.get("holdout", {}).get("by"),
+            "heldout_tracks": meta.get("holdout", {}).get("tracks", []),
         },  # fmt: skip
-        "frechet_distance": dict.fromkeys(("generated", "generator_output", "real_vs_real", "noise_vs_real")),
+        "frechet_distance": dict.fromkeys(FD_KEYS),
+        "perceptual": None,
         "round_trip": {
             "mean": None,
             "std": None,
@@ -131,7 +191,19 @@ def evaluate(
         fd["real_vs_real"] = _fd(np.asarray(mels[b_rows[:n]]), reference)
         noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
         fd["noise_vs_real"] = _fd(noise, reference)
+        length, sr = AudioSpec.from_meta(meta).segment_samples, AudioSpec.from_meta(meta).sample_rate
+        noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
+        for key, waves in noises.items():
+            fd[key] = _fd(waves_mels(waves, meta), reference)
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
+        if perceptual:
+            sets = {"generated": read_clips(clips[:n], meta),
+                    "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]), **noises}  # fmt: skip
+            result["perceptual"] = perceptual_distances(
+                segment_waves(dataset_dir, segments_root, a_rows), sets, sample_rate=sr, seed=seed
+            )
+            log.info("CREPE-embedding distances: Frechet %s, kernel %s", result["perceptual"]["frechet"],
+                     result["perceptual"]["kernel"])  # fmt: skip
     result["round_trip"].update(_round_trip(dataset_dir, segments_root, heldout[:round_trip_segments], meta,
                                             n_iter=griffin_lim_iters, method=inversion_method, seed=seed, log=log))  # fmt: skip
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -143,13 +215,8 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
     if len(rows) == 0:
         log.warning("no held-out segment: Griffin-Lim round-trip error skipped")
         return {}
-    index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str}).set_index("row")
-    waves = []
-    for row in rows:
-        samples, _ = audio.read_wav(Path(segments_root) / index.at[row, "track"] / f"{index.at[row, 'segment']}.wav")
-        waves.append(samples)
     errors = metrics.griffin_lim_round_trip_error(
-        np.stack(waves), top_db=float(meta["top_db"]), n_iter=n_iter, method=method, seed=seed, **_mel_args(meta)
+        segment_waves(dataset_dir, segments_root, rows), top_db=float(meta["top_db"]), n_iter=n_iter, method=method, seed=seed, **_mel_args(meta)
     )
     log.info("Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f", method, n_iter,
              len(errors), errors.mean())  # fmt: skip

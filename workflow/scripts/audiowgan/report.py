@@ -78,6 +78,14 @@ FD_ROWS = (
     ("generator_output", "Generator output", "the generator's own mels, before inversion to audio"),
     ("real_vs_real", "Baseline: real vs real", "the other half of the held-out segments: what a perfect model scores"),
     ("noise_vs_real", "Baseline: noise vs real", "uniform noise on [-1, 1]: what a model that learnt nothing scores"),
+    ("white_noise_vs_real", "Baseline: white noise", "white-noise audio at the clips' loudness, through the same mel"),
+    ("pink_noise_vs_real", "Baseline: pink noise", "pink (1/f) noise audio: right spectral tilt, no music"),
+)
+PERCEPTUAL_ROWS = (
+    ("generated", "Generated clips (as heard)", "the clip audio"),
+    ("real_vs_real", "Baseline: real vs real", "the other half of the held-out segments"),
+    ("white_noise_vs_real", "Baseline: white noise", "white-noise audio"),
+    ("pink_noise_vs_real", "Baseline: pink noise", "pink (1/f) noise audio"),
 )
 
 
@@ -87,17 +95,30 @@ def _fmt(value, digits: int = 4) -> str:
     return f"{value:.{digits}g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
-def _metrics_rows(metrics: dict) -> str:
-    fd = metrics.get("frechet_distance", {})
-    scale = max((v for v in fd.values() if v is not None), default=None)
-    out = ['<tr class="group"><td colspan="3">Frechet distance to held-out real music (lower is closer)</td></tr>']
-    for key, label, what in FD_ROWS:
-        value = fd.get(key)
+def _group(title: str, values: dict, rows) -> list[str]:
+    """A table group: one row per (key, label, what) with its value and a bar scaled to the group's largest."""
+    scale = max((v for v in values.values() if v is not None and v > 0), default=None)
+    out = [f'<tr class="group"><td colspan="3">{html.escape(title)}</td></tr>']
+    for key, label, what in rows:
+        value = values.get(key)
         bar = ""
         if value is not None and scale:
-            bar = f'<div class="bar"><span style="width:{100 * value / scale:.1f}%"></span></div>'
+            bar = f'<div class="bar"><span style="width:{100 * max(value, 0) / scale:.1f}%"></span></div>'
         out.append(f'<tr><td>{html.escape(label)}</td><td class="num">{_fmt(value)}{bar}</td>'
                    f'<td class="what">{html.escape(what)}</td></tr>')  # fmt: skip
+    return out
+
+
+def _metrics_rows(metrics: dict) -> str:
+    out = _group("Frechet distance to held-out real music, mel frames (lower is closer)",
+                 metrics.get("frechet_distance", {}), FD_ROWS)  # fmt: skip
+    perceptual = metrics.get("perceptual") or {}
+    if perceptual:
+        name = perceptual.get("embedding", {}).get("name", "CREPE")
+        out += _group(f"Frechet distance on {name} embeddings (pretrained pitch network; lower is closer)",
+                      perceptual.get("frechet", {}), PERCEPTUAL_ROWS)  # fmt: skip
+        out += _group(f"Kernel distance (unbiased MMD, KID-style) on {name} embeddings; about 0 for the same music",
+                      perceptual.get("kernel", {}), PERCEPTUAL_ROWS)  # fmt: skip
     rt = metrics.get("round_trip", {})
     value = _fmt(rt.get("mean"))
     if rt.get("std") is not None:

@@ -253,6 +253,7 @@ class EvaluateSpec(Spec):
     holdout_fraction: float
     seed: int
     round_trip_segments: int
+    perceptual: bool
 
 
 SECTIONS: tuple[type[Spec], ...] = (AudioSpec, MelSpec, ModelSpec, TrainSpec, GenerateSpec, EvaluateSpec)
