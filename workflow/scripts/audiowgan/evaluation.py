@@ -216,7 +216,12 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
         log.warning("no held-out segment: Griffin-Lim round-trip error skipped")
         return {}
     errors = metrics.griffin_lim_round_trip_error(
-        segment_waves(dataset_dir, segments_root, rows), top_db=float(meta["top_db"]), n_iter=n_iter, method=method, seed=seed, **_mel_args(meta)
+        segment_waves(dataset_dir, segments_root, rows),
+        top_db=float(meta["top_db"]),
+        n_iter=n_iter,
+        method=method,
+        seed=seed,
+        **_mel_args(meta),
     )
     log.info("Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f", method, n_iter,
              len(errors), errors.mean())  # fmt: skip

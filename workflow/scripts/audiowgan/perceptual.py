@@ -36,6 +36,10 @@ What the numbers mean, and what they do not:
 - Like FID, the Frechet distance is biased upwards for few frames (and needs more
   frames than dimensions for a full-rank covariance); the kernel distance is unbiased
   and is the one to trust for small sets.
+- Frames of one clip are alike, and clips of different pieces (keys, tempi) are not:
+  the spread comes from the number of clips more than of frames. On the synthetic
+  demo music, two sets of 4 one-second clips from different pieces are as far apart
+  as music is from white noise; 24-32 clips a side separate them clearly.
 """
 
 from __future__ import annotations
@@ -305,9 +309,9 @@ def embed(
     Clips are resampled to 16 kHz (soxr, high quality), cut into 1024-sample frames
     every ``hop_seconds`` (whole frames only: no padding at the edges), each frame is
     normalised to zero mean and unit standard deviation, and the network's ``flatten``
-    layer is read out. Deterministic: the same input gives the same bits, and a
-    clip's embedding does not depend on the other clips in ``waves`` beyond float
-    round-off.
+    layer is read out. Deterministic: the same input gives the same bits (on one
+    machine and set of versions), and a clip's embedding does not depend on the other
+    clips in ``waves`` beyond float round-off.
 
     Parameters
     ----------
@@ -319,8 +323,11 @@ def embed(
     hop_seconds : float > 0
         Distance between frame starts; rounded to whole 16-kHz samples.
     capacity : {"tiny", "small", "medium", "large", "full"}
-        The CREPE size, whose weights package must be installed. The default,
-        ``"tiny"``, costs about a tenth of ``"full"``'s time and holds 256 dimensions.
+        The CREPE size, whose weights package must be installed. Measured on 2 CPU
+        cores at the default hop, per 2-s (5-s) clip: tiny 0.05 s (0.10 s), small
+        0.13 s (0.25 s), medium 0.40 s (0.82 s), full 1.5 s (3.0 s); halving the hop
+        doubles it (full: triples). Loading TensorFlow and the network adds a few
+        seconds once per process.
 
     Returns
     -------
