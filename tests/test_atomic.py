@@ -29,3 +29,23 @@ def test_keep_suffix_puts_the_marker_first(tmp_path):
         assert tmp.name == ".tmp.g.weights.h5"
         tmp.write_bytes(b"w")
     assert (tmp_path / "g.weights.h5").read_bytes() == b"w"
+
+
+def test_replacing_dir_publishes_a_folder_only_when_complete(tmp_path):
+    target = tmp_path / "mel" / "track"
+    target.parent.mkdir()
+    with pytest.raises(RuntimeError):
+        with atomic.replacing_dir(target) as tmp:
+            (tmp / "00000.npy").write_text("half")
+            raise RuntimeError("killed")
+    assert not target.exists() and not list(target.parent.iterdir())  # nothing that looks finished
+    with atomic.replacing_dir(target) as tmp:
+        (tmp / "00000.npy").write_text("one")
+    with atomic.replacing_dir(target) as tmp:  # a rerun replaces the old folder whole
+        (tmp / "00001.npy").write_text("two")
+    assert sorted(p.name for p in target.iterdir()) == ["00001.npy"]
+    stale = target.parent / ".track.tmp"
+    stale.mkdir()
+    (stale / "junk").write_text("from a killed job")
+    with atomic.replacing_dir(target) as tmp:
+        assert not list(tmp.iterdir())  # a leftover temporary folder is cleared first

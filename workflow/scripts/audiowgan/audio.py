@@ -145,8 +145,13 @@ def segment_track(
     ``too-short`` (shorter than one segment) or ``silent`` (every segment below the
     threshold), with a ``reason`` a person can read.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic.replacing_dir(out_dir) as tmp:  # a killed job leaves no folder: the next run redoes it
+        return _segment_into(audio_path, download_status, tmp, sample_rate=sample_rate,
+                             segment_seconds=segment_seconds, silence_threshold_db=silence_threshold_db)  # fmt: skip
+
+
+def _segment_into(audio_path, download_status: dict, out_dir: Path, *, sample_rate: int, segment_seconds: float,
+                  silence_threshold_db: float) -> dict:  # fmt: skip
     params = {"sample_rate": sample_rate, "segment_seconds": segment_seconds,
               "silence_threshold_db": silence_threshold_db}  # fmt: skip
     summary = SegmentSummary(0, 0, 0.0, 0.0)

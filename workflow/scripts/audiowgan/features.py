@@ -153,7 +153,13 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, spec: MelSpe
     sr = int(seg_meta["sample_rate"])
     mel_params = spec.to_dict()
     check_mel_params(sample_rate=sr, **mel_params)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic.replacing_dir(out_dir) as tmp:  # a killed job leaves no folder: the next run redoes it
+        return _mels_into(segments_dir, tmp, seg_meta=seg_meta, spec=spec, threads=threads)
+
+
+def _mels_into(segments_dir: Path, out_dir: Path, *, seg_meta: dict, spec: MelSpec, threads: int) -> dict:
+    sr = int(seg_meta["sample_rate"])
+    mel_params = spec.to_dict()
     wavs = sorted(segments_dir.glob("*.wav"))
 
     def one(wav: Path) -> tuple[int, ...]:
@@ -161,8 +167,7 @@ def mel_directory(segments_dir: str | Path, out_dir: str | Path, *, spec: MelSpe
         if file_sr != sr:
             raise ValueError(f"{wav} is at {file_sr} Hz, expected {sr} Hz from segments.json")
         m = mel(samples, sample_rate=sr, **mel_params)
-        with atomic.replacing(out_dir / f"{wav.stem}.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, m)  # a file handle: np.save would append .npy to the temporary name
+        np.save(out_dir / f"{wav.stem}.npy", m)  # out_dir is the job's temporary folder
         return m.shape
 
     if threads > 1 and len(wavs) > 1:
