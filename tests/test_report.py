@@ -234,14 +234,20 @@ def headless(chromium: str, tmp_path: Path, *args: str) -> str:
 def test_metrics_json_is_complete_and_sane(finished_workdir):
     metrics = json.loads((finished_workdir / "results" / "eval" / "metrics.json").read_text())
     assert {"status", "reason", "features", "noise", "split", "frechet_distance", "round_trip"} <= set(metrics)
-    # The tiny run holds out 2 of 20 segments: one reference, one real-vs-real item.
-    assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 1
+    # The tiny run (4 tracks, 20 segments) holds out its smallest whole track, 4 segments: 2 in each half.
+    assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 2
+    assert metrics["split"]["by"] == "track" and len(metrics["split"]["heldout_tracks"]) == 1
     fd = metrics["frechet_distance"]
     assert set(fd) == FD_KEYS
     assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in fd.values()), fd
     assert fd["real_vs_real"] < fd["noise_vs_real"]
+    perceptual = metrics["perceptual"]
+    assert set(perceptual["frechet"]) == set(perceptual["kernel"]) == {"generated", "real_vs_real",
+                                                                       "white_noise_vs_real", "pink_noise_vs_real"}  # fmt: skip
+    assert all(math.isfinite(v) for v in [*perceptual["frechet"].values(), *perceptual["kernel"].values()])
+    assert perceptual["embedding"]["name"] == "crepe-tiny"
     rt = metrics["round_trip"]
-    assert rt["n_segments"] == 2 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
+    assert rt["n_segments"] == 4 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
     assert 0 < rt["mean"] < 1
 
 
