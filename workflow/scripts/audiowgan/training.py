@@ -249,8 +249,13 @@ class Runtime:
             keras.mixed_precision.set_global_policy(old)
 
 
-def setup_runtime(tp: TrainSpec, log: logging.Logger) -> Runtime:
-    """Devices, precision, determinism and the global seed, logged once."""
+def setup_runtime(tp: TrainSpec, log: logging.Logger, *, strategy: tf.distribute.Strategy | None = None) -> Runtime:
+    """Devices, precision, determinism and the global seed, logged once.
+
+    ``strategy`` overrides the automatic choice (MirroredStrategy over every GPU when there are
+    several, else none): e.g. a MirroredStrategy over two logical CPU devices, to test the
+    multi-replica path without GPUs.
+    """
     gpus = tf.config.list_physical_devices("GPU")
     policy = precision_policy(tp.mixed_precision, gpu=bool(gpus))
     if tp.mixed_precision:
@@ -262,9 +267,11 @@ def setup_runtime(tp: TrainSpec, log: logging.Logger) -> Runtime:
     else:
         tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(tp.seed)
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else None
+    if strategy is None and len(gpus) > 1:
+        strategy = tf.distribute.MirroredStrategy()
     if strategy is not None:
-        log.info("MirroredStrategy over %d GPUs, global batch %d", len(gpus), tp.batch_size)
+        log.info("%s over %d replicas, global batch %d", type(strategy).__name__, strategy.num_replicas_in_sync,
+                 tp.batch_size)  # fmt: skip
     return Runtime(gpus, policy, strategy)
 
 
@@ -606,19 +613,21 @@ def train(
     train_params: TrainSpec | Mapping[str, Any],
     log: logging.Logger | None = None,
     callbacks: Sequence[Callback] = (),
+    strategy: tf.distribute.Strategy | None = None,
 ) -> dict:
     """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
 
     ``model_params``/``train_params`` are settings objects or config mappings (checked against the
     schema, missing keys taking its defaults). ``callbacks`` run after the built-in ones (the
-    generator's moving average, checkpoint cadence, progress lines). Raises ``FloatingPointError`` on a non-finite loss (the last good checkpoint is
-    kept) and ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
+    generator's moving average, checkpoint cadence, progress lines). ``strategy``, if given, replaces
+    the automatic device choice. Raises ``FloatingPointError`` on a non-finite loss (the last good
+    checkpoint is kept) and ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
     """
     log = log or logging.getLogger(__name__)
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
-    runtime = setup_runtime(tp, log)
+    runtime = setup_runtime(tp, log, strategy=strategy)
     callbacks = [GeneratorEMA(tp.ema_decay), CheckpointEvery(tp.checkpoint_every), ProgressLog(), *callbacks]
     with runtime.policy_scope():
         state = build_state(mp, tp, data.shape, runtime)
