@@ -27,6 +27,7 @@ include: "workflow/rules/pack.smk"
 include: "workflow/rules/status.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
+include: "workflow/rules/longform.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
@@ -36,6 +37,7 @@ rule all:
     default_target: True
     input:
         rules.generate.output,
+        rules.longform.output,
         rules.train.output.losses,
         rules.evaluate.output,
         rules.plots.output,

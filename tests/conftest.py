@@ -29,7 +29,11 @@ TINY_CONFIG = {
     "mel": {"n_fft": 512, "hop_length": 256, "n_mels": 32},
     "model": {"noise_dim": 16, "generator_channels": [32, 16, 8], "critic_channels": [8, 16], "kernel_size": 3},
     "train": {"epochs": 2, "batch_size": 4, "d_steps": 2, "checkpoint_every": 4},
-    "generate": {"n_clips": 3, "griffin_lim_iters": 8},
+    "generate": {
+        "n_clips": 3,
+        "griffin_lim_iters": 8,
+        "longform": {"n": 1, "seconds": 4.5, "overlap_seconds": 0.25, "anchor_seconds": 2.0},
+    },  # fmt: skip
 }
 
 

@@ -136,6 +136,7 @@ class _Page(html.parser.HTMLParser):
         self.body: dict[str, str | None] = {}
         self.audio: list[str] = []
         self.images: list[str] = []
+        self.downloads: list[str] = []
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -146,6 +147,8 @@ class _Page(html.parser.HTMLParser):
             self.audio.append(attrs.get("src"))
         elif tag == "img":
             self.images.append(attrs.get("src"))
+        elif tag == "a" and "download" in attrs:
+            self.downloads.append(attrs.get("href"))
 
 
 METRICS = {"status": "ok", "reason": None, "split": {"heldout_segments": 4, "reference_a": 2, "items_per_set": 2},
@@ -205,6 +208,31 @@ def test_write_report_links_relative_to_the_page(tmp_path):
 
 
 # --------------------------------------------------------------------------- a finished tiny run
+
+
+# Test-only JavaScript, injected into a copy of the page (users' reports ship none): <body> gets
+# data-images-ok once every image has decoded, and data-audio-ready counts the players whose file
+# has loaded its metadata (so it exists and the browser can read it).
+CHECK_SCRIPT = """
+window.addEventListener("load", function () {
+  var images = Array.prototype.slice.call(document.images);
+  var ok = images.every(function (im) { return im.complete && im.naturalWidth > 0; });
+  document.body.setAttribute("data-images", String(images.length));
+  document.body.setAttribute("data-images-ok", ok ? "true" : "false");
+  var players = Array.prototype.slice.call(document.querySelectorAll("audio"));
+  function count() {
+    var ready = players.filter(function (a) { return a.readyState >= 1 && a.duration > 0; }).length;
+    document.body.setAttribute("data-audio-ready", String(ready));
+  }
+  players.forEach(function (a) { a.addEventListener("loadedmetadata", count); });
+  count();
+});
+"""
+
+
+def with_check_script(page: str) -> str:
+    assert "<script" not in page, "the report itself must not ship JavaScript"
+    return page.replace("</head>", f"<script>{CHECK_SCRIPT}</script>\n</head>", 1)
 
 
 @pytest.fixture(scope="session")
@@ -267,20 +295,26 @@ def test_plots_decode_as_png(finished_workdir):
 def test_report_page_works_in_a_browser_after_copying_results(finished_workdir, chromium, tmp_path):
     # Copy only what the page links to, somewhere else: every link must be relative and resolve.
     src, dest = finished_workdir / "results", tmp_path / "elsewhere"
-    for name in ("generated", "plots"):
+    for name in ("generated", "plots", "longform"):
         shutil.copytree(src / name, dest / name)
-    shutil.copy(src / "report.html", dest / "report.html")
+    (dest / "report.html").write_text(with_check_script((src / "report.html").read_text()))
     url = (dest / "report.html").as_uri()
     dom = _Page(headless(chromium, tmp_path, "--virtual-time-budget=5000", "--dump-dom", url))
     assert dom.body.get("data-images-ok") == "true", dom.body
     assert int(dom.body["data-images"]) == 2 + N_CLIPS  # losses, grid, one per clip
-    assert len(dom.audio) == N_CLIPS
+    n_pieces = TINY_CONFIG["generate"]["longform"]["n"]
+    assert len(dom.audio) == N_CLIPS + n_pieces
+    assert sum(Path(a).name.startswith("piece_") for a in dom.audio) == n_pieces
     for link in dom.audio + dom.images:
         assert not link.startswith(("/", "file:", "http")), link
         assert (dest / link).is_file(), link
     manifest = pd.read_csv(src / "generated" / "manifest.csv")
-    assert sorted(Path(a).name for a in dom.audio) == sorted(manifest["clip"])
-    assert dom.body.get("data-audio-ready") == str(N_CLIPS), dom.body  # every WAV loaded its metadata
+    pieces = pd.read_csv(src / "longform" / "manifest.csv")
+    assert sorted(Path(a).name for a in dom.audio) == sorted([*manifest["clip"], *pieces["piece"]])
+    assert dom.body.get("data-audio-ready") == str(N_CLIPS + n_pieces), dom.body  # every WAV loaded its metadata
+    for link in dom.downloads:
+        assert link.endswith((".mp3", ".ogg")) and (dest / link).is_file(), link
+    assert len(dom.downloads) == (N_CLIPS + n_pieces) * len(TINY_CONFIG["generate"].get("formats", ["mp3"]))
     shot = tmp_path / "report.png"
     headless(chromium, tmp_path, "--virtual-time-budget=3000", f"--screenshot={shot}", "--window-size=1200,1600", url)
     assert_png(shot, min_size=(1200, 1600))

@@ -20,7 +20,11 @@ def test_fields_are_exactly_the_schema_keys_and_defaults_agree(cls):
     sub = settings.schema()["properties"][cls.SECTION]
     assert [f.name for f in dataclasses.fields(cls)] == list(sub["properties"])
     spec = cls.from_mapping()  # every default from the schema
-    assert spec.to_dict() == {k: v["default"] for k, v in sub["properties"].items()}
+
+    def defaults(section):
+        return {k: defaults(v) if "properties" in v else v["default"] for k, v in section["properties"].items()}
+
+    assert spec.to_dict() == defaults(sub)
     assert cls.from_mapping(CONFIG[cls.SECTION]).to_dict() == CONFIG[cls.SECTION]  # config.yaml round-trips
 
 
@@ -42,6 +46,14 @@ def test_strings_are_converted_and_lists_become_tuples():
 def test_bad_values_name_the_key(cls, values, message):
     with pytest.raises(ConfigError, match=message):
         cls.from_mapping(values)
+
+
+def test_nested_sections_are_settings_too():
+    g = settings.GenerateSpec.from_mapping(longform={"seconds": "30"})
+    assert isinstance(g.longform, settings.LongformSpec) and g.longform.seconds == 30.0 and g.longform.n == 2
+    assert g.to_dict()["longform"]["seconds"] == 30.0
+    with pytest.raises(ConfigError, match="'generate.longform.overlap_seconds' = -1"):
+        settings.GenerateSpec.from_mapping(longform={"overlap_seconds": -1})
 
 
 def test_from_meta_picks_the_section_out_of_a_record_and_replace_revalidates():

@@ -197,7 +197,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_p
         run(dataset, tmp_path)
     saved = sorted(p.name for p in (tmp_path / "checkpoints" / "ckpt").glob("*.index"))
     assert saved == ["ckpt-2.index"]
-    assert not (tmp_path / "model").exists()
+    # No weights; the live losses.csv (flushed every step) holds the two good steps.
+    assert not list((tmp_path / "model").glob("*.h5")) and not (tmp_path / "model" / "model.json").exists()
+    assert pd.read_csv(tmp_path / "model" / "losses.csv")["step"].tolist() == [1, 2]
 
 
 def test_fingerprint_mismatch_starts_fresh_and_more_epochs_continue(dataset, tmp_path, caplog):
@@ -299,3 +301,38 @@ def test_ema_decay_zero_is_the_raw_generator(dataset, tmp_path):
         weights(tmp_path / "model" / "generator_ema.weights.h5"),
     )
     assert all(np.array_equal(raw[k], ema[k]) for k in raw)
+
+
+def test_losses_csv_is_live_and_tensorboard_has_scalars_and_images(dataset, tmp_path, monkeypatch, caplog):
+    import tensorflow as tf
+
+    seen = []
+    original = T.WGANGP.step
+
+    def watching(self, real):  # what `tail -f` sees before each step
+        seen.append(len(pd.read_csv(tmp_path / "model" / "losses.csv")))
+        return original(self, real)
+
+    monkeypatch.setattr(T.WGANGP, "step", watching)
+    monkeypatch.setattr(T, "PROGRESS_SECONDS", 0.0)
+    with caplog.at_level(logging.INFO):
+        T.train(dataset_dir=dataset, model_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ck", model_params=MODEL,
+                train_params={**TRAIN, "tensorboard_image_every": 4}, tensorboard_dir=tmp_path / "tb",
+                log=logging.getLogger("tb-test"))  # fmt: skip
+    assert seen == list(range(6))  # every finished step is on disk before the next one starts
+    assert "steps/s, ETA 0:00:" in caplog.text
+    scalars, images = {}, []
+    for event_file in sorted((tmp_path / "tb").glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(event_file)):
+            for value in event.summary.value:
+                if value.tag.startswith("generated/"):
+                    images.append(event.step)
+                else:
+                    scalars.setdefault(value.tag, []).append(event.step)
+    assert set(scalars) == {"losses/d_loss", "losses/g_loss", "losses/gradient_penalty", "losses/wasserstein",
+                            "speed/steps_per_second"}  # fmt: skip
+    assert scalars["losses/d_loss"] == list(range(1, 7))
+    assert images == [4, 6]  # every 4 steps, and the final model
+    losses = pd.read_csv(tmp_path / "model" / "losses.csv")
+    first = next(tf.compat.v1.train.summary_iterator(str(sorted((tmp_path / "tb").glob("events*"))[0])))
+    assert first is not None and len(losses) == 6

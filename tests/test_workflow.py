@@ -20,7 +20,7 @@ SEG = TINY_CONFIG["audio"]["segment_seconds"]
 HOP = TINY_CONFIG["mel"]["hop_length"]
 N_MELS = TINY_CONFIG["mel"]["n_mels"]
 LOOK = {"evaluate", "plots", "report"}  # read the generated clips
-DOWNSTREAM_OF_MEL = {"mel", "pack", "track_status", "train", "generate", *LOOK, "all"}
+DOWNSTREAM_OF_MEL = {"mel", "pack", "track_status", "train", "generate", "longform", *LOOK, "all"}
 
 
 def tracks(wd):
@@ -144,6 +144,35 @@ def test_changing_n_clips_reruns_generate_and_what_reads_clips_only(workdir_copy
     run = snakemake(workdir_copy, "--configfile", "config/test.yaml")
     assert set(run.rules) == {"generate", *LOOK, "all"}
     assert len(list((workdir_copy / "results" / "generated").glob("clip_*.wav"))) == 5
+
+
+def test_changing_longform_reruns_longform_and_the_report_only(workdir_copy):
+    path = workdir_copy / "config" / "test.yaml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["generate"]["longform"]["seconds"] = 3.0
+    path.write_text(yaml.safe_dump(cfg))
+    counts = dry_run_counts(workdir_copy, "--configfile", "config/test.yaml")
+    assert set(counts) == {"longform", "report", "all"}, counts
+    run = snakemake(workdir_copy, "--configfile", "config/test.yaml")
+    assert set(run.rules) == {"longform", "report", "all"}
+    wave, sr = sf.read(workdir_copy / "results" / "longform" / "piece_000.wav")
+    assert len(wave) == 3 * sr
+
+
+def test_long_pieces_and_compressed_copies(finished_workdir):
+    res = finished_workdir / "results"
+    lf = TINY_CONFIG["generate"]["longform"]
+    pieces = pd.read_csv(res / "longform" / "manifest.csv")
+    assert pieces["piece"].tolist() == [f"piece_{i:03d}.wav" for i in range(lf["n"])]
+    for name in pieces["piece"]:
+        wave, sr = sf.read(res / "longform" / name, dtype="float32")
+        assert sr == SR and len(wave) == int(lf["seconds"] * SR)
+        assert audio.rms_dbfs(wave) > -40 and audio.peak_dbfs(wave) <= -0.9
+        assert (res / "longform" / name).with_suffix(".mp3").stat().st_size > 1000
+    for clip in (res / "generated").glob("clip_*.wav"):
+        assert clip.with_suffix(".mp3").stat().st_size > 1000
+    assert (res / "model" / "generator_ema.weights.h5").stat().st_size > 0
+    assert list((res / "logs" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_adding_a_source_processes_only_the_new_track(workdir_copy, music_server):

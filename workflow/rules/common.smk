@@ -30,6 +30,27 @@ MEL = config["mel"]
 CLIPS = [
     f"results/generated/clip_{i:03d}.wav" for i in range(config["generate"]["n_clips"])
 ]
+# Long pieces: outputs of `longform`, inputs of `report`.
+PIECES = [
+    f"results/longform/piece_{i:03d}.wav"
+    for i in range(config["generate"]["longform"]["n"])
+]
+
+
+def compressed(wavs):
+    """The MP3/OGG copies (generate.formats) written beside the WAVs."""
+    return [
+        wav[: -len(".wav")] + f".{fmt}"
+        for wav in wavs
+        for fmt in config["generate"]["formats"]
+    ]
+
+
+def generator_weights(wildcards):
+    """The generator weights that `generate` and `longform` render with (generate.weights)."""
+    if config["generate"]["weights"] == "ema":
+        return "results/model/generator_ema.weights.h5"
+    return "results/model/generator.weights.h5"
 
 
 wildcard_constraints:

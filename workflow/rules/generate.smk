@@ -1,10 +1,6 @@
 rule generate:
     input:
-        generator=lambda wildcards: (
-            "results/model/generator_ema.weights.h5"
-            if config["generate"]["weights"] == "ema"
-            else "results/model/generator.weights.h5"
-        ),
+        generator=generator_weights,
         model="results/model/model.json",
         meta="results/dataset/meta.json",
         code=module_inputs("generate.py"),
@@ -20,6 +16,7 @@ rule generate:
             category="Generated clips",
         ),
         mels="results/generated/mels.npy",
+        copies=compressed(CLIPS),
     log:
         "results/logs/generate.log",
     benchmark:
@@ -36,5 +33,6 @@ rule generate:
         target_dbfs=config["generate"]["target_dbfs"],
         inversion=config["generate"]["inversion"],
         weights=config["generate"]["weights"],
+        formats=config["generate"]["formats"],
     script:
         "../scripts/generate.py"

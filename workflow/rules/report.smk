@@ -6,7 +6,11 @@ rule report:
         clip_images=rules.plots.output.clips,
         losses=rules.plots.output.losses,
         spectrograms=rules.plots.output.spectrograms,
+        copies=compressed(CLIPS + PIECES),
+        longform=rules.longform.output.manifest,
+        pieces=PIECES,
         code=module_inputs("report.py"),
+        template=str(SCRIPTS / "audiowgan" / "templates" / "report.html.j2"),
     output:
         html=report(
             "results/report.html",

@@ -29,5 +29,7 @@ rule train:
         train=config["train"],
         # Resumable state; not an output, so Snakemake never deletes it on failure.
         checkpoint_dir="results/checkpoints",
+        # Live curves (train.tensorboard); like the checkpoints, not an output.
+        tensorboard_dir="results/logs/tensorboard",
     script:
         "../scripts/train.py"

@@ -2,10 +2,12 @@
 
 from pathlib import Path
 
-from audiowgan import generation, runlog
+from audiowgan import devices, generation, runlog
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
+devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
+devices.log_devices(log, threads=snakemake.threads)
 p = snakemake.params
 
 generation.generate(
@@ -18,6 +20,7 @@ generation.generate(
     griffin_lim_iters=p.griffin_lim_iters,
     target_dbfs=p.target_dbfs,
     inversion_method=p.inversion,
+    formats=p.formats,
     mels_out=snakemake.output.mels,
     log=log,
 )

@@ -13,5 +13,8 @@ report.write_report(
     clip_images=list(snakemake.input.clip_images),
     losses_image=snakemake.input.losses,
     grid_image=snakemake.input.spectrograms,
+    copies=list(snakemake.input.copies),
+    longform_csv=snakemake.input.longform,
+    pieces=list(snakemake.input.pieces),
 )
 log.info("wrote %s", snakemake.output.html)

@@ -1,18 +1,30 @@
-"""Rule `train`: WGAN-GP on the packed dataset, resuming from results/checkpoints/."""
+"""Rule `train`: WGAN-GP on the packed dataset, resuming from results/checkpoints/.
+
+The log starts with the devices TensorFlow uses (threads from the rule's ``threads``), and warns
+loudly when the job was given a GPU that TensorFlow cannot see (fails with ``train.require_gpu``).
+"""
 
 from pathlib import Path
 
-from audiowgan import runlog, training
+from audiowgan import devices, runlog, training
 from audiowgan.settings import ModelSpec, TrainSpec
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
+devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
+train_params = TrainSpec.from_mapping(snakemake.params.train)
+gpu_seen = bool(devices.physical_gpus())
+precision = training.precision_policy(train_params.mixed_precision, gpu=gpu_seen)
+devices.log_devices(log, threads=snakemake.threads,
+                    precision=f"{precision} (train.mixed_precision: {str(train_params.mixed_precision).lower()})")  # fmt: skip
+devices.check_gpu(snakemake.resources.get("gpu", 0), log, require=getattr(train_params, "require_gpu", False))
 
 training.train(
     dataset_dir=Path(snakemake.input.mels).parent,
     model_dir=Path(snakemake.output.generator).parent,
     checkpoint_dir=snakemake.params.checkpoint_dir,
     model_params=ModelSpec.from_mapping(snakemake.params.model),
-    train_params=TrainSpec.from_mapping(snakemake.params.train),
+    train_params=train_params,
+    tensorboard_dir=snakemake.params.tensorboard_dir,
     log=log,
 )

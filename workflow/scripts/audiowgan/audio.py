@@ -204,3 +204,24 @@ def normalise_loudness(
     headroom_db = peak_ceiling_dbfs - peak_dbfs(samples)
     gain_db = min(gain_db, headroom_db)
     return (samples * 10.0 ** (gain_db / 20.0)).astype(np.float32)
+
+
+COMPRESSED = {"mp3": {"format": "mp3", "bitrate": "192k"}, "ogg": {"format": "ogg", "codec": "libvorbis"}}
+
+
+def export_compressed(wav: str | Path, fmt: str) -> Path:
+    """A compressed copy of ``wav`` beside it (``clip.wav`` -> ``clip.mp3``), encoded by ffmpeg through pydub.
+
+    ``mp3`` is 192 kbit/s, ``ogg`` Vorbis at ffmpeg's default quality: for listening and sharing;
+    the WAV stays the reference (metrics read it). Written atomically.
+    """
+    if fmt not in COMPRESSED:
+        raise ValueError(f"format={fmt!r} must be one of {', '.join(COMPRESSED)}")
+    from pydub import AudioSegment
+
+    require_ffmpeg()
+    wav = Path(wav)
+    out = wav.with_suffix(f".{fmt}")
+    with atomic.replacing(out, keep_suffix=True) as tmp:
+        AudioSegment.from_wav(wav).export(tmp, **COMPRESSED[fmt])
+    return out

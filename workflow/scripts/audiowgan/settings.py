@@ -145,11 +145,15 @@ def segment_samples(segment_seconds: float, sample_rate: int) -> int:
 class Spec:
     """Base of the section classes: construction from a mapping, back to a dict."""
 
-    SECTION: ClassVar[str]
+    SECTION: ClassVar[str]  # its path in the config, dotted for a nested section
+    NESTED: ClassVar[dict[str, type[Spec]]] = {}  # fields that are sections of their own
 
     @classmethod
     def section_schema(cls) -> dict:
-        return schema()["properties"][cls.SECTION]
+        sub = schema()
+        for key in cls.SECTION.split("."):
+            sub = sub["properties"][key]
+        return sub
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None = None, /, **overrides: Any) -> Self:
@@ -158,7 +162,8 @@ class Spec:
         raw = coerce({**(values or {}), **overrides}, sub)
         validate(raw, sub, where=cls.SECTION)
         fill_defaults(raw, sub)
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()})
+        nested = {k: c.from_mapping(raw.pop(k, {})) for k, c in cls.NESTED.items()}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}, **nested)
 
     @classmethod
     def coerce(cls, value: Self | Mapping[str, Any]) -> Self:
@@ -172,7 +177,10 @@ class Spec:
         return cls.from_mapping({k: v for k, v in meta.items() if k in names})
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {
+            k: v.to_dict() if isinstance(v, Spec) else list(v) if isinstance(v, tuple) else v for k, v in out.items()
+        }
 
     def replace(self, **changes: Any) -> Self:
         return type(self).from_mapping(self.to_dict(), **changes)
@@ -230,21 +238,37 @@ class TrainSpec(Spec):
     checkpoint_every: int
     mixed_precision: bool
     xla: bool
+    tensorboard: bool
+    tensorboard_image_every: int
     ema_decay: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
-    NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = ("epochs", "checkpoint_every")
+    NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = ("epochs", "checkpoint_every", "tensorboard",
+                                                    "tensorboard_image_every")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LongformSpec(Spec):
+    SECTION: ClassVar[str] = "generate.longform"
+    n: int
+    seconds: float
+    overlap_seconds: float
+    anchor_seconds: float
+    seed: int
 
 
 @dataclass(frozen=True)
 class GenerateSpec(Spec):
     SECTION: ClassVar[str] = "generate"
+    NESTED: ClassVar[dict[str, type[Spec]]] = {"longform": LongformSpec}
     n_clips: int
     griffin_lim_iters: int
     inversion: str
     weights: str
     seed: int
     target_dbfs: float
+    formats: tuple[str, ...]
+    longform: LongformSpec
 
 
 @dataclass(frozen=True)

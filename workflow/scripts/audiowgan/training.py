@@ -447,6 +447,9 @@ class Callback:
 
     def on_train_end(self, loop: Loop) -> None: ...
 
+    def close(self) -> None:
+        """Release files and writers; called after training, whether it ended well or not."""
+
 
 class CheckpointEvery(Callback):
     """A resumable checkpoint every ``every`` generator steps."""
@@ -460,13 +463,14 @@ class CheckpointEvery(Callback):
 
 
 class ProgressLog(Callback):
-    """A progress line at the first step, then at most every ``seconds``, and a summary per epoch."""
+    """A progress line at the first step, then at most every ``seconds`` (with steps/s and an ETA), and a
+    summary per epoch."""
 
     def __init__(self, seconds: float = PROGRESS_SECONDS):
         self.seconds = seconds
 
     def on_train_begin(self, loop: Loop) -> None:
-        self._last = time.perf_counter()
+        self._last, self._last_step = time.perf_counter(), loop.step
         g, c = loop.state.generator, loop.state.critic
         loop.log.info("dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
                       "parameters, %s", loop.data.directory, len(loop.data.rows), *loop.data.shape,
@@ -479,9 +483,12 @@ class ProgressLog(Callback):
     def on_step_end(self, loop: Loop, row: dict) -> None:
         now = time.perf_counter()
         if now - self._last >= self.seconds or loop.step == 1:
-            self._last = now
-            loop.log.info("step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f", loop.step,
-                          loop.total_steps, row["epoch"], *(row[k] for k in LOSSES))  # fmt: skip
+            rate = (loop.step - self._last_step) / max(now - self._last, 1e-9)
+            eta = (loop.total_steps - loop.step) / rate if rate > 0 else float("inf")
+            self._last, self._last_step = now, loop.step
+            loop.log.info("step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s, "
+                          "ETA %s", loop.step, loop.total_steps, row["epoch"], *(row[k] for k in LOSSES), rate,
+                          _clock(eta))  # fmt: skip
 
     def on_epoch_end(self, loop: Loop, epoch: int, rows: list[dict]) -> None:
         if not rows:
@@ -490,6 +497,86 @@ class ProgressLog(Callback):
         rate = len(rows) / max(time.perf_counter() - self._epoch_t0, 1e-9)
         loop.log.info("epoch %d/%d done: mean d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s",
                       epoch + 1, loop.tp.epochs, *mean, rate)  # fmt: skip
+
+
+def _clock(seconds: float) -> str:
+    """H:MM:SS, or '?' when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class LiveLosses(Callback):
+    """``losses.csv`` written as training goes, flushed every step, so ``tail -f`` and plots can follow it.
+
+    Starts with the rows so far (a resumed run's too); at the end :func:`write_outputs` replaces
+    it atomically with the complete table.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path, self._fh = Path(path), None
+
+    def on_train_begin(self, loop: Loop) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open(self.path, "w", newline="")  # closed in close()
+        self._writer = csv.DictWriter(self._fh, fieldnames=LOSS_COLUMNS, lineterminator="\n")
+        self._writer.writeheader()
+        self._writer.writerows(loop.rows)
+        self._fh.flush()
+
+    def on_step_end(self, loop: Loop, row: dict) -> None:
+        self._writer.writerow(row)
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+class TensorBoard(Callback):
+    """TensorBoard scalars every step (the losses, the gradient penalty, the Wasserstein estimate,
+    steps/s) and, every ``image_every`` steps and at the end, spectrograms of the (moving-average)
+    generator for fixed latents, low frequencies at the bottom: ``tensorboard --logdir DIR``.
+
+    A resumed run appends to the same folder; its steps continue where the checkpoint was.
+    """
+
+    def __init__(self, logdir: str | Path, *, image_every: int = 0, n_images: int = 4, seed: int = 0):
+        self.logdir, self.image_every, self.n_images, self.seed = Path(logdir), image_every, n_images, seed
+        self._writer = None
+
+    def on_train_begin(self, loop: Loop) -> None:
+        self._writer = tf.summary.create_file_writer(str(self.logdir))
+        self._z = np.random.default_rng([self.seed, 7]).standard_normal((self.n_images, loop.mp.noise_dim))
+        self._t = time.perf_counter()
+
+    def on_step_end(self, loop: Loop, row: dict) -> None:
+        now = time.perf_counter()
+        with self._writer.as_default(step=loop.step):
+            for key in LOSSES:
+                tf.summary.scalar(f"losses/{key}", row[key])
+            tf.summary.scalar("speed/steps_per_second", 1.0 / max(now - self._t, 1e-9))
+            if self.image_every and loop.step % self.image_every == 0:
+                self.images(loop)
+        self._t = now
+
+    def images(self, loop: Loop) -> None:
+        generator = loop.state.extra.get("generator_ema", loop.state.generator)
+        mels = generator(self._z.astype(np.float32), training=False)  # (B, n_mels, frames, 1) in [-1, 1]
+        tf.summary.image("generated/mel", (tf.cast(mels, tf.float32)[:, ::-1] + 1.0) / 2.0, max_outputs=self.n_images)
+
+    def on_train_end(self, loop: Loop) -> None:
+        if self.image_every:
+            with self._writer.as_default(step=loop.step):
+                self.images(loop)  # the final model
+        self._writer.flush()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 class GeneratorEMA(Callback):
@@ -614,13 +701,15 @@ def train(
     log: logging.Logger | None = None,
     callbacks: Sequence[Callback] = (),
     strategy: tf.distribute.Strategy | None = None,
+    tensorboard_dir: str | Path | None = None,
 ) -> dict:
     """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
 
     ``model_params``/``train_params`` are settings objects or config mappings (checked against the
     schema, missing keys taking its defaults). ``callbacks`` run after the built-in ones (the
     generator's moving average, checkpoint cadence, progress lines). ``strategy``, if given, replaces
-    the automatic device choice. Raises ``FloatingPointError`` on a non-finite loss (the last good
+    the automatic device choice. ``tensorboard_dir``: where TensorBoard logs go when ``train.tensorboard``
+    is on (none without it). Raises ``FloatingPointError`` on a non-finite loss (the last good
     checkpoint is kept) and ``TrainingInterrupted`` after saving a checkpoint on SIGTERM/SIGINT.
     """
     log = log or logging.getLogger(__name__)
@@ -628,7 +717,10 @@ def train(
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
     runtime = setup_runtime(tp, log, strategy=strategy)
-    callbacks = [GeneratorEMA(tp.ema_decay), CheckpointEvery(tp.checkpoint_every), ProgressLog(), *callbacks]
+    callbacks = [GeneratorEMA(tp.ema_decay), CheckpointEvery(tp.checkpoint_every), ProgressLog(),
+                 LiveLosses(Path(model_dir) / "losses.csv"), *callbacks]  # fmt: skip
+    if tp.tensorboard and tensorboard_dir is not None:
+        callbacks.append(TensorBoard(tensorboard_dir, image_every=tp.tensorboard_image_every, seed=tp.seed))
     with runtime.policy_scope():
         state = build_state(mp, tp, data.shape, runtime)
         with runtime.scope():
@@ -640,15 +732,19 @@ def train(
         rows = checkpoints.restore()
         loop = Loop(mp, tp, data, state, gan, checkpoints, runtime, rows, log, step=int(state.step),
                     _t_offset=float(state.seconds.numpy()))  # fmt: skip
-        for cb in callbacks:
-            cb.on_train_begin(loop)
-        with _StopFlag() as stop:
-            for epoch in range(loop.step // data.steps_per_epoch, tp.epochs):
-                run_epoch(loop, epoch, callbacks, stop)
-            if checkpoints.saved_step != loop.step:
-                loop.save_checkpoint()
-        for cb in callbacks:
-            cb.on_train_end(loop)
+        try:
+            for cb in callbacks:
+                cb.on_train_begin(loop)
+            with _StopFlag() as stop:
+                for epoch in range(loop.step // data.steps_per_epoch, tp.epochs):
+                    run_epoch(loop, epoch, callbacks, stop)
+                if checkpoints.saved_step != loop.step:
+                    loop.save_checkpoint()
+            for cb in callbacks:
+                cb.on_train_end(loop)
+        finally:
+            for cb in callbacks:
+                cb.close()
         spec = write_outputs(loop, Path(model_dir))
         log.info("done: %d steps in %.1f s (cumulative); outputs in %s", loop.step, loop.elapsed(), model_dir)
         return spec

@@ -1,0 +1,162 @@
+"""Long-form generation: the latent walk, the equal-power crossfade, pieces from a tiny model, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from audiowgan import generation as G
+from audiowgan.settings import AudioSpec, LongformSpec
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+
+
+def short_time_db(wave: np.ndarray, frame: int) -> np.ndarray:
+    n = len(wave) // frame
+    frames = wave[: n * frame].reshape(n, frame).astype(np.float64)
+    return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+
+
+def test_slerp_keeps_the_norm_path_and_ends():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(64), rng.standard_normal(64)
+    assert np.allclose(G.slerp(a, b, 0.0), a, atol=1e-6) and np.allclose(G.slerp(a, b, 1.0), b, atol=1e-5)
+    mid = G.slerp(a, b, 0.5)
+    assert np.linalg.norm(mid) == pytest.approx((np.linalg.norm(a) + np.linalg.norm(b)) / 2, rel=1e-5)
+    assert np.linalg.norm(mid) > np.linalg.norm((a + b) / 2)  # the straight line dips inside the shell
+    assert np.allclose(G.slerp(a, a, 0.3), a, atol=1e-6)
+
+
+def test_latent_walk_is_continuous_deterministic_and_passes_through_its_points():
+    z = G.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10)
+    assert z.shape == (40, 32) and z.dtype == np.float32
+    assert np.array_equal(z, G.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10))
+    assert not np.allclose(z, G.latent_walk(seed=6, noise_dim=32, steps=40, steps_per_anchor=10))
+    anchor = np.random.default_rng([5, 1]).standard_normal(32)
+    assert np.allclose(z[10], anchor, atol=1e-5)  # reaches point 1 at step 10
+    steps = np.linalg.norm(np.diff(z, axis=0), axis=1)
+    jumps = np.linalg.norm(np.diff(np.stack([np.random.default_rng([5, j]).standard_normal(32) for j in range(5)]),
+                                   axis=0), axis=1)  # fmt: skip
+    assert steps.max() < 0.25 * jumps.min()  # small steps: a walk, not a jump from point to point
+
+
+def test_equal_power_crossfade_keeps_the_energy_of_uncorrelated_segments():
+    size, overlap = 16000, 4000  # 1 s segments at 16 kHz, 0.25 s crossfades
+    rng = np.random.default_rng(0)
+    segments = [rng.standard_normal(size) * 0.1 for _ in range(6)]
+    out = G.overlap_add(iter(segments), overlap=overlap)
+    hop = size - overlap
+    assert len(out) == size + 5 * hop
+    frame = 800  # 50 ms
+    db = short_time_db(out, frame)
+    joins = [(k * hop + overlap // 2) // frame for k in range(1, 6)]  # the middle of each crossfade
+    # Stated bound: at the joins the short-time energy stays within 1 dB of the piece's median level.
+    assert np.abs(db[joins] - np.median(db)).max() < 1.0
+    assert np.abs(db - np.median(db)).max() < 1.5  # and nowhere else a dip or a bump (start and end included)
+    # For contrast: a linear crossfade dips by about 3 dB mid-join.
+    t = (np.arange(overlap) + 0.5) / overlap
+    lin = np.zeros(len(out))
+    for k, seg in enumerate(segments):
+        s = seg.copy()
+        if k:
+            s[:overlap] *= t
+        if k < 5:
+            s[-overlap:] *= 1 - t
+        lin[k * hop : k * hop + size] += s
+    assert np.median(db) - short_time_db(lin, frame)[joins].mean() > 2.0
+
+
+def test_overlap_add_checks_and_cuts():
+    with pytest.raises(ValueError, match="overlap=600 must be in"):
+        G.overlap_add([np.zeros(1000)], overlap=600)
+    with pytest.raises(ValueError, match="no segments"):
+        G.overlap_add([], overlap=10)
+    out = G.overlap_add([np.ones(100), np.ones(100)], overlap=20, length=150)
+    assert len(out) == 150 and out[0] == 1.0 and out[-1] == 1.0
+
+
+def test_plan_covers_the_requested_length():
+    audio = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
+    plan = G.longform_plan(LongformSpec.from_mapping(seconds=60, overlap_seconds=0.5, anchor_seconds=10), audio)
+    assert plan["hop"] == 24000 and plan["overlap"] == 8000 and plan["length"] == 960000
+    assert 32000 + (plan["segments"] - 1) * plan["hop"] >= plan["length"] > 32000 + (plan["segments"] - 2) * plan["hop"]
+    assert plan["steps_per_anchor"] == 7
+    with pytest.raises(ValueError, match="at most half a segment"):
+        G.longform_plan(LongformSpec.from_mapping(overlap_seconds=1.5), audio)
+    with pytest.raises(ValueError, match=r"at least one STFT window \(mel.n_fft=2048"):
+        G.longform_plan(LongformSpec.from_mapping(overlap_seconds=0.1), audio, n_fft=2048)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A tiny trained model whose model.json carries real audio and mel settings."""
+    pytest.importorskip("tensorflow")
+    from test_training import MODEL, TRAIN, make_dataset
+
+    from audiowgan import training as T
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    ds = make_dataset(root / "ds", shape=(16, 12))
+    meta = json.loads((ds / "meta.json").read_text())
+    # 12 frames at hop 64 = 704 samples at 8 kHz
+    meta.update(sample_rate=8000, segment_seconds=0.088, n_fft=256, hop_length=64, top_db=80.0, fmin=0.0, fmax=None)
+    (ds / "meta.json").write_text(json.dumps(meta))
+    T.train(dataset_dir=ds, model_dir=root / "model", checkpoint_dir=root / "ck", model_params=MODEL,
+            train_params={**TRAIN, "epochs": 1})  # fmt: skip
+    return root / "model"
+
+
+def test_long_pieces_from_a_model_are_deterministic_smooth_and_bounded(tiny_model, tmp_path):
+    spec = LongformSpec.from_mapping(n=2, seconds=1.5, overlap_seconds=0.04, anchor_seconds=0.3, seed=3)
+    pieces = [tmp_path / "piece_000.wav", tmp_path / "piece_001.wav"]
+    table = G.longform(model_dir=tiny_model, dataset_meta=None, pieces=pieces, manifest=tmp_path / "m.csv",
+                       spec=spec, griffin_lim_iters=4, target_dbfs=-20.0, formats=["mp3"])  # fmt: skip
+    a, sr = sf.read(pieces[0], dtype="float32")
+    assert sr == 8000 and len(a) == 12000 and table["segments"].tolist() == [31, 31]
+    assert (tmp_path / "piece_000.mp3").stat().st_size > 1000
+    assert list(pd.read_csv(tmp_path / "m.csv")["piece"]) == ["piece_000.wav", "piece_001.wav"]
+    assert np.abs(a).max() <= 10 ** (-1 / 20) + 1e-4  # peaks below -1 dBFS
+    again = tmp_path / "again"
+    again.mkdir()
+    G.longform(model_dir=tiny_model, dataset_meta=None, pieces=[again / "p.wav"], manifest=again / "m.csv", spec=spec,
+               griffin_lim_iters=4, target_dbfs=-20.0)  # fmt: skip
+    assert np.array_equal(sf.read(again / "p.wav", dtype="float32")[0], a)  # the same seed, the same piece
+    # No jump in short-time energy at the joins beyond the stated bound: between neighbouring 10-ms frames,
+    # the typical jump at a join is no larger than the typical jump inside a segment (+1 dB), and none exceeds 9 dB.
+    r = G.Renderer(tiny_model, griffin_lim_iters=4)
+    plan = G.longform_plan(spec, r.audio_spec, n_fft=r.mel_spec.n_fft)
+    db = short_time_db(a, 80)
+    joins = [
+        (k * plan["hop"] + plan["overlap"] // 2) // 80 for k in range(1, plan["segments"]) if k * plan["hop"] < 11900
+    ]
+    jumps = np.abs(np.diff(db))
+    at_joins = jumps[np.array(joins) - 1]
+    inside = np.delete(jumps, np.array(joins) - 1)
+    assert np.median(at_joins) <= np.median(inside) + 1.0 and at_joins.max() < 9.0, (at_joins, np.median(inside))
+
+
+def test_the_command_line_renders_clips_and_pieces(tiny_model, tmp_path):
+    env = {"PYTHONPATH": str(REPO / "workflow" / "scripts"), "PATH": __import__("os").environ["PATH"]}
+    cmd = [sys.executable, "-m", "audiowgan.generate", "--model", str(tiny_model), "--griffin-lim-iters", "4"]
+    subprocess.run([*cmd, "--n", "3", "--seed", "100", "--out", str(tmp_path / "clips"), "--formats", ""], check=True,
+                   env=env, capture_output=True)  # fmt: skip
+    manifest = pd.read_csv(tmp_path / "clips" / "manifest.csv")
+    assert manifest["seed"].tolist() == [100, 101, 102] and manifest["clip"].tolist()[0] == "clip_000.wav"
+    assert not list((tmp_path / "clips").glob("*.mp3"))
+    # The same clip as the library call with the same seed: the CLI is the rules' code.
+    G.generate(model_dir=tiny_model, dataset_meta=None, clips=[tmp_path / "lib.wav"], manifest=tmp_path / "lib.csv",
+               seed=100, griffin_lim_iters=4, target_dbfs=-20.0)  # fmt: skip
+    assert np.array_equal(sf.read(tmp_path / "lib.wav")[0], sf.read(tmp_path / "clips" / "clip_000.wav")[0])
+    subprocess.run([*cmd, "--seconds", "0.5", "--n", "1", "--overlap", "0.04", "--anchor-seconds", "0.2", "--out",
+                    str(tmp_path / "long")], check=True, env=env, capture_output=True)  # fmt: skip
+    wave, sr = sf.read(tmp_path / "long" / "piece_000.wav")
+    assert len(wave) == 4000 and (tmp_path / "long" / "piece_000.mp3").exists()
+    bad = subprocess.run([*cmd, "--griffin-lim-iters", "0", "--out", str(tmp_path / "x")], env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0 and "generate.griffin_lim_iters" in bad.stderr

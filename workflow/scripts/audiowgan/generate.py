@@ -1,0 +1,77 @@
+"""Render more from a trained model without the workflow: clips, or long pieces with ``--seconds``.
+
+    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.generate --model results/model --n 50 --seed 100 --out more
+    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.generate --model results/model --seconds 120 --out long
+
+The same code as the ``generate`` and ``longform`` rules (:mod:`audiowgan.generation`); defaults come
+from the config schema. The audio settings come from the copy of the dataset's meta.json that
+``train`` records in model.json, so only the model folder is needed. Files are named like the
+rules' (``clip_NNN.wav``, ``piece_NNN.wav``), with a ``manifest.csv``; existing files are replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from . import generation
+from .settings import GenerateSpec
+
+WEIGHTS = {"ema": "generator_ema.weights.h5", "raw": "generator.weights.h5"}
+
+
+def parser() -> argparse.ArgumentParser:
+    d = GenerateSpec.from_mapping()  # the schema's defaults
+    ap = argparse.ArgumentParser(prog="python -m audiowgan.generate", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, required=True, help="a trained model folder (results/model)")
+    ap.add_argument("--out", type=Path, required=True, help="folder for the WAVs (created) and manifest.csv")
+    ap.add_argument(
+        "--n", type=int, default=None, help=f"clips (default {d.n_clips}) or pieces (default {d.longform.n})"
+    )
+    ap.add_argument("--seed", type=int, default=None, help="clip/piece i uses seed + i (defaults: as the config)")
+    ap.add_argument("--seconds", type=float, default=None, help="render long pieces of this many seconds")
+    ap.add_argument("--overlap", type=float, default=d.longform.overlap_seconds, help="crossfade seconds (pieces)")
+    ap.add_argument("--anchor-seconds", type=float, default=d.longform.anchor_seconds,
+                    help="seconds between the walk's latent points (pieces)")  # fmt: skip
+    ap.add_argument("--weights", choices=sorted(WEIGHTS), default=d.weights)
+    ap.add_argument("--griffin-lim-iters", type=int, default=d.griffin_lim_iters)
+    ap.add_argument("--inversion", choices=["fast", "librosa"], default=d.inversion)
+    ap.add_argument("--target-dbfs", type=float, default=d.target_dbfs)
+    ap.add_argument("--formats", default=",".join(d.formats), help="compressed copies, e.g. mp3,ogg ('' for none)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log = logging.getLogger("audiowgan.generate")
+    d = GenerateSpec.from_mapping()
+    # Checked like the config: a bad value names the option's config key.
+    spec = GenerateSpec.from_mapping(
+        griffin_lim_iters=args.griffin_lim_iters, inversion=args.inversion, weights=args.weights,
+        target_dbfs=args.target_dbfs, formats=[f for f in args.formats.split(",") if f],
+        n_clips=args.n if args.n is not None and args.seconds is None else d.n_clips,
+        seed=args.seed if args.seed is not None and args.seconds is None else d.seed,
+        longform={"n": args.n if args.n is not None else d.longform.n, "seconds": args.seconds or d.longform.seconds,
+                  "overlap_seconds": args.overlap, "anchor_seconds": args.anchor_seconds,
+                  "seed": args.seed if args.seed is not None else d.longform.seed},
+    )  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    common = {"model_dir": args.model, "dataset_meta": None, "manifest": args.out / "manifest.csv",
+              "griffin_lim_iters": spec.griffin_lim_iters, "target_dbfs": spec.target_dbfs,
+              "inversion_method": spec.inversion, "weights": WEIGHTS[spec.weights], "formats": spec.formats,
+              "log": log}  # fmt: skip
+    if args.seconds is None:
+        clips = [args.out / f"clip_{i:03d}.wav" for i in range(spec.n_clips)]
+        generation.generate(clips=clips, seed=spec.seed, **common)
+    else:
+        pieces = [args.out / f"piece_{i:03d}.wav" for i in range(spec.longform.n)]
+        generation.longform(pieces=pieces, spec=spec.longform, **common)
+    log.info("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
