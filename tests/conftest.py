@@ -110,11 +110,12 @@ class Run:
         """(rule, wildcards) of every job the run started, in order."""
         found = []
         for block in re.split(r"\n(?=\[[A-Z][a-z]{2} [A-Z][a-z]{2} )", self.output):
-            m = re.search(r"^(?:local)?(?:rule|checkpoint) (\w+):", block, re.M)
-            if m:
-                wc = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            # A group job (on a cluster) prints several indented rule blocks under one timestamp.
+            parts = re.split(r"^[ \t]*(?:local)?(?:rule|checkpoint) (\w+):", block, flags=re.M)
+            for rule, body in zip(parts[1::2], parts[2::2]):
+                wc = re.search(r"^\s+wildcards: (.*)$", body, re.M)
                 wildcards = dict(kv.split("=", 1) for kv in wc.group(1).split(", ")) if wc else {}
-                found.append((m.group(1), wildcards))
+                found.append((rule, wildcards))
         return found
 
     @property
@@ -180,3 +181,109 @@ def workdir_copy(finished_workdir, tmp_path) -> Path:
     dest = tmp_path / "wd"
     shutil.copytree(finished_workdir, dest, symlinks=True)
     return dest
+
+
+class _FlakyHandler(http.server.BaseHTTPRequestHandler):
+    """Serves :class:`FlakyServer`'s files, failing as each file's plan says; answers Range requests."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive and Content-Length, as real media servers do
+
+    def log_message(self, format, *args):  # noqa: A002 - keep test output clean
+        pass
+
+    def do_HEAD(self):
+        self._answer(body=False)
+
+    def do_GET(self):
+        self._answer(body=True)
+
+    def _answer(self, *, body: bool) -> None:
+        server: FlakyServer = self.server.flaky
+        name = self.path.lstrip("/")
+        range_header = self.headers.get("Range")
+        with server.lock:
+            server.requests.append((self.command, name, range_header))
+            plan = server.plans.get(name)
+            status = plan.statuses.pop(0) if plan is not None and plan.statuses else None
+        if plan is None or status is not None:
+            self.send_response(status or 404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        data = server.files[name]
+        start = 0
+        if range_header:
+            start = int(re.fullmatch(r"bytes=(\d+)-\d*", range_header).group(1))
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Type", plan.content_type)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(len(data) - start))
+        self.end_headers()
+        if not body:
+            return
+        if plan.cut and not range_header:
+            # Promise the whole file, send half, then hang up (or hang until released): what a
+            # reset connection or a killed client looks like from the other end.
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            if plan.cut == "stall":
+                server.release.wait(60)
+            self.close_connection = True
+            return
+        self.wfile.write(data[start:])
+
+
+@dataclass
+class FilePlan:
+    """How :class:`FlakyServer` answers requests for one file."""
+
+    statuses: list[int]  # answered in turn, one per request, before the file is served
+    cut: str | None  # None, "drop" or "stall": what every request without a Range header gets
+    content_type: str
+
+
+@dataclass
+class FlakyServer:
+    """A loopback HTTP server whose files fail on purpose: error statuses first, or cut short.
+
+    Every request is recorded as (method, file name, Range header or None).
+    """
+
+    base_url: str
+    files: dict[str, bytes] = field(default_factory=dict)
+    plans: dict[str, FilePlan] = field(default_factory=dict)
+    requests: list[tuple[str, str, str | None]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    release: threading.Event = field(default_factory=threading.Event)
+
+    def serve(self, name: str, data: bytes, *, statuses: tuple[int, ...] = (), cut: str | None = None,
+              content_type: str = "audio/wav") -> str:  # fmt: skip
+        """Serve ``data`` as ``name``; return its URL.
+
+        ``statuses`` answer the first requests (yt-dlp's first request for a direct link is its
+        extractor's look at the URL, the next one the download); ``cut`` ("drop" or "stall")
+        sends half of the file to every request without a Range header, then hangs up, or hangs
+        until the test ends; requests with a Range header get the rest (206).
+        """
+        self.files[name] = data
+        self.plans[name] = FilePlan(list(statuses), cut, content_type)
+        return f"{self.base_url}/{name}"
+
+    def ranges(self, name: str) -> list[str]:
+        """The Range headers of the GET requests for ``name``, in order."""
+        return [r for method, n, r in self.requests if method == "GET" and n == name and r]
+
+
+@pytest.fixture
+def flaky_server():
+    server = _Server(("127.0.0.1", 0), _FlakyHandler)
+    server.flaky = FlakyServer(f"http://127.0.0.1:{server.server_address[1]}")
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server.flaky
+    server.flaky.release.set()  # let stalled answers finish
+    server.shutdown()
+    server.server_close()

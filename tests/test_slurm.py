@@ -67,9 +67,17 @@ def slurm_jobs_since(cluster: SlurmCluster, after: int) -> list[dict[str, str]]:
     return [j for j in cluster.jobs() if int(j["JobId"]) > after]
 
 
+PER_TRACK = {"download", "segment", "mel"}  # the rules of group "track"
+TRACKS_PER_JOB = 2
+
+
 def rule_of(job: dict[str, str]) -> str:
-    m = re.fullmatch(r"rule_(\w+?)(?:_wildcards_.*)?", job.get("Comment", ""))
-    assert m, f"SLURM job {job['JobId']} has no rule comment: {job.get('Comment')!r}"
+    """The rule a SLURM job ran, from the comment the plugin writes; ``group_track`` for a group job."""
+    comment = job.get("Comment", "")
+    if re.fullmatch(r"rule_track_download_mel_segment(?:_wildcards_.*)?", comment):
+        return "group_track"
+    m = re.fullmatch(r"rule_(\w+?)(?:_wildcards_.*)?", comment)
+    assert m, f"SLURM job {job['JobId']} has no rule comment: {comment!r}"
     return m.group(1)
 
 
@@ -163,13 +171,15 @@ def slurm_run(cluster, music_server, tmp_path_factory):
     wd = make_workdir(tmp_path_factory.mktemp("slurm-wd"), music_server)
     before = last_job_id(cluster)
     start = time.monotonic()
-    run = snakemake_in(wd, cluster)
+    # Two tracks per group job (the profile's 20 would put all four in one).
+    run = snakemake_in(wd, cluster, "--group-components", f"track={TRACKS_PER_JOB}")
     print(f"tiny workflow through SLURM: {time.monotonic() - start:.0f} s")
     return wd, run, slurm_jobs_since(cluster, before)
 
 
 def test_tiny_workflow_runs_as_slurm_jobs(slurm_run):
     wd, run, slurm_jobs = slurm_run
+    (wd / "snakemake-output.txt").write_text(run.output)  # for a failing assertion below
 
     # It finished.
     assert (wd / "results" / "generated" / "manifest.csv").is_file()
@@ -182,9 +192,14 @@ def test_tiny_workflow_runs_as_slurm_jobs(slurm_run):
     ran = Counter(run.rules)
     printed_local = set(re.findall(r"^local(?:rule|checkpoint) (\w+):", run.output, re.M))
     assert printed_local <= local | {"all"}, f"ran locally but not declared local: {printed_local - local - {'all'}}"
-    expected = Counter({rule: n for rule, n in ran.items() if rule not in local | {"all"}})
+    expected = Counter({rule: n for rule, n in ran.items() if rule not in local | {"all"} | PER_TRACK})
+    # The per-track rules (4 tracks x download, segment, mel) ran as group jobs of TRACKS_PER_JOB tracks each:
+    # N / k SLURM jobs instead of 3 N.
+    n_tracks = ran["download"]
+    assert n_tracks == 4 and ran["segment"] == ran["mel"] == n_tracks
+    expected["group_track"] = n_tracks // TRACKS_PER_JOB
     assert Counter(rule_of(j) for j in slurm_jobs) == expected
-    assert {"download", "segment", "mel", "pack", "train", "generate"} <= set(expected)
+    assert {"pack", "train", "generate", "longform"} <= set(expected)
     assert all(j["JobState"] == "COMPLETED" for j in slurm_jobs), [(j["JobId"], j["JobState"]) for j in slurm_jobs]
 
     # The GPU is asked for once, on train, and SLURM recorded it, with the rule's threads.
@@ -192,7 +207,7 @@ def test_tiny_workflow_runs_as_slurm_jobs(slurm_run):
     assert gpu_rules == {"train"}
     (train,) = [j for j in slurm_jobs if rule_of(j) == "train"]
     assert train["TresPerJob"] == "gres:gpu:1"
-    assert train["NumCPUs"] == "4"
+    assert train["NumCPUs"] == "2"
 
 
 def test_train_stopped_by_slurm_resumes_in_the_retry(slurm_run, cluster):

@@ -1,10 +1,13 @@
 # Shared setup: config validation (first), wildcard rules, input functions.
+import functools
+import os
 import sys
 from pathlib import Path
 
 import yaml
 
-SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+# This file's own folder, not the main Snakefile's: the workflow also runs as a module of another one.
+SCRIPTS = Path(str(workflow.current_basedir)).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
 from audiowgan.config import ConfigError, check as check_config  # noqa: E402
@@ -68,14 +71,25 @@ def module_inputs(script):
 
 def usable_tracks():
     """{track: url} of the usable tracks, read once the `tracks` checkpoint has run."""
-    import csv
+    path = checkpoints.tracks.get().output.resolved
+    st = os.stat(path)
+    return _read_usable_tracks(path, st.st_ino, st.st_mtime_ns, st.st_size)
 
-    with open(checkpoints.tracks.get().output.resolved, newline="") as fh:
-        return {
-            row["track"]: row["url"]
-            for row in csv.DictReader(fh, delimiter="\t")
-            if row["status"] == "ok"
-        }
+
+@functools.lru_cache(maxsize=4)
+def _read_usable_tracks(path, inode, mtime_ns, size):
+    """Parsed once per version of resolved.tsv (not once per job: that was O(tracks^2))."""
+    import csv
+    from types import MappingProxyType
+
+    with open(path, newline="") as fh:
+        return MappingProxyType(
+            {
+                row["track"]: row["url"]
+                for row in csv.DictReader(fh, delimiter="\t")
+                if row["status"] == "ok"
+            }
+        )
 
 
 def resolved_file(wildcards):

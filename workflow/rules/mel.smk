@@ -8,6 +8,9 @@ rule mel:
         "results/logs/mel/{track}.log",
     benchmark:
         "results/benchmarks/mel/{track}.tsv"
+    # One SLURM job handles many tracks' download, segment and mel (profiles/slurm: group-components).
+    group:
+        "track"
     conda:
         "../../envs/audio.yaml"
     # One job per track already fills the cores; raise it for a few long tracks

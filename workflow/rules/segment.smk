@@ -9,6 +9,9 @@ rule segment:
         "results/logs/segment/{track}.log",
     benchmark:
         "results/benchmarks/segment/{track}.tsv"
+    # One SLURM job handles many tracks' download, segment and mel (profiles/slurm: group-components).
+    group:
+        "track"
     conda:
         "../../envs/audio.yaml"
     resources:

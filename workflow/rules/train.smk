@@ -19,7 +19,8 @@ rule train:
         "results/benchmarks/train.tsv"
     conda:
         "../../envs/train.yaml"
-    threads: 4
+    # Fits common GPU nodes (2 CPUs feed the GPU); raise it for CPU training: --set-threads train=8.
+    threads: 2
     resources:
         runtime=24 * 60,
         mem_mb=16000,
