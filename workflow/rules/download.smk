@@ -11,7 +11,13 @@ rule download:
         "results/logs/download/{track}.log",
     benchmark:
         "results/benchmarks/download/{track}.tsv"
+    # Failures inside yt-dlp are retried in the job (download.retries, with backoff) and then
+    # recorded as the track's status, so they never fail the job. This is for a job that dies:
+    # killed by the scheduler, out of time, its node lost. The rerun resumes the partial download.
     retries: 1
+    # One SLURM job handles many tracks' download, segment and mel (profiles/slurm: group-components).
+    group:
+        "track"
     conda:
         "../../envs/audio.yaml"
     resources:
@@ -19,5 +25,11 @@ rule download:
         mem_mb=1000,
     params:
         url=track_url,
+        # Lambdas naming `output`: Snakemake takes such params as derived from the job's files
+        # and leaves them out of its params trigger, so a changed retry setting never fetches
+        # finished tracks again (and retrains); it applies to downloads still to run.
+        # Plain values would rerun every download and all that follows (test_download_retry.py).
+        retries=lambda wildcards, output: config["download"]["retries"],
+        backoff_seconds=lambda wildcards, output: config["download"]["backoff_seconds"],
     script:
         "../scripts/download.py"

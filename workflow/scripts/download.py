@@ -6,5 +6,11 @@ snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
 log.info("downloading %s", snakemake.params.url)
-status = sources.download_track(snakemake.params.url, snakemake.output.audio, snakemake.output.status)
-log.info("status: %s %s", status["status"], status["reason"])
+status = sources.download_track(
+    snakemake.params.url,
+    snakemake.output.audio,
+    snakemake.output.status,
+    retries=snakemake.params.retries,
+    backoff_seconds=snakemake.params.backoff_seconds,
+)
+log.info("status: %s %s (%d attempt(s))", status["status"], status["reason"], status["attempts"])
