@@ -7,16 +7,35 @@ CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake
 export PYTHONPATH := $(CURDIR)/workflow/scripts
 
-.PHONY: setup system-deps run demo-audio test lint format clean
+# TensorFlow build (scripts/tf-route.sh): TF=cuda (tensorflow[and-cuda]), TF=plain (tensorflow) or
+# TF=cpu (tensorflow-cpu); unset, it is detected: cuda where `nvidia-smi -L` lists a GPU (Linux),
+# plain on macOS arm64 and Linux aarch64, cpu elsewhere. An explicit choice is remembered in
+# .venv/bin/.installed until another is given (TF=auto detects again).
+TF ?=
+TF_CHOICE := $(shell TF='$(TF)' TF_STAMP='$(BIN)/.installed' UNAME_S='$(UNAME_S)' UNAME_M='$(UNAME_M)' \
+	NVIDIA_SMI='$(NVIDIA_SMI)' bash scripts/tf-route.sh 2>/dev/null)
+TF_ROUTE := $(word 1,$(TF_CHOICE))
+TF_HOW := $(word 2,$(TF_CHOICE))
+INSTALLED := $(shell cat $(BIN)/.installed 2>/dev/null)
+# Reinstall when the route (or how it was chosen) differs from the one recorded at the last install.
+TF_CHANGED := $(if $(filter tf-route=$(TF_ROUTE),$(INSTALLED)),$(if $(filter tf-route-chosen=$(TF_HOW),$(INSTALLED)),,FORCE),FORCE)
 
-# The virtual environment is rebuilt whenever a requirements file changes.
-$(BIN)/.installed: requirements.txt requirements-dev.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $@
+.PHONY: setup venv tf-route system-deps run demo-audio test lint format clean FORCE
 
-setup: system-deps $(BIN)/.installed ## create .venv and install ffmpeg if missing
+# The virtual environment is updated whenever a requirements file changes, and rebuilt from scratch
+# when the TensorFlow route changes (scripts/setup-venv.sh).
+$(BIN)/.installed: requirements.txt requirements-dev.txt $(if $(TF_ROUTE),requirements-tf-$(TF_ROUTE).txt,tf-route) $(TF_CHANGED)
+	PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/setup-venv.sh $(TF_ROUTE) $(TF_HOW)
+
+setup: system-deps venv ## create .venv (TensorFlow build: TF=cpu|cuda|plain, detected when unset) and install ffmpeg if missing
+
+venv: $(BIN)/.installed ## only the virtual environment
+
+tf-route: ## print the TensorFlow route make setup would install, and why
+	@TF='$(TF)' TF_STAMP='$(BIN)/.installed' UNAME_S='$(UNAME_S)' UNAME_M='$(UNAME_M)' \
+		NVIDIA_SMI='$(NVIDIA_SMI)' bash scripts/tf-route.sh --why 2>&1 >/dev/null
+
+FORCE:
 
 system-deps:
 	@bash scripts/install-system-deps.sh ffmpeg

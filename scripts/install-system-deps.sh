@@ -15,7 +15,8 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     echo "Missing system packages: ${missing[*]}." >&2
-    echo "Install them with your package manager (Debian/Ubuntu: sudo apt-get install ${missing[*]}), then rerun." >&2
+    echo "Install them with your package manager (Debian/Ubuntu: sudo apt-get install ${missing[*]};" \
+        "macOS: brew install ${missing[*]}), then rerun." >&2
     exit 1
 fi
 echo "Installing ${missing[*]} with apt-get" >&2

@@ -1,8 +1,10 @@
 """envs/*.yaml (conda environments for `--sdm conda`) agree with the pinned requirements.
 
 Conda channels are not reachable in CI, so the environments are checked, not built:
-every package pinned in an environment is pinned in requirements.txt at the same
-version, under the PyPI name that NAME_MAP gives for a conda-forge (or pip extra) name.
+every package pinned in an environment is pinned in requirements.txt (or, for TensorFlow, in one
+of the route files requirements-tf-*.txt that `make setup` chooses from) at the same version,
+under the PyPI name that NAME_MAP gives for a conda-forge name. Pip entries keep their extras
+(``yt-dlp[default]``, ``tensorflow[and-cuda]``) and must match a requirement with the same extras.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ import yaml
 from conftest import REPO
 
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
-# conda-forge (or pip-with-extra) name -> the PyPI name pinned in requirements.txt.
+# TensorFlow's install routes (scripts/tf-route.sh): one of them joins requirements.txt in an environment.
+TF_ROUTES = sorted(REPO.glob("requirements-tf-*.txt"))
+# conda-forge name -> the PyPI name pinned in requirements.txt.
 NAME_MAP = {
     "pysoundfile": "soundfile",
     "matplotlib-base": "matplotlib",
-    "tensorflow[and-cuda]": "tensorflow-cpu",  # same TensorFlow, with CUDA wheels for GPU nodes
-    "tensorflow": "tensorflow-cpu",
 }
 # Not Python packages of ours: the interpreter, the installer, a system tool.
 NOT_IN_REQUIREMENTS = {"python", "pip", "ffmpeg"}
@@ -29,16 +31,23 @@ NOT_IN_REQUIREMENTS = {"python", "pip", "ffmpeg"}
 DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm"}
 
 
-def requirements(path: Path = REPO / "requirements.txt") -> dict[str, str]:
+def requirements(*paths: Path) -> dict[str, str]:
+    """{canonical name with extras: version} of requirements.txt (or ``paths``); every line pinned."""
     pins = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if not line or line.startswith("-"):
-            continue
-        m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
-        assert m, f"requirements.txt: {line!r} is not pinned as name==version"
-        pins[canonical(m.group(1))] = m.group(2)
+    for path in paths or (REPO / "requirements.txt",):
+        for line in path.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            m = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
+            assert m, f"{path.name}: {line!r} is not pinned as name==version"
+            pins[canonical(m.group(1))] = m.group(2)
     return pins
+
+
+def all_pins() -> dict[str, str]:
+    """requirements.txt and every TensorFlow route file."""
+    return requirements(REPO / "requirements.txt", *TF_ROUTES)
 
 
 def canonical(name: str) -> str:
@@ -69,14 +78,16 @@ def test_there_are_environments():
 
 @pytest.mark.parametrize("path", ENVS, ids=lambda p: p.name)
 def test_environment_pins_equal_requirements(path):
-    pins = requirements()
+    pins = all_pins()
     spec = yaml.safe_load(path.read_text())
     assert spec["channels"] == ["conda-forge", "nodefaults"], f"{path.name}: use conda-forge only"
     for name, version, _kind in env_packages(path):
         if name in NOT_IN_REQUIREMENTS:
             continue
         pypi = canonical(NAME_MAP.get(name, name))
-        assert pypi in pins, f"{path.name}: {name} is not pinned in requirements.txt (map its name in NAME_MAP?)"
+        assert pypi in pins, (
+            f"{path.name}: {name} is not pinned in requirements.txt or requirements-tf-*.txt (map its name in NAME_MAP?)"
+        )
         assert version is not None, f"{path.name}: {name} has no version; requirements.txt pins {pins[pypi]}"
         assert version == pins[pypi], f"{path.name}: {name}={version} but requirements.txt pins {pypi}=={pins[pypi]}"
 
@@ -93,6 +104,17 @@ def test_every_runtime_requirement_is_in_some_environment():
     covered = {canonical(NAME_MAP.get(name, name)) for path in ENVS for name, _, _ in env_packages(path)}
     missing = set(requirements()) - covered - DRIVER_ONLY
     assert not missing, f"in requirements.txt but in no envs/*.yaml: {sorted(missing)}"
+
+
+def test_the_training_environment_has_exactly_one_tensorflow_route():
+    """envs/train.yaml runs on GPU nodes: the CUDA route, and no second TensorFlow build beside it."""
+    routes = set(requirements(*TF_ROUTES))
+    names = [canonical(name) for name, _, _ in env_packages(REPO / "envs" / "train.yaml")]
+    assert [n for n in names if n in routes] == ["tensorflow[and-cuda]"]
+    assert not [n for n in names if re.match(r"tensorflow(-cpu)?$", n)]
+    for path in ENVS:
+        if path.name != "train.yaml":
+            assert not routes & {canonical(n) for n, _, _ in env_packages(path)}, f"{path.name} installs TensorFlow"
 
 
 def test_every_conda_directive_names_an_existing_environment():

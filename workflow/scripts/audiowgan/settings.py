@@ -187,6 +187,13 @@ class Spec:
 
 
 @dataclass(frozen=True)
+class DownloadSpec(Spec):
+    SECTION: ClassVar[str] = "download"
+    retries: int
+    backoff_seconds: float
+
+
+@dataclass(frozen=True)
 class AudioSpec(Spec):
     SECTION: ClassVar[str] = "audio"
     sample_rate: int
@@ -280,4 +287,4 @@ class EvaluateSpec(Spec):
     perceptual: bool
 
 
-SECTIONS: tuple[type[Spec], ...] = (AudioSpec, MelSpec, ModelSpec, TrainSpec, GenerateSpec, EvaluateSpec)
+SECTIONS: tuple[type[Spec], ...] = (DownloadSpec, AudioSpec, MelSpec, ModelSpec, TrainSpec, GenerateSpec, EvaluateSpec)
