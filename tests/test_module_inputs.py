@@ -50,7 +50,7 @@ def test_rules_live_in_the_stage_file_their_name_says():
 
 def test_imports_are_followed_through_the_package():
     names = imports.module_names(SCRIPTS / "train.py")
-    assert {"training", "model", "dataset", "settings", "atomic", "runlog"} == set(names)
+    assert {"training", "model", "dataset", "settings", "atomic", "runlog", "devices"} == set(names)
     assert "features" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments
     files = imports.module_files(SCRIPTS / "report.py")
     assert files[0].name == "__init__.py" and {f.stem for f in files[1:]} == {"report", "runlog", "atomic"}

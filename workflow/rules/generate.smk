@@ -23,6 +23,8 @@ rule generate:
         "results/benchmarks/generate.tsv"
     conda:
         "../../envs/train.yaml"
+    # TensorFlow's thread pools (intra-op) and the inversion's FFTs.
+    threads: 2
     resources:
         runtime=60,
         mem_mb=4000,

@@ -2,11 +2,13 @@
 
 from pathlib import Path
 
-from audiowgan import generation, runlog
+from audiowgan import devices, generation, runlog
 from audiowgan.settings import LongformSpec
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
+devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
+devices.log_devices(log, threads=snakemake.threads)
 p = snakemake.params
 
 generation.longform(

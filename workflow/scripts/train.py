@@ -17,7 +17,7 @@ gpu_seen = bool(devices.physical_gpus())
 precision = training.precision_policy(train_params.mixed_precision, gpu=gpu_seen)
 devices.log_devices(log, threads=snakemake.threads,
                     precision=f"{precision} (train.mixed_precision: {str(train_params.mixed_precision).lower()})")  # fmt: skip
-devices.check_gpu(snakemake.resources.get("gpu", 0), log, require=getattr(train_params, "require_gpu", False))
+devices.check_gpu(snakemake.resources.get("gpu", 0), log, require=train_params.require_gpu)
 
 training.train(
     dataset_dir=Path(snakemake.input.mels).parent,

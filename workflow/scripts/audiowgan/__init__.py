@@ -6,8 +6,8 @@ Layers (imports point down only; scripts import modules, modules never import sc
 - ``sources`` (yt-dlp), ``audio`` (decoding, segments, WAV, loudness), ``policy`` (track outcomes, on_error)
 - ``features`` (mel), ``dataset`` (packing, splits), ``inversion`` (mel to audio), ``metrics``
 - ``evaluation``, ``plots``, ``report`` (the look stages), ``config`` (whole-config checks), ``demo``
-- ``model``, ``training``, ``generation``, ``perceptual`` (CREPE): the only modules that import TensorFlow
-  (``perceptual`` lazily, inside its functions). ``inversion`` uses
+- ``model``, ``training``, ``generation``, ``perceptual`` (CREPE) and ``devices`` (threads, device
+  report): the only modules that import TensorFlow (the last two lazily, inside their functions). ``inversion`` uses
   it only when it is already loaded and sees a GPU (its optional fast backend).
 """
 

@@ -40,7 +40,7 @@ UPSAMPLE_MODES = ("resize", "transpose")
 
 def build_generator(
     *, noise_dim: int, channels: list[int], output_shape: tuple[int, int], kernel_size: int = 5,
-    upsample: str = "resize",
+    upsample: str = "resize", synchronized_bn: bool = False,
 ) -> keras.Model:  # fmt: skip
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh).
 
@@ -55,6 +55,8 @@ def build_generator(
       stride its kernel overlaps unevenly, which prints a checkerboard on the spectrogram.
 
     Both have the same parameter count (a k x k kernel from c_in to c_out channels, no bias).
+    ``synchronized_bn``: BatchNorm over the global batch under a multi-replica strategy, so the
+    moving statistics that are saved are the same on every replica (the variables are the same).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
     if int(noise_dim) < 1:
@@ -67,7 +69,9 @@ def build_generator(
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(h0 * w0 * int(channels[0]), use_bias=False, name="dense")(z)  # bias would be undone by BN
     x = layers.Reshape((h0, w0, int(channels[0])))(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)  # per channel, like every later block
+    # synchronized: under MirroredStrategy the batch statistics (and so the moving averages that are
+    # saved) are those of the global batch, the same on every replica; one replica is unaffected.
+    x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)  # per channel, like every block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if upsample == "resize":
@@ -75,7 +79,7 @@ def build_generator(
             x = layers.Conv2D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         else:
             x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
@@ -157,10 +161,12 @@ def generator_loss(critic, fake) -> tf.Tensor:
     return -tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
 
 
-def build_networks(spec: ModelSpec, shape: tuple[int, int]) -> tuple[keras.Model, keras.Model]:
+def build_networks(spec: ModelSpec, shape: tuple[int, int], *,
+                   synchronized_bn: bool = False) -> tuple[keras.Model, keras.Model]:  # fmt: skip
     """Generator and critic of ``spec`` for mels of ``shape`` = (n_mels, frames)."""
     generator = build_generator(noise_dim=spec.noise_dim, channels=list(spec.generator_channels), output_shape=shape,
-                                kernel_size=spec.kernel_size, upsample=spec.upsample)  # fmt: skip
+                                kernel_size=spec.kernel_size, upsample=spec.upsample,
+                                synchronized_bn=synchronized_bn)  # fmt: skip
     critic = build_critic(channels=list(spec.critic_channels), input_shape=shape, kernel_size=spec.kernel_size)
     return generator, critic
 

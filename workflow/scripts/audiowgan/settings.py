@@ -245,13 +245,14 @@ class TrainSpec(Spec):
     checkpoint_every: int
     mixed_precision: bool
     xla: bool
+    require_gpu: bool
     tensorboard: bool
     tensorboard_image_every: int
     ema_decay: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = ("epochs", "checkpoint_every", "tensorboard",
-                                                    "tensorboard_image_every")  # fmt: skip
+                                                    "tensorboard_image_every", "require_gpu")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -272,6 +272,10 @@ def setup_runtime(tp: TrainSpec, log: logging.Logger, *, strategy: tf.distribute
     if strategy is not None:
         log.info("%s over %d replicas, global batch %d", type(strategy).__name__, strategy.num_replicas_in_sync,
                  tp.batch_size)  # fmt: skip
+        if tp.xla:
+            # strategy.run of the XLA-compiled step fails on the random generator's replicated state
+            # (tested on logical CPUs); the distributed step runs without XLA.
+            log.warning("train.xla is not applied under %s", type(strategy).__name__)
     return Runtime(gpus, policy, strategy)
 
 
@@ -306,7 +310,8 @@ class TrainState:
 def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: Runtime) -> TrainState:
     """Fresh networks and optimizers (call inside the runtime's policy scope)."""
     with runtime.scope():
-        generator, critic = M.build_networks(mp, shape)
+        # Synchronized BatchNorm only with several replicas: one replica keeps the plain layer's exact numbers.
+        generator, critic = M.build_networks(mp, shape, synchronized_bn=runtime.strategy is not None)
         g_opt, d_opt = (
             make_optimizer(tp, loss_scale=runtime.loss_scale),
             make_optimizer(tp, loss_scale=runtime.loss_scale),
@@ -382,7 +387,7 @@ class Checkpoints:
 
     def _restore(self, latest: str) -> list[dict]:
         self._ckpt.restore(latest).assert_existing_objects_matched()
-        step = int(self.state.step)
+        step = int(self.state.step.numpy())  # .numpy(): a MirroredVariable has no __int__
         rows = [r for r in read_losses(self._losses) if r["step"] <= step]
         if [r["step"] for r in rows] != list(range(1, step + 1)):
             raise RuntimeError(f"{self._losses} does not hold steps 1..{step} of {latest}")
@@ -394,8 +399,8 @@ class Checkpoints:
         self.state.seconds.assign(seconds)
         # Losses first: a crash between the two leaves extra rows that the restore drops, never a gap.
         write_losses(self._losses, rows)
-        self._manager.save(checkpoint_number=int(self.state.step))
-        self.saved_step = int(self.state.step)
+        self._manager.save(checkpoint_number=int(self.state.step.numpy()))
+        self.saved_step = int(self.state.step.numpy())
 
 
 # --------------------------------------------------------------------------------------------- loop
@@ -730,7 +735,7 @@ def train(
                      d_steps=tp.d_steps, gp_weight=tp.gp_weight, jit_compile=tp.xla, strategy=runtime.strategy)  # fmt: skip
         checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
         rows = checkpoints.restore()
-        loop = Loop(mp, tp, data, state, gan, checkpoints, runtime, rows, log, step=int(state.step),
+        loop = Loop(mp, tp, data, state, gan, checkpoints, runtime, rows, log, step=int(state.step.numpy()),
                     _t_offset=float(state.seconds.numpy()))  # fmt: skip
         try:
             for cb in callbacks:
