@@ -16,5 +16,9 @@ plots.make_plots(
     grid_png=snakemake.output.spectrograms,
     clip_pngs=list(snakemake.output.clips),
 )
-log.info("wrote %s, %s and %d clip image(s)", snakemake.output.losses, snakemake.output.spectrograms,
-         len(snakemake.output.clips))  # fmt: skip
+log.info(
+    "wrote %s, %s and %d clip image(s)",
+    snakemake.output.losses,
+    snakemake.output.spectrograms,
+    len(snakemake.output.clips),
+)

@@ -11,12 +11,19 @@ p = snakemake.params
 with open(snakemake.input.status) as fh:
     download_status = json.load(fh)
 meta = audio.segment_track(
-    snakemake.input.audio, download_status, snakemake.output.segments, sample_rate=p.sample_rate,
-    segment_seconds=p.segment_seconds, silence_threshold_db=p.silence_threshold_db,
-)  # fmt: skip
+    snakemake.input.audio,
+    download_status,
+    snakemake.output.segments,
+    sample_rate=p.sample_rate,
+    segment_seconds=p.segment_seconds,
+    silence_threshold_db=p.silence_threshold_db,
+)
 log.info(
     "%.1f s of audio: %d segment(s) kept, %d silent dropped, %.2f s remainder dropped",
-    meta["total_seconds"], meta["kept"], meta["silent"], meta["remainder_seconds"],
-)  # fmt: skip
+    meta["total_seconds"],
+    meta["kept"],
+    meta["silent"],
+    meta["remainder_seconds"],
+)
 if meta["status"] != "ok":
     log.warning("track skipped (%s): %s", meta["status"], meta["reason"])

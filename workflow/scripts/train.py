@@ -15,8 +15,11 @@ devices.configure_threads(snakemake.threads)  # before any TensorFlow operation:
 train_params = TrainSpec.from_mapping(snakemake.params.train)
 gpu_seen = bool(devices.physical_gpus())
 precision = training.precision_policy(train_params.mixed_precision, gpu=gpu_seen)
-devices.log_devices(log, threads=snakemake.threads,
-                    precision=f"{precision} (train.mixed_precision: {str(train_params.mixed_precision).lower()})")  # fmt: skip
+devices.log_devices(
+    log,
+    threads=snakemake.threads,
+    precision=f"{precision} (train.mixed_precision: {str(train_params.mixed_precision).lower()})",
+)
 devices.check_gpu(snakemake.resources.get("gpu", 0), log, require=train_params.require_gpu)
 
 training.train(

@@ -45,10 +45,24 @@ def stream_blocks(path: str | Path, *, sample_rate: int, block_samples: int) -> 
     if block_samples <= 0:
         raise ValueError(f"block_samples={block_samples} must be a positive integer")
     cmd = [
-        require_ffmpeg(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-i", str(path), "-vn", "-ac", "1", "-ar", str(int(sample_rate)),
-        "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
-    ]  # fmt: skip
+        require_ffmpeg(),
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(int(sample_rate)),
+        "-f",
+        "f32le",
+        "-acodec",
+        "pcm_f32le",
+        "pipe:1",
+    ]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
         nbytes = block_samples * 4
@@ -146,14 +160,30 @@ def segment_track(
     threshold), with a ``reason`` a person can read.
     """
     with atomic.replacing_dir(out_dir) as tmp:  # a killed job leaves no folder: the next run redoes it
-        return _segment_into(audio_path, download_status, tmp, sample_rate=sample_rate,
-                             segment_seconds=segment_seconds, silence_threshold_db=silence_threshold_db)  # fmt: skip
+        return _segment_into(
+            audio_path,
+            download_status,
+            tmp,
+            sample_rate=sample_rate,
+            segment_seconds=segment_seconds,
+            silence_threshold_db=silence_threshold_db,
+        )
 
 
-def _segment_into(audio_path, download_status: dict, out_dir: Path, *, sample_rate: int, segment_seconds: float,
-                  silence_threshold_db: float) -> dict:  # fmt: skip
-    params = {"sample_rate": sample_rate, "segment_seconds": segment_seconds,
-              "silence_threshold_db": silence_threshold_db}  # fmt: skip
+def _segment_into(
+    audio_path,
+    download_status: dict,
+    out_dir: Path,
+    *,
+    sample_rate: int,
+    segment_seconds: float,
+    silence_threshold_db: float,
+) -> dict:
+    params = {
+        "sample_rate": sample_rate,
+        "segment_seconds": segment_seconds,
+        "silence_threshold_db": silence_threshold_db,
+    }
     summary = SegmentSummary(0, 0, 0.0, 0.0)
     status, reason = download_status.get("status", "ok"), download_status.get("reason", "")
     if status == "ok":

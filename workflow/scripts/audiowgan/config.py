@@ -27,9 +27,14 @@ def _cross_checks(config: dict) -> None:
     mel = config["mel"]
     try:
         check_mel_params(
-            sample_rate=config["audio"]["sample_rate"], n_fft=mel["n_fft"], hop_length=mel["hop_length"],
-            n_mels=mel["n_mels"], top_db=mel["top_db"], fmin=mel["fmin"], fmax=mel["fmax"],
-        )  # fmt: skip
+            sample_rate=config["audio"]["sample_rate"],
+            n_fft=mel["n_fft"],
+            hop_length=mel["hop_length"],
+            n_mels=mel["n_mels"],
+            top_db=mel["top_db"],
+            fmin=mel["fmin"],
+            fmax=mel["fmax"],
+        )
     except ValueError as exc:
         raise ConfigError(f"config section 'mel': {exc}") from None
     seg_samples = config["audio"]["segment_seconds"] * config["audio"]["sample_rate"]

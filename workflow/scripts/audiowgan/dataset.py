@@ -16,8 +16,18 @@ import pandas as pd
 
 from . import atomic
 
-META_KEYS = ("sample_rate", "segment_seconds", "silence_threshold_db", "n_fft", "hop_length", "n_mels", "top_db",
-             "fmin", "fmax", "frames")  # fmt: skip
+META_KEYS = (
+    "sample_rate",
+    "segment_seconds",
+    "silence_threshold_db",
+    "n_fft",
+    "hop_length",
+    "n_mels",
+    "top_db",
+    "fmin",
+    "fmax",
+    "frames",
+)
 
 
 class DatasetError(RuntimeError):
@@ -82,8 +92,10 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
         d = Path(d)
         meta = json.loads((d / "mel.json").read_text())
         metas[track] = meta
-        silent_rows.extend({"row": -1, "track": track, "segment": f"{n:05d}", "split": "silent"}
-                           for n in meta.get("silent_segments", []))  # fmt: skip
+        silent_rows.extend(
+            {"row": -1, "track": track, "segment": f"{n:05d}", "split": "silent"}
+            for n in meta.get("silent_segments", [])
+        )
         npys = sorted(d.glob("[0-9]*.npy"))
         if not npys:
             empty.append(track)

@@ -122,8 +122,13 @@ def device_lines(*, precision: str | None = None, threads: int | None = None) ->
     intra = tf.config.threading.get_intra_op_parallelism_threads()
     inter = tf.config.threading.get_inter_op_parallelism_threads()
     job = f" (the job's threads: {threads})" if threads is not None else ""
-    lines.append("threads: intra-op " + (str(intra) if intra else "all cores") + ", inter-op "
-                 + (str(inter) if inter else "TensorFlow's default") + job)  # fmt: skip
+    lines.append(
+        "threads: intra-op "
+        + (str(intra) if intra else "all cores")
+        + ", inter-op "
+        + (str(inter) if inter else "TensorFlow's default")
+        + job
+    )
     return lines
 
 
@@ -164,9 +169,11 @@ def no_gpu_message(requested: float) -> str:
     name, version = dist if dist else ("tensorflow", tf.__version__)
     cvd = os.environ.get("CUDA_VISIBLE_DEVICES")
     if info.get("is_cuda_build"):
-        cause = (f"TensorFlow is built with CUDA {info.get('cuda_version', '?')} but found no usable GPU (no driver "
-                 "or one too old for it, the GPU hidden, or CUDA libraries missing: TensorFlow's own stderr lines "
-                 "above say which)")  # fmt: skip
+        cause = (
+            f"TensorFlow is built with CUDA {info.get('cuda_version', '?')} but found no usable GPU (no driver "
+            "or one too old for it, the GPU hidden, or CUDA libraries missing: TensorFlow's own stderr lines "
+            "above say which)"
+        )
     else:
         cause = f"the installed TensorFlow ({name} {version}) is a CPU-only build"
     swap = f'pip uninstall -y {name} && pip install "tensorflow[and-cuda]=={version}"'
@@ -191,14 +198,17 @@ def check_gpu(requested: float | int | None, log: logging.Logger, *, require: bo
         raise GPUNotFoundError(message + ". train.require_gpu is true: stopping rather than training on the CPU.")
     evidence = gpu_evidence()
     if evidence is None:
-        log.info("this machine shows no NVIDIA GPU (no nvidia-smi listing, no /dev/nvidia*, no CUDA_VISIBLE_DEVICES):"
-                 " training on the CPU; the rule's gpu=%g reservation is unused. If it has one: make setup TF=cuda",
-                 requested)  # fmt: skip
+        log.info(
+            "this machine shows no NVIDIA GPU (no nvidia-smi listing, no /dev/nvidia*, no CUDA_VISIBLE_DEVICES):"
+            " training on the CPU; the rule's gpu=%g reservation is unused. If it has one: make setup TF=cuda",
+            requested,
+        )
         return False
     bar = "!" * 100
     log.warning(bar)
     log.warning("GPU NOT USED: %s.", message)
-    log.warning("Evidence of a GPU here: %s. Set train.require_gpu: true to fail instead of training on the CPU.",
-                evidence)  # fmt: skip
+    log.warning(
+        "Evidence of a GPU here: %s. Set train.require_gpu: true to fail instead of training on the CPU.", evidence
+    )
     log.warning(bar)
     return False

@@ -37,8 +37,14 @@ import pandas as pd
 from . import atomic, audio, dataset, features, metrics
 from .settings import AudioSpec, MelSpec
 
-FD_KEYS = ("generated", "generator_output", "real_vs_real", "noise_vs_real", "white_noise_vs_real",
-           "pink_noise_vs_real")  # fmt: skip
+FD_KEYS = (
+    "generated",
+    "generator_output",
+    "real_vs_real",
+    "noise_vs_real",
+    "white_noise_vs_real",
+    "pink_noise_vs_real",
+)
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
 ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT magnitude (0 is perfect)"
@@ -100,8 +106,9 @@ def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
 def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.ndarray) -> np.ndarray:
     """(len(rows), samples) audio of dataset rows, read from their segment WAVs."""
     index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str}).set_index("row")
-    return np.stack([audio.read_wav(Path(segments_root) / index.at[r, "track"] / f"{index.at[r, 'segment']}.wav")[0]
-                     for r in rows])  # fmt: skip
+    return np.stack(
+        [audio.read_wav(Path(segments_root) / index.at[r, "track"] / f"{index.at[r, 'segment']}.wav")[0] for r in rows]
+    )
 
 
 def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int) -> dict:
@@ -162,7 +169,7 @@ def evaluate(
             "seed": int(seed),
             "by": meta.get("holdout", {}).get("by"),
             "heldout_tracks": meta.get("holdout", {}).get("tracks", []),
-        },  # fmt: skip
+        },
         "frechet_distance": dict.fromkeys(FD_KEYS),
         "perceptual": None,
         "round_trip": {
@@ -173,7 +180,7 @@ def evaluate(
             "method": inversion_method,
             "n_iter": int(griffin_lim_iters),
             "measure": ROUND_TRIP_MEASURE,
-        },  # fmt: skip
+        },
     }
     if len(heldout) < 2 or n < 1:
         result["status"] = "skipped"
@@ -197,15 +204,31 @@ def evaluate(
             fd[key] = _fd(waves_mels(waves, meta), reference)
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
         if perceptual:
-            sets = {"generated": read_clips(clips[:n], meta),
-                    "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]), **noises}  # fmt: skip
+            sets = {
+                "generated": read_clips(clips[:n], meta),
+                "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
+                **noises,
+            }
             result["perceptual"] = perceptual_distances(
                 segment_waves(dataset_dir, segments_root, a_rows), sets, sample_rate=sr, seed=seed
             )
-            log.info("CREPE-embedding distances: Frechet %s, kernel %s", result["perceptual"]["frechet"],
-                     result["perceptual"]["kernel"])  # fmt: skip
-    result["round_trip"].update(_round_trip(dataset_dir, segments_root, heldout[:round_trip_segments], meta,
-                                            n_iter=griffin_lim_iters, method=inversion_method, seed=seed, log=log))  # fmt: skip
+            log.info(
+                "CREPE-embedding distances: Frechet %s, kernel %s",
+                result["perceptual"]["frechet"],
+                result["perceptual"]["kernel"],
+            )
+    result["round_trip"].update(
+        _round_trip(
+            dataset_dir,
+            segments_root,
+            heldout[:round_trip_segments],
+            meta,
+            n_iter=griffin_lim_iters,
+            method=inversion_method,
+            seed=seed,
+            log=log,
+        )
+    )
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
@@ -223,9 +246,16 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
         seed=seed,
         **_mel_args(meta),
     )
-    log.info("Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f", method, n_iter,
-             len(errors), errors.mean())  # fmt: skip
+    log.info(
+        "Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f",
+        method,
+        n_iter,
+        len(errors),
+        errors.mean(),
+    )
     return {
-        "mean": round(float(errors.mean()), 6), "std": round(float(errors.std()), 6),
-        "max": round(float(errors.max()), 6), "n_segments": int(len(errors)),
-    }  # fmt: skip
+        "mean": round(float(errors.mean()), 6),
+        "std": round(float(errors.std()), 6),
+        "max": round(float(errors.max()), 6),
+        "n_segments": int(len(errors)),
+    }

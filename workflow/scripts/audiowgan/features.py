@@ -21,9 +21,15 @@ log = logging.getLogger(__name__)
 
 
 def check_mel_params(
-    *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, top_db: float, fmin: float = 0.0,
+    *,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    n_mels: int,
+    top_db: float,
+    fmin: float = 0.0,
     fmax: float | None = None,
-) -> None:  # fmt: skip
+) -> None:
     """Raise ValueError naming the first bad mel parameter, its value and the rule it breaks."""
     for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
@@ -102,9 +108,15 @@ def mel_filters(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
 
 
 def mel_power(
-    samples: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, fmin: float = 0.0,
+    samples: np.ndarray,
+    *,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    n_mels: int,
+    fmin: float = 0.0,
     fmax: float | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """Mel power spectrogram, shape (n_mels, 1 + len(samples) // hop_length), float32.
 
     Equal (to float32 rounding) to ``librosa.feature.melspectrogram(y, sr=..., power=2.0)``
@@ -131,8 +143,17 @@ def unscale(scaled: np.ndarray, *, top_db: float) -> np.ndarray:
     return np.power(10.0, db / 10.0)
 
 
-def mel(samples: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, n_mels: int, top_db: float,
-        fmin: float = 0.0, fmax: float | None = None) -> np.ndarray:  # fmt: skip
+def mel(
+    samples: np.ndarray,
+    *,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    n_mels: int,
+    top_db: float,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+) -> np.ndarray:
     """Scaled mel spectrogram of one segment, float32 in [-1, 1], shape (n_mels, frames)."""
     power = mel_power(
         samples, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax
@@ -179,10 +200,15 @@ def _mels_into(segments_dir: Path, out_dir: Path, *, seg_meta: dict, spec: MelSp
         shapes = [one(w) for w in wavs]
     meta = {
         **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "silence_threshold_db")},
-        **{k: seg_meta.get(k, d) for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))},
+        **{
+            k: seg_meta.get(k, d)
+            for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))
+        },
         **mel_params,
-        "frames": shapes[0][1] if shapes else n_frames(segment_samples(seg_meta["segment_seconds"], sr), spec.hop_length),
+        "frames": shapes[0][1]
+        if shapes
+        else n_frames(segment_samples(seg_meta["segment_seconds"], sr), spec.hop_length),
         "n_segments": len(wavs),
-    }  # fmt: skip
+    }
     atomic.write_json(out_dir / "mel.json", meta)
     return meta

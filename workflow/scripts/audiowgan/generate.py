@@ -33,8 +33,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=None, help="clip/piece i uses seed + i (defaults: as the config)")
     ap.add_argument("--seconds", type=float, default=None, help="render long pieces of this many seconds")
     ap.add_argument("--overlap", type=float, default=d.longform.overlap_seconds, help="crossfade seconds (pieces)")
-    ap.add_argument("--anchor-seconds", type=float, default=d.longform.anchor_seconds,
-                    help="seconds between the walk's latent points (pieces)")  # fmt: skip
+    ap.add_argument(
+        "--anchor-seconds",
+        type=float,
+        default=d.longform.anchor_seconds,
+        help="seconds between the walk's latent points (pieces)",
+    )
     ap.add_argument("--weights", choices=sorted(WEIGHTS), default=d.weights)
     ap.add_argument("--griffin-lim-iters", type=int, default=d.griffin_lim_iters)
     ap.add_argument("--inversion", choices=["fast", "librosa"], default=d.inversion)
@@ -50,19 +54,33 @@ def main(argv: list[str] | None = None) -> int:
     d = GenerateSpec.from_mapping()
     # Checked like the config: a bad value names the option's config key.
     spec = GenerateSpec.from_mapping(
-        griffin_lim_iters=args.griffin_lim_iters, inversion=args.inversion, weights=args.weights,
-        target_dbfs=args.target_dbfs, formats=[f for f in args.formats.split(",") if f],
+        griffin_lim_iters=args.griffin_lim_iters,
+        inversion=args.inversion,
+        weights=args.weights,
+        target_dbfs=args.target_dbfs,
+        formats=[f for f in args.formats.split(",") if f],
         n_clips=args.n if args.n is not None and args.seconds is None else d.n_clips,
         seed=args.seed if args.seed is not None and args.seconds is None else d.seed,
-        longform={"n": args.n if args.n is not None else d.longform.n, "seconds": args.seconds or d.longform.seconds,
-                  "overlap_seconds": args.overlap, "anchor_seconds": args.anchor_seconds,
-                  "seed": args.seed if args.seed is not None else d.longform.seed},
-    )  # fmt: skip
+        longform={
+            "n": args.n if args.n is not None else d.longform.n,
+            "seconds": args.seconds or d.longform.seconds,
+            "overlap_seconds": args.overlap,
+            "anchor_seconds": args.anchor_seconds,
+            "seed": args.seed if args.seed is not None else d.longform.seed,
+        },
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    common = {"model_dir": args.model, "dataset_meta": None, "manifest": args.out / "manifest.csv",
-              "griffin_lim_iters": spec.griffin_lim_iters, "target_dbfs": spec.target_dbfs,
-              "inversion_method": spec.inversion, "weights": WEIGHTS[spec.weights], "formats": spec.formats,
-              "log": log}  # fmt: skip
+    common = {
+        "model_dir": args.model,
+        "dataset_meta": None,
+        "manifest": args.out / "manifest.csv",
+        "griffin_lim_iters": spec.griffin_lim_iters,
+        "target_dbfs": spec.target_dbfs,
+        "inversion_method": spec.inversion,
+        "weights": WEIGHTS[spec.weights],
+        "formats": spec.formats,
+        "log": log,
+    }
     if args.seconds is None:
         clips = [args.out / f"clip_{i:03d}.wav" for i in range(spec.n_clips)]
         generation.generate(clips=clips, seed=spec.seed, **common)

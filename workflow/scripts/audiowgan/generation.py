@@ -50,9 +50,15 @@ class Renderer:
     (or the copy in model.json), so the audio always matches what the generator learnt.
     """
 
-    def __init__(self, model_dir: str | Path, *, weights: str = "generator_ema.weights.h5",
-                 dataset_meta: str | Path | dict | None = None, griffin_lim_iters: int = 32,
-                 inversion_method: str = "fast"):  # fmt: skip
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        weights: str = "generator_ema.weights.h5",
+        dataset_meta: str | Path | dict | None = None,
+        griffin_lim_iters: int = 32,
+        inversion_method: str = "fast",
+    ):
         self.model_dir, self.weights = Path(model_dir), weights
         self.generator, self.record = model.load_generator(self.model_dir, weights=weights)
         self.meta = _read_meta(self.model_dir, dataset_meta)
@@ -79,10 +85,16 @@ class Renderer:
         """(B, segment samples) float32: mels through Griffin-Lim, not yet loudness-normalised."""
         m = self.mel_spec
         waves = inversion.mel_to_audio(
-            features.unscale(mels, top_db=m.top_db), sample_rate=self.sample_rate, n_fft=m.n_fft,
-            hop_length=m.hop_length, fmin=m.fmin, fmax=m.fmax, n_iter=self.griffin_lim_iters,
-            length=self.segment_samples, method=self.inversion_method,
-        )  # fmt: skip
+            features.unscale(mels, top_db=m.top_db),
+            sample_rate=self.sample_rate,
+            n_fft=m.n_fft,
+            hop_length=m.hop_length,
+            fmin=m.fmin,
+            fmax=m.fmax,
+            n_iter=self.griffin_lim_iters,
+            length=self.segment_samples,
+            method=self.inversion_method,
+        )
         return np.atleast_2d(waves).astype(np.float32)
 
 
@@ -93,14 +105,22 @@ def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int, formats: I
 
 
 def _config_hash(renderer: Renderer, **settings) -> str:
-    doc = {"model": renderer.record, "griffin_lim_iters": renderer.griffin_lim_iters,
-           "inversion": renderer.inversion_method, "weights": renderer.weights, **settings}  # fmt: skip
+    doc = {
+        "model": renderer.record,
+        "griffin_lim_iters": renderer.griffin_lim_iters,
+        "inversion": renderer.inversion_method,
+        "weights": renderer.weights,
+        **settings,
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def _level_row(wave: np.ndarray, sample_rate: int) -> dict:
-    return {"duration": len(wave) / sample_rate, "peak_dbfs": round(audio.peak_dbfs(wave), 2),
-            "rms_dbfs": round(audio.rms_dbfs(wave), 2)}  # fmt: skip
+    return {
+        "duration": len(wave) / sample_rate,
+        "peak_dbfs": round(audio.peak_dbfs(wave), 2),
+        "rms_dbfs": round(audio.rms_dbfs(wave), 2),
+    }
 
 
 def _write_manifest(path: str | Path, rows: list[dict]) -> pd.DataFrame:
@@ -137,10 +157,18 @@ def generate(
     model.json (architecture, training settings, dataset parameters) and the generation settings.
     """
     log = log or logging.getLogger(__name__)
-    r = Renderer(model_dir, weights=weights, dataset_meta=dataset_meta, griffin_lim_iters=griffin_lim_iters,
-                 inversion_method=inversion_method)  # fmt: skip
-    common = {"model_steps": r.record.get("steps"), "weights_sha256": r.weights_sha256(),
-              "config_sha256": _config_hash(r, target_dbfs=target_dbfs)}  # fmt: skip
+    r = Renderer(
+        model_dir,
+        weights=weights,
+        dataset_meta=dataset_meta,
+        griffin_lim_iters=griffin_lim_iters,
+        inversion_method=inversion_method,
+    )
+    common = {
+        "model_steps": r.record.get("steps"),
+        "weights_sha256": r.weights_sha256(),
+        "config_sha256": _config_hash(r, target_dbfs=target_dbfs),
+    }
     formats = list(formats)
     rows, raw = [], []
     for start in range(0, len(clips), batch_size):
@@ -152,8 +180,14 @@ def generate(
             wave = audio.normalise_loudness(wave, target_dbfs=target_dbfs)
             write_audio(path, wave, r.sample_rate, formats)
             rows.append({"clip": Path(path).name, "seed": s, **_level_row(wave, r.sample_rate), **common})
-            log.info("%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS", rows[-1]["clip"], s,
-                     rows[-1]["duration"], rows[-1]["rms_dbfs"], rows[-1]["peak_dbfs"])  # fmt: skip
+            log.info(
+                "%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS",
+                rows[-1]["clip"],
+                s,
+                rows[-1]["duration"],
+                rows[-1]["rms_dbfs"],
+                rows[-1]["peak_dbfs"],
+            )
     table = _write_manifest(manifest, rows)
     if mels_out is not None:
         with atomic.replacing(mels_out) as tmp, open(tmp, "wb") as fh:
@@ -190,8 +224,16 @@ def latent_walk(*, seed: int, noise_dim: int, steps: int, steps_per_anchor: int)
     anchors = [
         np.random.default_rng([seed, j]).standard_normal(noise_dim) for j in range(steps // steps_per_anchor + 2)
     ]
-    return np.stack([slerp(anchors[k // steps_per_anchor], anchors[k // steps_per_anchor + 1],
-                           (k % steps_per_anchor) / steps_per_anchor) for k in range(steps)])  # fmt: skip
+    return np.stack(
+        [
+            slerp(
+                anchors[k // steps_per_anchor],
+                anchors[k // steps_per_anchor + 1],
+                (k % steps_per_anchor) / steps_per_anchor,
+            )
+            for k in range(steps)
+        ]
+    )
 
 
 def equal_power_fades(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -242,23 +284,34 @@ def longform_plan(spec: LongformSpec, audio_spec: AudioSpec, *, n_fft: int = 0) 
     size, sr = audio_spec.segment_samples, audio_spec.sample_rate
     overlap = int(round(spec.overlap_seconds * sr))
     if overlap > size // 2:
-        raise ValueError(f"generate.longform.overlap_seconds={spec.overlap_seconds} must be at most half a segment "
-                         f"({audio_spec.segment_seconds / 2} s)")  # fmt: skip
+        raise ValueError(
+            f"generate.longform.overlap_seconds={spec.overlap_seconds} must be at most half a segment "
+            f"({audio_spec.segment_seconds / 2} s)"
+        )
     if overlap < n_fft:
-        raise ValueError(f"generate.longform.overlap_seconds={spec.overlap_seconds} must be at least one STFT window "
-                         f"(mel.n_fft={n_fft} samples, {n_fft / sr:.3f} s)")  # fmt: skip
+        raise ValueError(
+            f"generate.longform.overlap_seconds={spec.overlap_seconds} must be at least one STFT window "
+            f"(mel.n_fft={n_fft} samples, {n_fft / sr:.3f} s)"
+        )
     hop, length = size - overlap, int(round(spec.seconds * sr))
     segments = max(1, math.ceil((length - overlap) / hop))
-    return {"segments": segments, "hop": hop, "overlap": overlap, "length": length,
-            "steps_per_anchor": max(1, round(spec.anchor_seconds * sr / hop))}  # fmt: skip
+    return {
+        "segments": segments,
+        "hop": hop,
+        "overlap": overlap,
+        "length": length,
+        "steps_per_anchor": max(1, round(spec.anchor_seconds * sr / hop)),
+    }
 
 
-def render_longform(renderer: Renderer, spec: LongformSpec, *, seed: int, target_dbfs: float,
-                    chunk: int = 8) -> np.ndarray:  # fmt: skip
+def render_longform(
+    renderer: Renderer, spec: LongformSpec, *, seed: int, target_dbfs: float, chunk: int = 8
+) -> np.ndarray:
     """One long piece (samples,) float32: the latent walk of ``seed``, ``chunk`` segments at a time."""
     plan = longform_plan(spec, renderer.audio_spec, n_fft=renderer.mel_spec.n_fft)
-    z = latent_walk(seed=seed, noise_dim=renderer.noise_dim, steps=plan["segments"],
-                    steps_per_anchor=plan["steps_per_anchor"])  # fmt: skip
+    z = latent_walk(
+        seed=seed, noise_dim=renderer.noise_dim, steps=plan["segments"], steps_per_anchor=plan["steps_per_anchor"]
+    )
 
     def segments() -> Iterator[np.ndarray]:
         for start in range(0, len(z), chunk):
@@ -284,18 +337,34 @@ def longform(
 ) -> pd.DataFrame:
     """Write one long piece per path in ``pieces`` (piece i walks from seed ``spec.seed + i``) and a manifest."""
     log = log or logging.getLogger(__name__)
-    r = Renderer(model_dir, weights=weights, dataset_meta=dataset_meta, griffin_lim_iters=griffin_lim_iters,
-                 inversion_method=inversion_method)  # fmt: skip
+    r = Renderer(
+        model_dir,
+        weights=weights,
+        dataset_meta=dataset_meta,
+        griffin_lim_iters=griffin_lim_iters,
+        inversion_method=inversion_method,
+    )
     plan = longform_plan(spec, r.audio_spec, n_fft=r.mel_spec.n_fft)
-    common = {"segments": plan["segments"], "overlap_seconds": plan["overlap"] / r.sample_rate,
-              "anchor_seconds": spec.anchor_seconds, "model_steps": r.record.get("steps"),
-              "weights_sha256": r.weights_sha256(),
-              "config_sha256": _config_hash(r, target_dbfs=target_dbfs, longform=spec.to_dict())}  # fmt: skip
+    common = {
+        "segments": plan["segments"],
+        "overlap_seconds": plan["overlap"] / r.sample_rate,
+        "anchor_seconds": spec.anchor_seconds,
+        "model_steps": r.record.get("steps"),
+        "weights_sha256": r.weights_sha256(),
+        "config_sha256": _config_hash(r, target_dbfs=target_dbfs, longform=spec.to_dict()),
+    }
     rows = []
     for i, path in enumerate(pieces):
         wave = render_longform(r, spec, seed=spec.seed + i, target_dbfs=target_dbfs)
         write_audio(path, wave, r.sample_rate, formats)
         rows.append({"piece": Path(path).name, "seed": spec.seed + i, **_level_row(wave, r.sample_rate), **common})
-        log.info("%s: seed %d, %.1f s from %d segments, rms %.1f dBFS, peak %.1f dBFS", rows[-1]["piece"],
-                 spec.seed + i, rows[-1]["duration"], plan["segments"], rows[-1]["rms_dbfs"], rows[-1]["peak_dbfs"])  # fmt: skip
+        log.info(
+            "%s: seed %d, %.1f s from %d segments, rms %.1f dBFS, peak %.1f dBFS",
+            rows[-1]["piece"],
+            spec.seed + i,
+            rows[-1]["duration"],
+            plan["segments"],
+            rows[-1]["rms_dbfs"],
+            rows[-1]["peak_dbfs"],
+        )
     return _write_manifest(manifest, rows)

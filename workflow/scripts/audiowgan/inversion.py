@@ -212,9 +212,20 @@ def _mel_to_power(mel: np.ndarray, ops, n_nnls: int) -> np.ndarray:
 
 
 def _fast(
-    mel: np.ndarray, *, sample_rate: int, n_fft: int, hop_length: int, fmin: float, fmax: float, n_iter: int,
-    length: int, momentum: float, seed: int, n_nnls: int = 50, backend: str = "numpy",
-) -> np.ndarray:  # fmt: skip
+    mel: np.ndarray,
+    *,
+    sample_rate: int,
+    n_fft: int,
+    hop_length: int,
+    fmin: float,
+    fmax: float,
+    n_iter: int,
+    length: int,
+    momentum: float,
+    seed: int,
+    n_nnls: int = 50,
+    backend: str = "numpy",
+) -> np.ndarray:
     b, n_mels, t = mel.shape
     ops = _mel_operators(sample_rate, n_fft, n_mels, float(fmin), float(fmax))
     # Work time-major, (B * T, n_mels), so the sparse products and the FFT axis are contiguous.
@@ -230,8 +241,9 @@ def _fast(
     spec = np.exp(2j * np.pi * rng.random(mag.shape, dtype=np.float32)).astype(np.complex64)
     spec *= mag  # (B, T, bins): the target magnitude with random phases
     if backend == "tensorflow":
-        y = _griffin_lim_tf(mag, spec, n_fft=n_fft, hop_length=hop_length, n_iter=n_iter, length=length,
-                            momentum=momentum)  # fmt: skip
+        y = _griffin_lim_tf(
+            mag, spec, n_fft=n_fft, hop_length=hop_length, n_iter=n_iter, length=length, momentum=momentum
+        )
         return (y * np.sqrt(scale)[:, None]).astype(np.float32)
     inner_length = hop_length * (t - 1)  # STFT of this many samples has exactly t frames
     accel = momentum / (1.0 + momentum)  # librosa's form of Perraudin's t_n = c_n + a (c_n - c_{n-1})
@@ -239,8 +251,9 @@ def _fast(
     for _ in range(n_iter):
         # In place where it pays: complex division is slow, so divide reals and multiply.
         prev, spec_buf = rebuilt, spec
-        rebuilt = _stft(_istft(spec, n_fft=n_fft, hop_length=hop_length, length=inner_length),
-                        n_fft=n_fft, hop_length=hop_length)  # fmt: skip
+        rebuilt = _stft(
+            _istft(spec, n_fft=n_fft, hop_length=hop_length, length=inner_length), n_fft=n_fft, hop_length=hop_length
+        )
         np.multiply(prev, -accel, out=spec_buf)
         spec_buf += rebuilt  # t_n, up to a positive factor that the next line removes
         gain = np.abs(spec_buf)
@@ -254,7 +267,7 @@ def _fast(
 
 def _griffin_lim_tf(
     mag: np.ndarray, spec: np.ndarray, *, n_fft: int, hop_length: int, n_iter: int, length: int, momentum: float
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The same fast Griffin-Lim loop in TensorFlow (for GPUs): (B, T, bins) magnitude and start -> (B, length).
 
     Same STFT conventions as :func:`_stft`/:func:`_istft`: centered by zero-padding n_fft // 2 on each
@@ -363,9 +376,18 @@ def mel_to_audio(
         If a parameter is out of range; the message names it and its value.
     """
     mel, fmax_eff = _check_params(
-        mel_power, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax,
-        n_iter=n_iter, length=length, method=method, momentum=momentum, seed=seed,
-    )  # fmt: skip
+        mel_power,
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        fmin=fmin,
+        fmax=fmax,
+        n_iter=n_iter,
+        length=length,
+        method=method,
+        momentum=momentum,
+        seed=seed,
+    )
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
     single = mel.ndim == 2
@@ -383,22 +405,36 @@ def mel_to_audio(
         # gives `length` to its inner ISTFTs, which fails unless 1 + length // hop == frames;
         # other lengths are padded or trimmed afterwards.
         consistent = 1 + out_length // hop_length == n_frames
-        out = np.stack([
-            librosa.griffinlim(
-                librosa.feature.inverse.mel_to_stft(
-                    np.asarray(item, dtype=np.float32), sr=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff
-                ),
-                n_iter=n_iter, hop_length=hop_length, length=out_length if consistent else None, momentum=momentum,
-                random_state=seed,
-            )
-            for item in batch
-        ]).astype(np.float32)  # fmt: skip
+        out = np.stack(
+            [
+                librosa.griffinlim(
+                    librosa.feature.inverse.mel_to_stft(
+                        np.asarray(item, dtype=np.float32), sr=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff
+                    ),
+                    n_iter=n_iter,
+                    hop_length=hop_length,
+                    length=out_length if consistent else None,
+                    momentum=momentum,
+                    random_state=seed,
+                )
+                for item in batch
+            ]
+        ).astype(np.float32)
         out = librosa.util.fix_length(out, size=out_length, axis=-1)
     else:
         out = _fast(
-            batch, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax_eff,
-            n_iter=n_iter, length=out_length, momentum=float(momentum), seed=int(seed), backend=_pick_backend(backend),
-        )  # fmt: skip
+            batch,
+            sample_rate=sample_rate,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            fmin=fmin,
+            fmax=fmax_eff,
+            n_iter=n_iter,
+            length=out_length,
+            momentum=float(momentum),
+            seed=int(seed),
+            backend=_pick_backend(backend),
+        )
     return out[0] if single else out
 
 

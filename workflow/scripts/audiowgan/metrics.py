@@ -50,8 +50,9 @@ def _as_frames(name: str, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def gaussian_frechet_distance(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray,
-                              *, eps: float = 1e-6) -> float:  # fmt: skip
+def gaussian_frechet_distance(
+    mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, cov_b: np.ndarray, *, eps: float = 1e-6
+) -> float:
     """Frechet (2-Wasserstein squared) distance between two Gaussians.
 
     ``||mu_a - mu_b||^2 + tr(cov_a) + tr(cov_b) - 2 tr((cov_a cov_b)^(1/2))``.
@@ -166,9 +167,17 @@ def griffin_lim_round_trip_error(
         raise ValueError(f"segments {np.flatnonzero(peaks <= 0).tolist()} are silent; their error is undefined")
     power = features.unscale(np.stack([features.scale(m, top_db=top_db) for m in mels]), top_db=top_db)
     audio = inversion.mel_to_audio(
-        power, sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, fmin=fmin, fmax=fmax, n_iter=n_iter,
-        length=segs.shape[1], method=method, seed=seed,
-    )  # fmt: skip
+        power,
+        sample_rate=sample_rate,
+        n_fft=n_fft,
+        hop_length=hop_length,
+        fmin=fmin,
+        fmax=fmax,
+        n_iter=n_iter,
+        length=segs.shape[1],
+        method=method,
+        seed=seed,
+    )
     true_mag = inversion.stft_magnitude(segs, n_fft=n_fft, hop_length=hop_length) / np.sqrt(peaks)[:, None, None]
     est_mag = inversion.stft_magnitude(audio, n_fft=n_fft, hop_length=hop_length)
     return np.array([inversion.spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])

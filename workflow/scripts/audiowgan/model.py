@@ -39,9 +39,14 @@ UPSAMPLE_MODES = ("resize", "transpose")
 
 
 def build_generator(
-    *, noise_dim: int, channels: list[int], output_shape: tuple[int, int], kernel_size: int = 5,
-    upsample: str = "resize", synchronized_bn: bool = False,
-) -> keras.Model:  # fmt: skip
+    *,
+    noise_dim: int,
+    channels: list[int],
+    output_shape: tuple[int, int],
+    kernel_size: int = 5,
+    upsample: str = "resize",
+    synchronized_bn: bool = False,
+) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh).
 
     Dense -> (ceil(n_mels/s), ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then one
@@ -161,12 +166,18 @@ def generator_loss(critic, fake) -> tf.Tensor:
     return -tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
 
 
-def build_networks(spec: ModelSpec, shape: tuple[int, int], *,
-                   synchronized_bn: bool = False) -> tuple[keras.Model, keras.Model]:  # fmt: skip
+def build_networks(
+    spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False
+) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` for mels of ``shape`` = (n_mels, frames)."""
-    generator = build_generator(noise_dim=spec.noise_dim, channels=list(spec.generator_channels), output_shape=shape,
-                                kernel_size=spec.kernel_size, upsample=spec.upsample,
-                                synchronized_bn=synchronized_bn)  # fmt: skip
+    generator = build_generator(
+        noise_dim=spec.noise_dim,
+        channels=list(spec.generator_channels),
+        output_shape=shape,
+        kernel_size=spec.kernel_size,
+        upsample=spec.upsample,
+        synchronized_bn=synchronized_bn,
+    )
     critic = build_critic(channels=list(spec.critic_channels), input_shape=shape, kernel_size=spec.kernel_size)
     return generator, critic
 

@@ -65,8 +65,16 @@ def plot_losses(losses: pd.DataFrame, out: str | Path) -> None:
 
 
 def _show_mel(ax, mel: np.ndarray, *, seconds: float):
-    return ax.imshow(mel, origin="lower", aspect="auto", cmap=CMAP, vmin=-1, vmax=1,
-                     extent=(0, seconds, 0, mel.shape[0]), interpolation="nearest")  # fmt: skip
+    return ax.imshow(
+        mel,
+        origin="lower",
+        aspect="auto",
+        cmap=CMAP,
+        vmin=-1,
+        vmax=1,
+        extent=(0, seconds, 0, mel.shape[0]),
+        interpolation="nearest",
+    )
 
 
 def plot_spectrogram_grid(rows: dict[str, np.ndarray], out: str | Path, *, seconds: float) -> None:

@@ -19,8 +19,7 @@ class TrackError(RuntimeError):
     """No usable track, or an unusable one under ``on_error: fail``."""
 
 
-TRACK_STATUS_COLUMNS = ["track", "title", "url", "source", "status", "reason", "segments", "silent_segments",
-                        "seconds"]  # fmt: skip
+TRACK_STATUS_COLUMNS = ["track", "title", "url", "source", "status", "reason", "segments", "silent_segments", "seconds"]
 
 
 def track_status(resolved_tsv: str | Path, mel_dirs: dict[str, str | Path], out_tsv: str | Path) -> pd.DataFrame:

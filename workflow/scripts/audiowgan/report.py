@@ -57,24 +57,45 @@ def _group(title: str, values: dict, rows) -> dict:
 
 def metric_groups(metrics: dict) -> list[dict]:
     """The metrics table, group by group, as plain values for the template."""
-    groups = [_group("Frechet distance to held-out real music, mel frames (lower is closer)",
-                     metrics.get("frechet_distance", {}), FD_ROWS)]  # fmt: skip
+    groups = [
+        _group(
+            "Frechet distance to held-out real music, mel frames (lower is closer)",
+            metrics.get("frechet_distance", {}),
+            FD_ROWS,
+        )
+    ]
     perceptual = metrics.get("perceptual") or {}
     if perceptual:
         name = perceptual.get("embedding", {}).get("name", "CREPE")
-        groups.append(_group(f"Frechet distance on {name} embeddings (pretrained pitch network; lower is closer)",
-                             perceptual.get("frechet", {}), PERCEPTUAL_ROWS))  # fmt: skip
-        groups.append(_group(f"Kernel distance (unbiased MMD, KID-style) on {name} embeddings; about 0 for the same "
-                             "music", perceptual.get("kernel", {}), PERCEPTUAL_ROWS))  # fmt: skip
+        groups.append(
+            _group(
+                f"Frechet distance on {name} embeddings (pretrained pitch network; lower is closer)",
+                perceptual.get("frechet", {}),
+                PERCEPTUAL_ROWS,
+            )
+        )
+        groups.append(
+            _group(
+                f"Kernel distance (unbiased MMD, KID-style) on {name} embeddings; about 0 for the same music",
+                perceptual.get("kernel", {}),
+                PERCEPTUAL_ROWS,
+            )
+        )
     rt = metrics.get("round_trip", {})
     value = _fmt(rt.get("mean"))
     if rt.get("std") is not None:
         value += f" \u00b1 {_fmt(rt['std'], 2)}"
-    what = (f"real held-out segments through mel and back ({rt.get('method')} Griffin-Lim, {rt.get('n_iter')} "
-            f"iterations, {rt.get('n_segments', 0)} segment(s)), as spectral convergence ||S - S\u0302|| / ||S||: "
-            "the error inversion alone puts under every clip")  # fmt: skip
-    groups.append({"title": "Inversion (mel to audio)",
-                   "rows": [{"label": "Griffin-Lim round-trip error", "value": value, "bar": None, "what": what}]})  # fmt: skip
+    what = (
+        f"real held-out segments through mel and back ({rt.get('method')} Griffin-Lim, {rt.get('n_iter')} "
+        f"iterations, {rt.get('n_segments', 0)} segment(s)), as spectral convergence ||S - S\u0302|| / ||S||: "
+        "the error inversion alone puts under every clip"
+    )
+    groups.append(
+        {
+            "title": "Inversion (mel to audio)",
+            "rows": [{"label": "Griffin-Lim round-trip error", "value": value, "bar": None, "what": what}],
+        }
+    )
     return groups
 
 
@@ -108,27 +129,57 @@ def render_html(
     pieces = pieces if pieces is not None else pd.DataFrame()
     if len(piece_links or []) != len(pieces):
         raise ValueError(f"{len(piece_links or [])} piece link(s) for {len(pieces)} manifest row(s)")
-    facts = [(label, str(manifest[col].iloc[0])) for col, label in
-             (("model_steps", "generator steps"), ("weights_sha256", "weights"), ("config_sha256", "config"))
-             if col in manifest.columns and len(manifest)]  # fmt: skip
+    facts = [
+        (label, str(manifest[col].iloc[0]))
+        for col, label in (
+            ("model_steps", "generator steps"),
+            ("weights_sha256", "weights"),
+            ("config_sha256", "config"),
+        )
+        if col in manifest.columns and len(manifest)
+    ]
     clip_copies = clip_copies or [[] for _ in clip_links]
-    clips = [{"name": str(row.get("clip", Path(link).name)), "link": link, "image": image, "copies": _copies(copies),
-              "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.2f} s \u00b7 "
-                       f"RMS {row.get('rms_dbfs')} dBFS \u00b7 peak {row.get('peak_dbfs')} dBFS"}
-             for link, image, copies, row in zip(clip_links, clip_images, clip_copies, manifest.to_dict("records"))]  # fmt: skip
+    clips = [
+        {
+            "name": str(row.get("clip", Path(link).name)),
+            "link": link,
+            "image": image,
+            "copies": _copies(copies),
+            "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.2f} s \u00b7 "
+            f"RMS {row.get('rms_dbfs')} dBFS \u00b7 peak {row.get('peak_dbfs')} dBFS",
+        }
+        for link, image, copies, row in zip(clip_links, clip_images, clip_copies, manifest.to_dict("records"))
+    ]
     piece_copies = piece_copies or [[] for _ in range(len(pieces))]
-    long_pieces = [{"name": str(row.get("piece")), "link": link, "copies": _copies(copies),
-                    "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.1f} s from "
-                             f"{row.get('segments')} segments \u00b7 crossfade {row.get('overlap_seconds')} s \u00b7 "
-                             f"RMS {row.get('rms_dbfs')} dBFS"}
-                   for link, copies, row in zip(piece_links or [], piece_copies, pieces.to_dict("records"))]  # fmt: skip
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATE.parent), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    long_pieces = [
+        {
+            "name": str(row.get("piece")),
+            "link": link,
+            "copies": _copies(copies),
+            "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.1f} s from "
+            f"{row.get('segments')} segments \u00b7 crossfade {row.get('overlap_seconds')} s \u00b7 "
+            f"RMS {row.get('rms_dbfs')} dBFS",
+        }
+        for link, copies, row in zip(piece_links or [], piece_copies, pieces.to_dict("records"))
+    ]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE.parent),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     return env.get_template(TEMPLATE.name).render(
-        title=title, note=metrics.get("reason"), model_facts=facts, metric_groups=metric_groups(metrics),
-        split=metrics.get("split", {}), losses_image=losses_image, grid_image=grid_image, clips=clips,
+        title=title,
+        note=metrics.get("reason"),
+        model_facts=facts,
+        metric_groups=metric_groups(metrics),
+        split=metrics.get("split", {}),
+        losses_image=losses_image,
+        grid_image=grid_image,
+        clips=clips,
         pieces=long_pieces,
-    )  # fmt: skip
+    )
 
 
 def write_report(

@@ -72,8 +72,15 @@ def coerce(config: dict, schema: dict) -> dict:
     return walk(copy.deepcopy(config), schema)
 
 
-_TYPE_NAMES = {"integer": "an integer", "number": "a number", "string": "a string", "boolean": "true or false",
-               "array": "a list", "object": "a mapping", "null": "null"}  # fmt: skip
+_TYPE_NAMES = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
 
 
 def _rule(error) -> str:
@@ -217,8 +224,13 @@ class MelSpec(Spec):
 
     def stft_args(self) -> dict[str, Any]:
         """The keyword arguments of the STFT/mel functions (``features.mel``, ``inversion.mel_to_audio``)."""
-        return {"n_fft": self.n_fft, "hop_length": self.hop_length, "n_mels": self.n_mels, "fmin": self.fmin,
-                "fmax": self.fmax}  # fmt: skip
+        return {
+            "n_fft": self.n_fft,
+            "hop_length": self.hop_length,
+            "n_mels": self.n_mels,
+            "fmin": self.fmin,
+            "fmax": self.fmax,
+        }
 
 
 @dataclass(frozen=True)
@@ -251,8 +263,13 @@ class TrainSpec(Spec):
     ema_decay: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
-    NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = ("epochs", "checkpoint_every", "tensorboard",
-                                                    "tensorboard_image_every", "require_gpu")  # fmt: skip
+    NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = (
+        "epochs",
+        "checkpoint_every",
+        "tensorboard",
+        "tensorboard_image_every",
+        "require_gpu",
+    )
 
 
 @dataclass(frozen=True)

@@ -466,13 +466,18 @@ def download_track(
             transient = is_transient(exc)
             wait = min(float(backoff_seconds) * 2 ** (attempt - 1), _MAX_WAIT_SECONDS)
             retry = transient and attempt <= retries
-            failures.append({"attempt": attempt, "reason": reason, "transient": transient,
-                             "wait_seconds": wait if retry else None})  # fmt: skip
+            failures.append(
+                {"attempt": attempt, "reason": reason, "transient": transient, "wait_seconds": wait if retry else None}
+            )
             if retry:
                 log.warning(
                     "download of %s failed (attempt %d of %d, transient): %s; retrying in %.2f s",
-                    url, attempt, retries + 1, reason, wait,
-                )  # fmt: skip
+                    url,
+                    attempt,
+                    retries + 1,
+                    reason,
+                    wait,
+                )
                 time.sleep(wait)
                 continue
             _give_up(url, audio_path, reason, transient=transient, attempts=attempt)
@@ -493,8 +498,12 @@ def _give_up(url: str, audio_path: str | Path, reason: str, *, transient: bool, 
         log.warning(
             "download of %s failed after %d attempt(s), track skipped: %s (delete %s and its .json and run "
             "again to resume the partial download kept in %s)",
-            url, attempts, reason, audio_path, work,
-        )  # fmt: skip
+            url,
+            attempts,
+            reason,
+            audio_path,
+            work,
+        )
     else:
         shutil.rmtree(work, ignore_errors=True)  # nothing to resume after a permanent failure: leave no litter
         log.warning("download of %s failed (permanent), track skipped: %s", url, reason)

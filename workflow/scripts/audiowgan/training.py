@@ -115,8 +115,10 @@ class TrainingData:
             raise ValueError(f"{directory / 'mels.npy'} has shape {mels.shape}, expected (N, n_mels, frames)")
         rows = dataset.split_rows(directory, "train")
         if len(rows) < batch_size:
-            raise ValueError(f"train.batch_size={batch_size} is larger than the training split (N={len(rows)} "
-                             "segments): lower train.batch_size or add audio")  # fmt: skip
+            raise ValueError(
+                f"train.batch_size={batch_size} is larger than the training split (N={len(rows)} "
+                "segments): lower train.batch_size or add audio"
+            )
         meta = json.loads((directory / "meta.json").read_text())
         return cls(directory, mels, meta, (directory / "index.csv").read_bytes(), rows, batch_size)
 
@@ -145,9 +147,21 @@ class WGANGP:
     interpolation weights, then one generator update on fresh noise. ``step`` returns Python floats.
     """
 
-    def __init__(self, generator, critic, g_opt, d_opt, rng: tf.random.Generator, *, noise_dim: int,
-                 d_steps: int, gp_weight: float, jit_compile: bool = False, strategy=None,
-                 batched_fakes: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        generator,
+        critic,
+        g_opt,
+        d_opt,
+        rng: tf.random.Generator,
+        *,
+        noise_dim: int,
+        d_steps: int,
+        gp_weight: float,
+        jit_compile: bool = False,
+        strategy=None,
+        batched_fakes: bool = False,
+    ):
         self.generator, self.critic, self.g_opt, self.d_opt, self.rng = generator, critic, g_opt, d_opt, rng
         self.noise_dim, self.d_steps, self.gp_weight = int(noise_dim), int(d_steps), float(gp_weight)
         self.strategy, self.batched_fakes = strategy, bool(batched_fakes)
@@ -189,8 +203,12 @@ class WGANGP:
             g_loss = M.generator_loss(self.critic, self.generator(normal(1 + 2 * self.d_steps, b), training=True))
             loss = self._grad_loss(self.g_opt, g_loss)
         self.g_opt.apply(tape.gradient(loss, gv), gv)
-        return {"d_loss": d["d_loss"], "g_loss": g_loss, "gradient_penalty": d["gradient_penalty"],
-                "wasserstein": d["wasserstein"]}  # fmt: skip
+        return {
+            "d_loss": d["d_loss"],
+            "g_loss": g_loss,
+            "gradient_penalty": d["gradient_penalty"],
+            "wasserstein": d["wasserstein"],
+        }
 
     def _distributed_step(self, real):
         out = self.strategy.run(self._replica_step, args=(real,))
@@ -270,8 +288,12 @@ def setup_runtime(tp: TrainSpec, log: logging.Logger, *, strategy: tf.distribute
     if strategy is None and len(gpus) > 1:
         strategy = tf.distribute.MirroredStrategy()
     if strategy is not None:
-        log.info("%s over %d replicas, global batch %d", type(strategy).__name__, strategy.num_replicas_in_sync,
-                 tp.batch_size)  # fmt: skip
+        log.info(
+            "%s over %d replicas, global batch %d",
+            type(strategy).__name__,
+            strategy.num_replicas_in_sync,
+            tp.batch_size,
+        )
         if tp.xla:
             # strategy.run of the XLA-compiled step fails on the random generator's replicated state
             # (tested on logical CPUs); the distributed step runs without XLA.
@@ -320,10 +342,14 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
         g_opt.build(generator.trainable_variables)
         d_opt.build(critic.trainable_variables)
         return TrainState(
-            generator, critic, g_opt, d_opt, rng=tf.random.Generator.from_seed(tp.seed),
+            generator,
+            critic,
+            g_opt,
+            d_opt,
+            rng=tf.random.Generator.from_seed(tp.seed),
             step=tf.Variable(0, dtype=tf.int64, trainable=False, name="step"),
             seconds=tf.Variable(0.0, dtype=tf.float64, trainable=False, name="seconds"),
-        )  # fmt: skip
+        )
 
 
 def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes) -> str:
@@ -373,8 +399,13 @@ class Checkpoints:
             if old == self.fingerprint:
                 rows = self._restore(latest)
             else:
-                self.log.warning("checkpoint %s was made with a different config or dataset (fingerprint %s, now %s): "
-                                 "starting fresh", latest, (old or "missing")[:12], self.fingerprint[:12])  # fmt: skip
+                self.log.warning(
+                    "checkpoint %s was made with a different config or dataset (fingerprint %s, now %s): "
+                    "starting fresh",
+                    latest,
+                    (old or "missing")[:12],
+                    self.fingerprint[:12],
+                )
         if rows is None:
             shutil.rmtree(self.directory / "ckpt", ignore_errors=True)
             self._losses.unlink(missing_ok=True)
@@ -477,10 +508,19 @@ class ProgressLog(Callback):
     def on_train_begin(self, loop: Loop) -> None:
         self._last, self._last_step = time.perf_counter(), loop.step
         g, c = loop.state.generator, loop.state.critic
-        loop.log.info("dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
-                      "parameters, %s", loop.data.directory, len(loop.data.rows), *loop.data.shape,
-                      loop.data.steps_per_epoch, loop.tp.epochs, loop.total_steps, g.count_params(),
-                      c.count_params(), "GPU" if loop.runtime.gpus else "CPU")  # fmt: skip
+        loop.log.info(
+            "dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
+            "parameters, %s",
+            loop.data.directory,
+            len(loop.data.rows),
+            *loop.data.shape,
+            loop.data.steps_per_epoch,
+            loop.tp.epochs,
+            loop.total_steps,
+            g.count_params(),
+            c.count_params(),
+            "GPU" if loop.runtime.gpus else "CPU",
+        )
 
     def on_epoch_begin(self, loop: Loop, epoch: int) -> None:
         self._epoch_t0 = time.perf_counter()
@@ -491,17 +531,28 @@ class ProgressLog(Callback):
             rate = (loop.step - self._last_step) / max(now - self._last, 1e-9)
             eta = (loop.total_steps - loop.step) / rate if rate > 0 else float("inf")
             self._last, self._last_step = now, loop.step
-            loop.log.info("step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s, "
-                          "ETA %s", loop.step, loop.total_steps, row["epoch"], *(row[k] for k in LOSSES), rate,
-                          _clock(eta))  # fmt: skip
+            loop.log.info(
+                "step %d/%d epoch %d: d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s, ETA %s",
+                loop.step,
+                loop.total_steps,
+                row["epoch"],
+                *(row[k] for k in LOSSES),
+                rate,
+                _clock(eta),
+            )
 
     def on_epoch_end(self, loop: Loop, epoch: int, rows: list[dict]) -> None:
         if not rows:
             return
         mean = [float(np.mean([r[k] for r in rows])) for k in LOSSES]
         rate = len(rows) / max(time.perf_counter() - self._epoch_t0, 1e-9)
-        loop.log.info("epoch %d/%d done: mean d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s",
-                      epoch + 1, loop.tp.epochs, *mean, rate)  # fmt: skip
+        loop.log.info(
+            "epoch %d/%d done: mean d_loss %.4f g_loss %.4f gp %.4f wasserstein %.4f, %.2f steps/s",
+            epoch + 1,
+            loop.tp.epochs,
+            *mean,
+            rate,
+        )
 
 
 def _clock(seconds: float) -> str:
@@ -722,8 +773,13 @@ def train(
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
     runtime = setup_runtime(tp, log, strategy=strategy)
-    callbacks = [GeneratorEMA(tp.ema_decay), CheckpointEvery(tp.checkpoint_every), ProgressLog(),
-                 LiveLosses(Path(model_dir) / "losses.csv"), *callbacks]  # fmt: skip
+    callbacks = [
+        GeneratorEMA(tp.ema_decay),
+        CheckpointEvery(tp.checkpoint_every),
+        ProgressLog(),
+        LiveLosses(Path(model_dir) / "losses.csv"),
+        *callbacks,
+    ]
     if tp.tensorboard and tensorboard_dir is not None:
         callbacks.append(TensorBoard(tensorboard_dir, image_every=tp.tensorboard_image_every, seed=tp.seed))
     with runtime.policy_scope():
@@ -731,12 +787,33 @@ def train(
         with runtime.scope():
             for cb in callbacks:
                 state.extra.update(cb.state(state))
-        gan = WGANGP(state.generator, state.critic, state.g_opt, state.d_opt, state.rng, noise_dim=mp.noise_dim,
-                     d_steps=tp.d_steps, gp_weight=tp.gp_weight, jit_compile=tp.xla, strategy=runtime.strategy)  # fmt: skip
+        gan = WGANGP(
+            state.generator,
+            state.critic,
+            state.g_opt,
+            state.d_opt,
+            state.rng,
+            noise_dim=mp.noise_dim,
+            d_steps=tp.d_steps,
+            gp_weight=tp.gp_weight,
+            jit_compile=tp.xla,
+            strategy=runtime.strategy,
+        )
         checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
         rows = checkpoints.restore()
-        loop = Loop(mp, tp, data, state, gan, checkpoints, runtime, rows, log, step=int(state.step.numpy()),
-                    _t_offset=float(state.seconds.numpy()))  # fmt: skip
+        loop = Loop(
+            mp,
+            tp,
+            data,
+            state,
+            gan,
+            checkpoints,
+            runtime,
+            rows,
+            log,
+            step=int(state.step.numpy()),
+            _t_offset=float(state.seconds.numpy()),
+        )
         try:
             for cb in callbacks:
                 cb.on_train_begin(loop)
