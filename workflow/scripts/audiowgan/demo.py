@@ -85,7 +85,7 @@ def piece(*, seed: int, seconds: float, sample_rate: int = 22050) -> np.ndarray:
 
 
 def write_corpus(
-    out_dir: str | Path, *, pieces: int = 3, seconds: float = 60.0, sample_rate: int = 22050
+    out_dir: str | Path, *, pieces: int = 6, seconds: float = 30.0, sample_rate: int = 22050
 ) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -101,8 +101,8 @@ def write_corpus(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--pieces", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--pieces", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=30.0)
     args = parser.parse_args(argv)
     for path in write_corpus(args.out_dir, pieces=args.pieces, seconds=args.seconds):
         print(path)
