@@ -22,7 +22,8 @@ Held-out segments come from whole tracks the model never saw (``dataset.split_ho
 the last block of the only track; ``split.by`` in metrics.json says which.
 
 The Griffin-Lim round-trip error on held-out segments tells inversion error from
-model error. Nothing here imports TensorFlow.
+model error. Nothing here imports TensorFlow but the perceptual part (inside
+:func:`perceptual_distances`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ def waves_mels(waves: np.ndarray, meta: dict) -> np.ndarray:
 
 def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
     """(N, segment samples) float32 audio of WAV files at the dataset's rate, cut or padded to its length."""
-    sr, length = AudioSpec.from_meta(meta).sample_rate, AudioSpec.from_meta(meta).segment_samples
+    spec = AudioSpec.from_meta(meta)
+    sr, length = spec.sample_rate, spec.segment_samples
     out = []
     for clip in clips:
         samples, file_sr = audio.read_wav(clip)
@@ -115,12 +117,11 @@ def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, 
     """Frechet and kernel distances of each set's CREPE frame embeddings to the reference's (rounded)."""
     from . import perceptual
 
-    ref = perceptual.clip_embeddings(reference, sample_rate=sample_rate)
+    ref = perceptual.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
     out: dict = {"frechet": {}, "kernel": {}, "embedding": perceptual.describe(), "reference_frames": len(ref)}
     for name, waves in sets.items():
-        emb = perceptual.clip_embeddings(waves, sample_rate=sample_rate)
-        out["frechet"][name] = round(metrics.frechet_distance(emb, ref), 6)
-        out["kernel"][name] = round(perceptual.kernel_distance(emb, ref, seed=seed), 6)
+        d = perceptual.embedding_distances(perceptual.clip_embeddings(waves, sample_rate=sample_rate), ref, seed=seed)
+        out["frechet"][name], out["kernel"][name] = round(d["frechet"], 6), round(d["kernel"], 6)
     return out
 
 
@@ -192,20 +193,22 @@ def evaluate(
     else:
         reference = np.asarray(mels[a_rows])
         fd = result["frechet_distance"]
-        fd["generated"] = _fd(clip_mels(clips[:n], meta), reference)
+        generated = read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
+        fd["generated"] = _fd(waves_mels(generated, meta), reference)
         if generator_mels is not None:
             fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
         fd["real_vs_real"] = _fd(np.asarray(mels[b_rows[:n]]), reference)
         noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
         fd["noise_vs_real"] = _fd(noise, reference)
-        length, sr = AudioSpec.from_meta(meta).segment_samples, AudioSpec.from_meta(meta).sample_rate
+        audio_spec = AudioSpec.from_meta(meta)
+        length, sr = audio_spec.segment_samples, audio_spec.sample_rate
         noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
         for key, waves in noises.items():
             fd[key] = _fd(waves_mels(waves, meta), reference)
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
         if perceptual:
             sets = {
-                "generated": read_clips(clips[:n], meta),
+                "generated": generated,
                 "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
                 **noises,
             }

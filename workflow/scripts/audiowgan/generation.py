@@ -104,7 +104,9 @@ def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int, formats: I
     return [audio.export_compressed(path, fmt) for fmt in formats]
 
 
-def _config_hash(renderer: Renderer, **settings) -> str:
+def _provenance(renderer: Renderer, **settings) -> dict:
+    """The manifest columns naming what made a file: the checkpoint (``model_steps``, ``weights_sha256``) and
+    ``config_sha256``, a hash of model.json, the renderer's settings and ``settings``."""
     doc = {
         "model": renderer.record,
         "griffin_lim_iters": renderer.griffin_lim_iters,
@@ -112,7 +114,11 @@ def _config_hash(renderer: Renderer, **settings) -> str:
         "weights": renderer.weights,
         **settings,
     }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12]
+    return {
+        "model_steps": renderer.record.get("steps"),
+        "weights_sha256": renderer.weights_sha256(),
+        "config_sha256": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12],
+    }
 
 
 def _level_row(wave: np.ndarray, sample_rate: int) -> dict:
@@ -164,11 +170,7 @@ def generate(
         griffin_lim_iters=griffin_lim_iters,
         inversion_method=inversion_method,
     )
-    common = {
-        "model_steps": r.record.get("steps"),
-        "weights_sha256": r.weights_sha256(),
-        "config_sha256": _config_hash(r, target_dbfs=target_dbfs),
-    }
+    common = _provenance(r, target_dbfs=target_dbfs)
     formats = list(formats)
     rows, raw = [], []
     for start in range(0, len(clips), batch_size):
@@ -349,9 +351,7 @@ def longform(
         "segments": plan["segments"],
         "overlap_seconds": plan["overlap"] / r.sample_rate,
         "anchor_seconds": spec.anchor_seconds,
-        "model_steps": r.record.get("steps"),
-        "weights_sha256": r.weights_sha256(),
-        "config_sha256": _config_hash(r, target_dbfs=target_dbfs, longform=spec.to_dict()),
+        **_provenance(r, target_dbfs=target_dbfs, longform=spec.to_dict()),
     }
     rows = []
     for i, path in enumerate(pieces):

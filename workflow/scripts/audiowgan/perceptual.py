@@ -60,6 +60,7 @@ __all__ = [
     "clip_embeddings",
     "describe",
     "distances",
+    "embedding_distances",
     "embed",
     "kernel_distance",
     "n_frames",
@@ -506,6 +507,17 @@ def kernel_distance(
     return float(np.mean(estimates))
 
 
+def embedding_distances(
+    a: np.ndarray, b: np.ndarray, *, subsets: int | None = 100, subset_size: int = 1000, seed: int = 0
+) -> dict:
+    """``frechet`` and ``kernel`` distances between two sets of frame embeddings (N, D), e.g. from
+    :func:`clip_embeddings`: :func:`metrics.frechet_distance` and :func:`kernel_distance`."""
+    return {
+        "frechet": metrics.frechet_distance(a, b),
+        "kernel": kernel_distance(a, b, subsets=subsets, subset_size=subset_size, seed=seed),
+    }
+
+
 def distances(
     a_waves: np.ndarray,
     b_waves: np.ndarray,
@@ -540,8 +552,7 @@ def distances(
     a = clip_embeddings(a_waves, sample_rate=sample_rate, hop_seconds=hop_seconds, capacity=capacity)
     b = clip_embeddings(b_waves, sample_rate=sample_rate, hop_seconds=hop_seconds, capacity=capacity)
     return {
-        "frechet": metrics.frechet_distance(a, b),
-        "kernel": kernel_distance(a, b, subsets=subsets, subset_size=subset_size, seed=seed),
+        **embedding_distances(a, b, subsets=subsets, subset_size=subset_size, seed=seed),
         "frames_a": len(a),
         "frames_b": len(b),
         "embedding": describe_,

@@ -359,11 +359,17 @@ def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes) ->
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _losses_writer(fh, rows: list[dict]) -> csv.DictWriter:
+    """A losses.csv writer on ``fh`` that has written the header and ``rows``."""
+    w = csv.DictWriter(fh, fieldnames=LOSS_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return w
+
+
 def write_losses(path: Path, rows: list[dict]) -> None:
     with atomic.replacing(path) as tmp, open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=LOSS_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+        _losses_writer(f, rows)
 
 
 def read_losses(path: Path) -> list[dict]:
@@ -576,9 +582,7 @@ class LiveLosses(Callback):
     def on_train_begin(self, loop: Loop) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "w", newline="")  # closed in close()
-        self._writer = csv.DictWriter(self._fh, fieldnames=LOSS_COLUMNS, lineterminator="\n")
-        self._writer.writeheader()
-        self._writer.writerows(loop.rows)
+        self._writer = _losses_writer(self._fh, loop.rows)
         self._fh.flush()
 
     def on_step_end(self, loop: Loop, row: dict) -> None:
