@@ -16,8 +16,7 @@ import sys
 import textwrap
 
 import pytest
-
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
 from audiowgan import devices  # noqa: E402
 from conftest import REPO  # noqa: E402

@@ -96,7 +96,6 @@ def test_plan_covers_the_requested_length():
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A tiny trained model whose model.json carries real audio and mel settings."""
-    pytest.importorskip("tensorflow")
     from test_training import MODEL, TRAIN, make_dataset
 
     from audiowgan import training as T

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
-
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf
 
 from audiowgan import model as M  # noqa: E402
 

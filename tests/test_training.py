@@ -17,8 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
-
-pytest.importorskip("tensorflow")
+import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
 from audiowgan import model as M  # noqa: E402
 from audiowgan import training as T  # noqa: E402
