@@ -16,8 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from . import generation
-from .settings import GenerateSpec
+from .settings import ConfigError, GenerateSpec
 
 WEIGHTS = {"ema": "generator_ema.weights.h5", "raw": "generator.weights.h5"}
 
@@ -47,28 +46,51 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    log = logging.getLogger("audiowgan.generate")
+def settings(args: argparse.Namespace) -> GenerateSpec:
+    """The options as a checked generate section: a bad value names the option's config key."""
     d = GenerateSpec.from_mapping()
-    # Checked like the config: a bad value names the option's config key.
-    spec = GenerateSpec.from_mapping(
+    clips = args.seconds is None
+
+    def given(value, default):  # `is None`, not `or`: 0 is a value (refused by the schema), not "unset"
+        return default if value is None else value
+
+    return GenerateSpec.from_mapping(
         griffin_lim_iters=args.griffin_lim_iters,
         inversion=args.inversion,
         weights=args.weights,
         target_dbfs=args.target_dbfs,
         formats=[f for f in args.formats.split(",") if f],
-        n_clips=args.n if args.n is not None and args.seconds is None else d.n_clips,
-        seed=args.seed if args.seed is not None and args.seconds is None else d.seed,
+        n_clips=given(args.n, d.n_clips) if clips else d.n_clips,
+        seed=given(args.seed, d.seed) if clips else d.seed,
         longform={
-            "n": args.n if args.n is not None else d.longform.n,
-            "seconds": args.seconds or d.longform.seconds,
+            "n": given(args.n, d.longform.n),
+            "seconds": given(args.seconds, d.longform.seconds),
             "overlap_seconds": args.overlap,
             "anchor_seconds": args.anchor_seconds,
-            "seed": args.seed if args.seed is not None else d.longform.seed,
+            "seed": given(args.seed, d.longform.seed),
         },
     )
+
+
+def check_model(model_dir: Path, weights: str) -> None:
+    """Refuse a folder that is not a trained model before anything is written."""
+    for name in ("model.json", weights):
+        if not (model_dir / name).is_file():
+            raise ConfigError(f"--model {model_dir}: no {name} there (give the folder train writes, results/model)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser()
+    args = ap.parse_args(argv)
+    try:
+        spec = settings(args)
+        check_model(args.model, WEIGHTS[spec.weights])
+    except ConfigError as exc:
+        ap.error(str(exc))  # one line and exit status 2, like argparse's own errors
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    log = logging.getLogger("audiowgan.generate")
+    from . import generation  # imports TensorFlow (seconds): only once the options are known to be good
+
     args.out.mkdir(parents=True, exist_ok=True)
     common = {
         "model_dir": args.model,
