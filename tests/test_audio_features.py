@@ -45,11 +45,78 @@ def test_undecodable_file_raises_audio_error(tmp_path):
         audio.segment_file(bad, tmp_path / "out", sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
 
 
-@pytest.mark.parametrize("target", [-30.0, -20.0, -12.0])
-def test_normalise_loudness_hits_target_without_clipping(piece, target):
-    out = audio.normalise_loudness(piece * 0.01, target_dbfs=target)
-    assert audio.peak_dbfs(out) <= -1.0 + 1e-6
-    assert audio.rms_dbfs(out) == pytest.approx(target, abs=0.01) or audio.peak_dbfs(out) == pytest.approx(-1.0)
+def _decoded(path, sample_rate):
+    """The whole track as ffmpeg decodes it for segmenting."""
+    return np.concatenate(list(audio.stream_blocks(path, sample_rate=sample_rate, block_samples=SR)))
+
+
+def test_overlapping_segments_start_every_hop(tmp_path, piece):
+    src = _wav(tmp_path, piece)
+    summary = audio.segment_file(src, tmp_path / "seg", sample_rate=SR, segment_seconds=1.0, segment_hop_seconds=0.25,
+                                 silence_threshold_db=-60)  # fmt: skip
+    wavs = sorted((tmp_path / "seg").glob("*.wav"))
+    assert summary.kept == len(wavs) == 1 + int((5.3 - 1.0) / 0.25) == 18  # 17 hops fit after the first segment
+    assert summary.remainder_seconds == pytest.approx(5.3 - (17 * 0.25 + 1.0), abs=1e-4)
+    assert summary.total_seconds == pytest.approx(5.3, abs=1e-4)
+    decoded = _decoded(src, SR)
+    for k, wav in enumerate(wavs):  # NNNNN is the number of the start hop: segment k starts at k * hop
+        samples, _ = audio.read_wav(wav)
+        assert wav.stem == f"{k:05d}" and np.array_equal(samples, decoded[k * 4000 : k * 4000 + SR])
+
+
+def test_overlapping_segments_number_silent_ones_by_their_start_hop(tmp_path, piece):
+    gap = np.concatenate([piece[: 2 * SR], np.zeros(2 * SR, np.float32), piece[:SR]])
+    summary = audio.segment_file(_wav(tmp_path, gap), tmp_path / "seg", sample_rate=SR, segment_seconds=1.0,
+                                 segment_hop_seconds=0.5, silence_threshold_db=-60)  # fmt: skip
+    assert summary.silent_segments == [4, 5, 6] and summary.kept == 6  # the ones starting at 2.0, 2.5 and 3.0 s
+    assert sorted(p.stem for p in (tmp_path / "seg").glob("*.wav")) == [f"{k:05d}" for k in (0, 1, 2, 3, 7, 8)]
+
+
+def test_default_hop_cuts_exactly_the_old_back_to_back_segments(tmp_path, piece):
+    src = _wav(tmp_path, piece)
+    kw = dict(sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
+    default = audio.segment_file(src, tmp_path / "default", **kw)
+    same = audio.segment_file(src, tmp_path / "same", segment_hop_seconds=1.0, **kw)
+    assert default == same and (default.kept, default.remainder_seconds) == (5, pytest.approx(0.3, abs=1e-4))
+    decoded = _decoded(src, SR)
+    for k in range(5):  # byte for byte what the back-to-back cutting wrote
+        audio.write_wav(tmp_path / "ref.wav", decoded[k * SR : (k + 1) * SR], SR)
+        ref, name = (tmp_path / "ref.wav").read_bytes(), f"{k:05d}.wav"
+        assert (tmp_path / "default" / name).read_bytes() == ref == (tmp_path / "same" / name).read_bytes()
+
+
+@pytest.mark.parametrize("hop, message", [(1.5, "1.5: must be at most audio.segment_seconds = 1.0"),
+                                          (0.0, "0.0: must be > 0"), (-0.5, "-0.5: must be > 0"),
+                                          (1e-6, "1e-06: gives no samples at 16000 Hz")])  # fmt: skip
+def test_bad_segment_hops_are_refused(tmp_path, piece, hop, message):
+    with pytest.raises(ValueError, match=f"'audio.segment_hop_seconds' = {message}"):
+        audio.segment_file(_wav(tmp_path, piece), tmp_path / "seg", sample_rate=SR, segment_seconds=1.0,
+                           segment_hop_seconds=hop, silence_threshold_db=-60)  # fmt: skip
+
+
+def test_segment_track_records_the_hop_it_cut_with(tmp_path, piece):
+    meta = audio.segment_track(_wav(tmp_path, piece), {"status": "ok"}, tmp_path / "seg", sample_rate=SR,
+                               segment_seconds=1.0, segment_hop_seconds=None, silence_threshold_db=-60)  # fmt: skip
+    assert meta["segment_hop_seconds"] == 1.0  # null means one segment length
+    assert json.loads((tmp_path / "seg" / "segments.json").read_text())["segment_hop_seconds"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "signal, target, binds",
+    [("sine", -20.0, False), ("sine", -2.0, True), ("piece", -30.0, False), ("piece", -20.0, False),
+     ("piece", -12.0, True)],
+)  # fmt: skip
+def test_normalise_loudness_hits_target_unless_the_peak_limit_binds(piece, signal, target, binds):
+    quiet = 0.01 * (np.sin(2 * np.pi * 440 * np.arange(SR) / SR) if signal == "sine" else piece)
+    crest_db = audio.peak_dbfs(quiet) - audio.rms_dbfs(quiet)  # peak over RMS: no gain changes it
+    assert (target + crest_db > -1.0) == binds  # the case is the one it claims to be
+    out = audio.normalise_loudness(quiet, target_dbfs=target)
+    gain = out[np.argmax(np.abs(quiet))] / quiet[np.argmax(np.abs(quiet))]
+    np.testing.assert_allclose(out, gain * quiet, rtol=1e-5, atol=1e-9)  # one linear gain: nothing clipped
+    assert audio.peak_dbfs(out) <= -1.0 + 1e-5
+    # At the target unless that would put the peak above -1 dBFS; then exactly at the ceiling, no lower.
+    assert audio.rms_dbfs(out) == pytest.approx(-1.0 - crest_db if binds else target, abs=0.01)
+    assert audio.peak_dbfs(out) == pytest.approx(-1.0 if binds else target + crest_db, abs=0.01)
 
 
 def test_normalise_loudness_leaves_silence_silent():
@@ -115,13 +182,14 @@ def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
         _wav(tmp_path, piece), seg, sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60
     )
     (seg / "segments.json").write_text(
-        json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "silence_threshold_db": -60})
+        json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "segment_hop_seconds": 1.0, "silence_threshold_db": -60})
     )
     spec = MelSpec(n_fft=512, hop_length=128, n_mels=32, top_db=80.0, fmin=0.0, fmax=None)
     meta = features.mel_directory(seg, tmp_path / "mel", spec=spec, threads=2)
     npys = sorted((tmp_path / "mel").glob("*.npy"))
     assert len(npys) == summary.kept == meta["n_segments"] == 5
     assert meta["frames"] == 1 + SR // 128 and meta["sample_rate"] == SR and meta["hop_length"] == 128
+    assert meta["segment_hop_seconds"] == 1.0  # pack reads it to keep held-out rows apart from training rows
 
 
 def _wav(tmp_path, samples):

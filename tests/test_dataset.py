@@ -7,11 +7,15 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 
-from audiowgan import dataset
+from audiowgan import audio, dataset, demo, evaluation, features
+from audiowgan.settings import MelSpec
+from conftest import dry_run_counts, snakemake
 
-PARAMS = {"sample_rate": 16000, "segment_seconds": 1.0, "silence_threshold_db": -60, "n_fft": 512, "hop_length": 256,
-          "n_mels": 8, "top_db": 80, "fmin": 0.0, "fmax": None}  # fmt: skip
+SPEC = MelSpec(n_fft=256, hop_length=128, n_mels=16, top_db=80.0, fmin=0.0, fmax=None)
+PARAMS = {"sample_rate": 16000, "segment_seconds": 1.0, "segment_hop_seconds": 1.0, "silence_threshold_db": -60,
+          "n_fft": 512, "hop_length": 256, "n_mels": 8, "top_db": 80, "fmin": 0.0, "fmax": None}  # fmt: skip
 
 
 def mel_dir(root, track, n, frames=63, **overrides):
@@ -49,14 +53,23 @@ def test_pack_with_no_segment_at_all_says_so(tmp_path):
         dataset.pack({"a": mel_dir(tmp_path, "a", 0)}, tmp_path / "ds")
 
 
+def keys_of(**tracks):
+    return [f"{t}/{i:05d}" for t, n in tracks.items() for i in range(n)]
+
+
+def rows_of(splits, name):
+    return {i for i, s in enumerate(splits) if s == name}
+
+
 def test_holdout_split_is_deterministic_and_bounded(tmp_path):
-    keys = [f"t/{i:05d}" for i in range(40)]
-    held = dataset.holdout_rows(keys, 0.1)
-    assert len(held) == 4 and held == dataset.holdout_rows(list(keys), 0.1)
-    assert dataset.holdout_rows(keys, 0.0) == set() and dataset.holdout_rows(keys[:3], 0.2) == set()
-    assert len(dataset.holdout_rows(keys[:5], 0.01)) == 2  # at least two, never all
+    keys = keys_of(t=40)
+    splits, _ = dataset.split_holdout(keys, 0.1)
+    assert len(rows_of(splits, "heldout")) == 4 and splits == dataset.split_holdout(list(keys), 0.1)[0]
+    assert set(dataset.split_holdout(keys, 0.0)[0]) == {"train"}
+    assert set(dataset.split_holdout(keys[:3], 0.2)[0]) == {"train"}
+    assert len(rows_of(dataset.split_holdout(keys[:5], 0.01)[0], "heldout")) == 2  # at least two, never all
     meta = dataset.pack({"a": mel_dir(tmp_path, "a", 10)}, tmp_path / "ds", holdout_fraction=0.2)
-    assert (meta["n_train"], meta["n_heldout"]) == (8, 2)
+    assert (meta["n_train"], meta["n_heldout"], meta["holdout"]["boundary_dropped"]) == (8, 2, 0)
     assert len(dataset.split_rows(tmp_path / "ds", "heldout")) == 2
     assert dataset.split_rows(tmp_path / "ds").tolist() == sorted(
         set(range(10)) - set(dataset.split_rows(tmp_path / "ds", "heldout"))
@@ -64,32 +77,121 @@ def test_holdout_split_is_deterministic_and_bounded(tmp_path):
 
 
 def test_holdout_is_by_whole_tracks_and_never_splits_one_track():
-    keys = [
-        f"{t}/{i:05d}" for t, n in (("a", 12), ("b", 7), ("c", 9), ("d", 15), ("e", 8), ("f", 10)) for i in range(n)
-    ]
-    held, info = dataset.split_holdout(keys, 0.2)
-    assert info["by"] == "track" and info["tracks"]
+    keys = keys_of(a=12, b=7, c=9, d=15, e=8, f=10)
+    splits, info = dataset.split_holdout(keys, 0.2)
+    held = rows_of(splits, "heldout")
+    assert info["by"] == "track" and info["tracks"] and "whole track" in info["reason"]
     tracks_held = {keys[i].split("/")[0] for i in held}
     tracks_train = {keys[i].split("/")[0] for i in set(range(len(keys))) - held}
     assert tracks_held == set(info["tracks"]) and not tracks_held & tracks_train and tracks_train
-    assert 0.1 <= len(held) / len(keys) <= 0.35
+    assert 0.2 / 1.5 <= len(held) / len(keys) <= 0.2 * 1.5
     shuffled = list(reversed(keys))  # the same tracks, whatever the row order
-    held2, info2 = dataset.split_holdout(shuffled, 0.2)
-    assert info2 == info and {shuffled[i] for i in held2} == {keys[i] for i in held}
+    splits2, info2 = dataset.split_holdout(shuffled, 0.2)
+    assert info2 == info and {shuffled[i] for i in rows_of(splits2, "heldout")} == {keys[i] for i in held}
 
 
-def test_holdout_of_large_tracks_takes_the_smallest_and_keeps_one_for_training():
-    keys = [f"{t}/{i:05d}" for t, n in (("big", 50), ("small", 6)) for i in range(n)]
-    held, info = dataset.split_holdout(keys, 0.05)
-    assert info == {"by": "track", "tracks": ["small"]} and len(held) == 6
+@pytest.mark.parametrize(
+    "tracks, fraction",
+    [({"a": 15, "b": 15}, 0.1), ({"a": 6, "b": 6}, 0.1), ({"big": 50, "small": 6}, 0.05), ({"a": 29, "b": 29}, 0.1),
+     ({"a": 3, "b": 100, "c": 100}, 0.1), ({"a": 12, "b": 7, "c": 9, "d": 15, "e": 8, "f": 10}, 0.2),
+     ({f"t{i}": 15 for i in range(6)}, 0.1), ({"a": 40, "b": 40, "c": 40}, 0.3)],
+)  # fmt: skip
+def test_holdout_never_exceeds_one_and_a_half_times_its_target(tracks, fraction):
+    keys = keys_of(**tracks)
+    splits, info = dataset.split_holdout(keys, fraction)
+    target = max(2, round(len(keys) * fraction))  # at least two: evaluation compares two halves
+    assert target / 1.5 <= len(rows_of(splits, "heldout")) <= 1.5 * target, info
+    assert info["target"] == target and info["fraction"] == fraction and info["reason"]
 
 
-def test_holdout_with_one_track_is_the_last_block_and_pack_records_it(tmp_path):
-    keys = [f"only/{i:05d}" for i in range(20)]
-    held, info = dataset.split_holdout(keys, 0.2)
-    assert info["by"] == "block" and held == set(range(16, 20))
+def test_two_equal_tracks_fall_back_to_a_block_at_the_end_of_each(tmp_path):
+    # The demo's 2 s segments of two 30 s tracks: a whole track would hold out half of the segments.
+    splits, info = dataset.split_holdout(keys_of(a=15, b=15), 0.1)
+    assert info["by"] == "end-blocks" and info["tracks"] == ["a", "b"] and "no whole track" in info["reason"]
+    assert rows_of(splits, "heldout") in ({13, 14, 29}, {14, 28, 29})  # the last segments of each track
+    meta = dataset.pack({"a": mel_dir(tmp_path, "a", 15), "b": mel_dir(tmp_path, "b", 15)}, tmp_path / "ds",
+                        holdout_fraction=0.1)  # fmt: skip
+    assert (meta["n_train"], meta["n_heldout"], meta["holdout"]["boundary_dropped"]) == (27, 3, 0)
+    assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["reason"] == info["reason"]
+    index = pd.read_csv(tmp_path / "ds" / "index.csv", dtype={"segment": str})
+    for _, rows in index.groupby("track"):  # held out at the end, after every training segment
+        assert rows["split"].tolist()[-1] == "heldout" and (rows["split"] == "heldout").sum() in (1, 2)
+        assert rows["split"].tolist() == sorted(rows["split"], key=lambda s: s == "heldout")
+
+
+def test_holdout_with_one_track_is_its_last_block_and_pack_records_it(tmp_path):
+    splits, info = dataset.split_holdout(keys_of(only=20), 0.2)
+    assert info["by"] == "end-blocks" and "one track" in info["reason"]
+    assert rows_of(splits, "heldout") == set(range(16, 20))
     meta = dataset.pack({"a": mel_dir(tmp_path, "a", 6), "b": mel_dir(tmp_path, "b", 4)}, tmp_path / "ds",
                         holdout_fraction=0.3)  # fmt: skip
-    assert meta["holdout"]["by"] == "track" and meta["n_heldout"] in (4, 6)
+    assert meta["holdout"]["by"] == "track" and meta["n_heldout"] == 4
     index = pd.read_csv(tmp_path / "ds" / "index.csv")
     assert index.groupby("track")["split"].nunique().max() == 1  # no track on both sides
+
+
+def test_segment_numbers_sort_as_numbers_not_as_text():
+    keys = ["t/99999", "t/100000", "t/100001", "t/99998", "u/00000", "u/00001", "u/00002", "u/00003"]
+    splits, info = dataset.split_holdout(keys, 0.25)
+    assert info["by"] == "end-blocks" and {keys[i] for i in rows_of(splits, "heldout")} == {"t/100001", "u/00003"}
+
+
+@pytest.mark.parametrize("span", [1, 2, 4])
+def test_end_blocks_drop_the_training_segments_that_share_audio_with_the_held_out_ones(span):
+    # hop = segment / span: segments whose numbers differ by less than ``span`` overlap.
+    keys = keys_of(a=40, b=40)
+    splits, info = dataset.split_holdout(keys, 0.1, span=span)
+    held, dropped, train = (rows_of(splits, s) for s in ("heldout", "boundary", "train"))
+    assert len(held) == 8 and len(dropped) == 2 * (span - 1) == info["boundary_dropped"]
+    number = {i: (k.split("/")[0], int(k.split("/")[1])) for i, k in enumerate(keys)}
+    for h in held:
+        for t in train:
+            (th, nh), (tt, nt) = number[h], number[t]
+            assert th != tt or abs(nh - nt) >= span  # no training segment shares a sample with a held-out one
+    for track in "ab":  # only the span - 1 segments just before each block are dropped
+        first = min(n for i, (t, n) in number.items() if t == track and i in held)
+        assert {n for i, (t, n) in number.items() if t == track and i in dropped} == set(range(first - span + 1, first))
+
+
+def test_overlapping_segments_are_held_out_and_packed_without_sharing_audio(tmp_path):
+    """Real audio through segment, mel and pack: no held-out row shares a sample with a training row."""
+    sr, seconds, hop = 8000, 1.0, 0.25
+    roots = {}
+    for seed, t in enumerate("ab"):
+        src = tmp_path / f"{t}.wav"
+        sf.write(src, demo.piece(seed=seed, seconds=12.2, sample_rate=sr), sr)
+        seg, roots[t] = tmp_path / "segments" / t, tmp_path / "mel" / t
+        audio.segment_track(src, {"status": "ok"}, seg, sample_rate=sr, segment_seconds=seconds,
+                            segment_hop_seconds=hop, silence_threshold_db=-60)  # fmt: skip
+        features.mel_directory(seg, roots[t], spec=SPEC)
+    meta = dataset.pack(roots, tmp_path / "ds", holdout_fraction=0.1)
+    assert meta["segment_hop_seconds"] == hop and meta["n_segments"] == 2 * 45  # 1 + (12.2 - 1) // 0.25 each
+    assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["boundary_dropped"] == 2 * 3
+    assert (meta["n_train"], meta["n_heldout"]) == (90 - 9 - 6, 9)
+    assert meta["seconds"] == pytest.approx(2 * 12.0)  # distinct audio, not 90 segments of 1 s
+    index = pd.read_csv(tmp_path / "ds" / "index.csv", dtype={"segment": str})
+    start = index["segment"].astype(int) * int(hop * sr)  # segment k starts at k hops
+    spans = {s: [(t, b, b + int(seconds * sr)) for t, b in zip(index["track"][m], start[m])]
+             for s in ("train", "heldout") for m in [index["split"] == s]}  # fmt: skip
+    for track, b0, e0 in spans["heldout"]:
+        assert all(t != track or e1 <= b0 or e0 <= b1 for t, b1, e1 in spans["train"])
+    clips = sorted((tmp_path / "segments" / "a").glob("*.wav"))[:3]  # evaluation reads overlapping segments too
+    metrics = evaluation.evaluate(dataset_dir=tmp_path / "ds", segments_root=tmp_path / "segments", clips=clips,
+                                  generator_mels=None, out=tmp_path / "metrics.json", seed=0, round_trip_segments=2,
+                                  griffin_lim_iters=2, inversion_method="fast")  # fmt: skip
+    assert metrics["status"] == "ok" and metrics["split"]["heldout_segments"] == 9
+    assert metrics["split"]["by"] == "end-blocks" and metrics["split"]["boundary_dropped"] == 6
+    assert metrics["split"]["holdout_reason"] == meta["holdout"]["reason"]
+    assert "no whole track" in meta["holdout"]["reason"] and "6 training segment(s)" in meta["holdout"]["reason"]
+
+
+@pytest.mark.workflow
+def test_changing_the_segment_hop_reruns_segment_onward_and_cuts_overlapping_segments(workdir_copy):
+    change = ["--configfile", "config/test.yaml", "--config", "audio={segment_hop_seconds: 0.5}"]  # the string "0.5"
+    counts = dry_run_counts(workdir_copy, *change)
+    assert counts["segment"] == counts["mel"] == 4 and not {"tracks", "download"} & set(counts), counts
+    snakemake(workdir_copy, *change, "--until", "pack")
+    meta = json.loads((workdir_copy / "results" / "dataset" / "meta.json").read_text())
+    assert meta["segment_hop_seconds"] == 0.5 and meta["n_segments"] == 36  # 20 one-second segments before
+    assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["boundary_dropped"] == 4
+    assert meta["seconds"] == 20.0  # the same audio

@@ -87,7 +87,8 @@ def test_evaluate_orders_baselines_and_writes_json(tmp_path):
     assert fd["real_vs_real"] < fd["noise_vs_real"]
     assert fd["generated"] < fd["noise_vs_real"]  # real music posing as generated is far from noise
     assert result["split"] == {"heldout_segments": 6, "reference_a": 3, "compare_b": 3, "items_per_set": 3,
-                               "frames_per_item": 32, "seed": 0, "by": None, "heldout_tracks": []}  # fmt: skip
+                               "frames_per_item": 32, "seed": 0, "by": None, "heldout_tracks": [],
+                               "holdout_reason": None, "boundary_dropped": 0}  # fmt: skip
     assert fd["generated"] < fd["white_noise_vs_real"] and fd["generated"] < fd["pink_noise_vs_real"]
     rt = result["round_trip"]
     assert rt["n_segments"] == 4 and 0 < rt["mean"] < 1 and rt["max"] >= rt["mean"]
@@ -262,9 +263,11 @@ def headless(chromium: str, tmp_path: Path, *args: str) -> str:
 def test_metrics_json_is_complete_and_sane(finished_workdir):
     metrics = json.loads((finished_workdir / "results" / "eval" / "metrics.json").read_text())
     assert {"status", "reason", "features", "noise", "split", "frechet_distance", "round_trip"} <= set(metrics)
-    # The tiny run (4 tracks, 20 segments) holds out its smallest whole track, 4 segments: 2 in each half.
-    assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 2
-    assert metrics["split"]["by"] == "track" and len(metrics["split"]["heldout_tracks"]) == 1
+    # The tiny run (4 tracks, 20 segments, holdout_fraction 0.1): its smallest track (4 segments) is more than 1.5x
+    # the target of 2, so two tracks hold out their last segment, one in each half.
+    assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 1
+    assert metrics["split"]["by"] == "end-blocks" and len(metrics["split"]["heldout_tracks"]) == 2
+    assert "no whole track" in metrics["split"]["holdout_reason"] and metrics["split"]["boundary_dropped"] == 0
     fd = metrics["frechet_distance"]
     assert set(fd) == FD_KEYS
     assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in fd.values()), fd
@@ -275,7 +278,7 @@ def test_metrics_json_is_complete_and_sane(finished_workdir):
     assert all(math.isfinite(v) for v in [*perceptual["frechet"].values(), *perceptual["kernel"].values()])
     assert perceptual["embedding"]["name"] == "crepe-tiny"
     rt = metrics["round_trip"]
-    assert rt["n_segments"] == 4 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
+    assert rt["n_segments"] == 2 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
     assert 0 < rt["mean"] < 1
 
 

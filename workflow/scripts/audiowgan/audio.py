@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 from . import atomic
-from .settings import segment_samples
+from .settings import AudioSpec
 
 log = logging.getLogger(__name__)
 
@@ -112,34 +112,48 @@ def segment_file(
     *,
     sample_rate: int,
     segment_seconds: float,
+    segment_hop_seconds: float | None = None,
     silence_threshold_db: float,
 ) -> SegmentSummary:
-    """Cut ``path`` into mono WAV segments ``out_dir/NNNNN.wav`` of ``segment_seconds``.
+    """Cut ``path`` into mono WAV segments ``out_dir/NNNNN.wav`` of ``segment_seconds``, one every hop.
 
-    Segments quieter than ``silence_threshold_db`` (RMS dBFS) are dropped and
-    counted; the trailing remainder shorter than one segment is dropped. Segment
-    numbers follow the position in the track, so gaps show where silence was.
+    ``NNNNN`` is the number of the segment's start hop: segment k starts ``k * segment_hop_seconds``
+    into the track, so numbers follow the position in the track and gaps show where silence was.
+    ``segment_hop_seconds`` None means one segment length (segments side by side); a shorter hop
+    cuts overlapping segments, more training examples from the same audio. Segments quieter than
+    ``silence_threshold_db`` (RMS dBFS) are dropped and counted; the trailing remainder after the
+    last whole segment is dropped.
     """
-    seg_len = segment_samples(segment_seconds, sample_rate)
+    spec = AudioSpec.from_mapping(
+        sample_rate=sample_rate,
+        segment_seconds=segment_seconds,
+        segment_hop_seconds=segment_hop_seconds,
+        silence_threshold_db=silence_threshold_db,
+    )
+    seg_len, hop_len = spec.segment_samples, spec.hop_samples
     if seg_len <= 0:
         raise ValueError(f"segment_seconds={segment_seconds} gives no samples at {sample_rate} Hz")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kept = silent = position = 0
-    remainder = 0
     silent_positions: list[int] = []
+    pending = np.empty(0, dtype=np.float32)  # the decoded samples from segment ``position``'s start on
     for block in stream_blocks(path, sample_rate=sample_rate, block_samples=seg_len):
-        if block.size < seg_len:
-            remainder = block.size
+        pending = np.concatenate([pending, block])
+        while pending.size >= seg_len:
+            if rms_dbfs(pending[:seg_len]) < silence_threshold_db:
+                silent += 1
+                silent_positions.append(position)
+            else:
+                write_wav(out_dir / f"{position:05d}.wav", pending[:seg_len], sample_rate)
+                kept += 1
+            position += 1
+            pending = pending[hop_len:]
+        if block.size < seg_len:  # only the last block is short
             break
-        if rms_dbfs(block) < silence_threshold_db:
-            silent += 1
-            silent_positions.append(position)
-        else:
-            write_wav(out_dir / f"{position:05d}.wav", block, sample_rate)
-            kept += 1
-        position += 1
-    total = (position * seg_len + remainder) / sample_rate
+    # ``pending`` starts at the next hop; the remainder is what follows the last whole segment.
+    remainder = pending.size - (seg_len - hop_len if position else 0)
+    total = (position * hop_len + pending.size) / sample_rate
     return SegmentSummary(kept, silent, remainder / sample_rate, total, silent_positions)
 
 
@@ -150,15 +164,20 @@ def segment_track(
     *,
     sample_rate: int,
     segment_seconds: float,
+    segment_hop_seconds: float | None = None,
     silence_threshold_db: float,
 ) -> dict:
     """Segment one downloaded track and write ``out_dir/segments.json``; never fails on bad audio.
 
-    The returned (and written) metadata has a ``status``: ``ok``, the download's
+    ``segments.json`` records the hop in seconds (never null), so ``mel`` and ``pack`` know which
+    segments overlap. The returned (and written) metadata has a ``status``: ``ok``, the download's
     failure status passed on, ``undecodable`` (ffmpeg could not read the file),
     ``too-short`` (shorter than one segment) or ``silent`` (every segment below the
     threshold), with a ``reason`` a person can read.
     """
+    hop = AudioSpec.from_mapping(
+        sample_rate=sample_rate, segment_seconds=segment_seconds, segment_hop_seconds=segment_hop_seconds
+    ).hop_seconds
     with atomic.replacing_dir(out_dir) as tmp:  # a killed job leaves no folder: the next run redoes it
         return _segment_into(
             audio_path,
@@ -166,6 +185,7 @@ def segment_track(
             tmp,
             sample_rate=sample_rate,
             segment_seconds=segment_seconds,
+            segment_hop_seconds=hop,
             silence_threshold_db=silence_threshold_db,
         )
 
@@ -177,11 +197,13 @@ def _segment_into(
     *,
     sample_rate: int,
     segment_seconds: float,
+    segment_hop_seconds: float,
     silence_threshold_db: float,
 ) -> dict:
     params = {
         "sample_rate": sample_rate,
         "segment_seconds": segment_seconds,
+        "segment_hop_seconds": segment_hop_seconds,
         "silence_threshold_db": silence_threshold_db,
     }
     summary = SegmentSummary(0, 0, 0.0, 0.0)

@@ -7,7 +7,7 @@ problem into one line naming the key, the value and the rule.
 
 from __future__ import annotations
 
-from .settings import ConfigError, coerce, fill_defaults, validate
+from .settings import AudioSpec, ConfigError, coerce, fill_defaults, validate
 
 __all__ = ["ConfigError", "check", "coerce"]
 
@@ -43,3 +43,4 @@ def _cross_checks(config: dict) -> None:
             f"config key 'audio.segment_seconds' = {config['audio']['segment_seconds']}: a segment of "
             f"{int(seg_samples)} samples is shorter than mel.n_fft = {mel['n_fft']}"
         )
+    AudioSpec.from_mapping(config["audio"])  # its own rules: a hop of at most one segment, at least one sample

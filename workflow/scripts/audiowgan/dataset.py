@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import atomic
+from .settings import AudioSpec
 
 META_KEYS = (
     "sample_rate",
     "segment_seconds",
+    "segment_hop_seconds",
     "silence_threshold_db",
     "n_fft",
     "hop_length",
@@ -34,46 +37,120 @@ class DatasetError(RuntimeError):
     pass
 
 
-def split_holdout(keys: list[str], fraction: float) -> tuple[set[int], dict]:
-    """Rows held out from training, and how they were chosen; ``keys`` are ``"track/segment"``.
+HOLDOUT_SLACK = 1.5  # the held-out share stays within this factor of holdout_fraction, either way
 
-    Whole tracks are held out, so adjacent segments of one recording (which share harmonies, tempo
-    and the recording's sound) never sit on both sides: tracks are taken in the order of a hash of
-    their id, skipping any that would overshoot the target by half again, until about
-    ``fraction`` of the segments are held out; at least one track always stays for training. With
-    only one track, the last contiguous block of its segments is held out instead (``"by":
-    "block"``), so only the segments at the block's edge neighbour training data. Deterministic and
-    independent of row order; at least 2 rows when ``fraction > 0`` (evaluation compares two halves
-    of them), none with fewer than 4 rows.
+
+def split_holdout(keys: list[str], fraction: float, *, span: int = 1) -> tuple[list[str], dict]:
+    """Each row's split (``train``, ``heldout`` or ``boundary``) and how it was chosen; keys are ``track/NNNNN``.
+
+    The target is about ``fraction`` of the rows: at least 2 (evaluation compares two halves of them),
+    at most all but 2, none with fewer than 4 rows. Whole tracks are held out when they can be, so
+    that no recording (its harmonies, tempo, sound) sits on both sides: tracks are taken in the order
+    of a hash of their id, skipping any that would overshoot, and kept if they hold out between
+    target / HOLDOUT_SLACK and target * HOLDOUT_SLACK rows with a track left for training
+    (``"by": "track"``). Otherwise (one track, or tracks too large: two equal tracks would hold out
+    half) every track holds out its last segments, its share of the target (``"by": "end-blocks"``).
+    Segments whose numbers differ by less than ``span`` share audio (``AudioSpec.span_hops``); the
+    training segments that overlap the first segment of a block are marked ``boundary`` and used
+    nowhere, so held-out rows never share a sample with training rows. Deterministic and
+    independent of row order; ``info["reason"]`` says why in words.
     """
     if not 0 <= fraction < 1:
         raise ValueError(f"holdout_fraction={fraction!r} must be in [0, 1)")
+    splits = ["train"] * len(keys)
+    info = {"by": "none", "tracks": [], "fraction": fraction, "target": 0, "boundary_dropped": 0}
     if fraction == 0 or len(keys) < 4:
-        return set(), {"by": "none", "tracks": []}
-    target = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
-    by_track: dict[str, list[int]] = {}
-    for i in sorted(range(len(keys)), key=lambda i: keys[i]):
-        by_track.setdefault(keys[i].rsplit("/", 1)[0], []).append(i)
-    if len(by_track) == 1:
-        (rows,) = by_track.values()
-        return set(rows[-target:]), {"by": "block", "tracks": []}
+        info["reason"] = "holdout_fraction is 0" if fraction == 0 else f"{len(keys)} segment(s): too few to hold out"
+        return splits, info
+    info["target"] = target = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
+    tracks = _rows_by_track(keys)
+    held = _whole_tracks(tracks, target)
+    if held:
+        info.update(by="track", **_hold_out_tracks(tracks, held, target, splits))
+    else:
+        info.update(by="end-blocks", **_hold_out_end_blocks(tracks, target, span, splits))
+    return splits, info
+
+
+def _track_order(track: str) -> str:
+    """A fixed order of tracks that does not favour any name (ids are often numbered or dated)."""
+    return hashlib.sha1(track.encode()).hexdigest()
+
+
+def _rows_by_track(keys: list[str]) -> dict[str, list[tuple[int, int]]]:
+    """``{track: [(segment number, row), ...]}`` in segment order: numbers, not text (100000 > 99999)."""
+    tracks: dict[str, list[tuple[int, int]]] = {}
+    for row, key in enumerate(keys):
+        track, segment = key.rsplit("/", 1)
+        tracks.setdefault(track, []).append((int(segment), row))
+    return {t: sorted(rows) for t, rows in tracks.items()}
+
+
+def _whole_tracks(tracks: dict[str, list], target: int) -> list[str]:
+    """Tracks holding out within HOLDOUT_SLACK of ``target`` rows, one left for training; [] if none do."""
     held: list[str] = []
     n_held = 0
-    for track in sorted(by_track, key=lambda t: hashlib.sha1(t.encode()).hexdigest()):
-        size = len(by_track[track])
-        if n_held >= target or len(held) == len(by_track) - 1:
+    for track in sorted(tracks, key=_track_order):
+        if n_held >= target or len(held) == len(tracks) - 1:
             break
-        if n_held + size <= max(target * 1.5, 2):
+        if n_held + len(tracks[track]) <= target * HOLDOUT_SLACK:
             held.append(track)
-            n_held += size
-    if not held:  # every track is larger than the target: hold out the smallest one
-        held = [min(by_track, key=lambda t: (len(by_track[t]), t))]
-    return {i for t in held for i in by_track[t]}, {"by": "track", "tracks": sorted(held)}
+            n_held += len(tracks[track])
+    return held if n_held * HOLDOUT_SLACK >= target else []
 
 
-def holdout_rows(keys: list[str], fraction: float) -> set[int]:
-    """The rows of :func:`split_holdout`."""
-    return split_holdout(keys, fraction)[0]
+def _end_blocks(tracks: dict[str, list], target: int) -> dict[str, int]:
+    """Rows each track holds out at its end: its share of ``target``, rounded by largest remainder.
+
+    The remainders' ties go in track-hash order, so the split never depends on the row order.
+    """
+    n = sum(map(len, tracks.values()))
+    quota = {t: target * len(rows) / n for t, rows in tracks.items()}
+    sizes = {t: int(q) for t, q in quota.items()}
+    extra = sorted(tracks, key=lambda t: (sizes[t] - quota[t], _track_order(t)))[: target - sum(sizes.values())]
+    return {t: sizes[t] + (t in extra) for t in tracks}
+
+
+def _hold_out_tracks(tracks: dict[str, list], held: list[str], target: int, splits: list[str]) -> dict:
+    """Mark every row of the ``held`` tracks as held out; their account for meta.json."""
+    for track in held:
+        for _, row in tracks[track]:
+            splits[row] = "heldout"
+    n_held, n = sum(len(tracks[t]) for t in held), sum(map(len, tracks.values()))
+    reason = f"whole tracks: {len(held)} of {len(tracks)}, {n_held} of {n} segments (target {target})"
+    return {"tracks": sorted(held), "reason": reason}
+
+
+def _hold_out_end_blocks(tracks: dict[str, list], target: int, span: int, splits: list[str]) -> dict:
+    """Mark each track's end block as held out and its overlapping neighbours as ``boundary``; the account."""
+    blocks = _end_blocks(tracks, target)
+    dropped = sum(_hold_out_end(tracks[t], size, span, splits) for t, size in blocks.items())
+    n = sum(map(len, tracks.values()))
+    if len(tracks) == 1:
+        reason = f"only one track: its last {target} of {n} segments are held out"
+    else:
+        reason = (
+            f"no whole track holds out between {math.ceil(target / HOLDOUT_SLACK)} and "
+            f"{math.floor(target * HOLDOUT_SLACK)} of {n} segments (the smallest has "
+            f"{min(map(len, tracks.values()))}): the last segments of each track are held out, {target} in all"
+        )
+    if dropped:
+        reason += f"; {dropped} training segment(s) overlapping a held-out block are dropped (split 'boundary')"
+    return {"tracks": sorted(t for t, size in blocks.items() if size), "boundary_dropped": dropped, "reason": reason}
+
+
+def _hold_out_end(rows: list[tuple[int, int]], size: int, span: int, splits: list[str]) -> int:
+    """Mark the last ``size`` of one track's ``(number, row)`` as held out, and the training rows that
+    overlap the first of them as ``boundary``; return how many were marked ``boundary``."""
+    if size == 0:
+        return 0
+    first = rows[-size][0]
+    for _, row in rows[-size:]:
+        splits[row] = "heldout"
+    overlapping = [row for number, row in rows[:-size] if first - number < span]
+    for row in overlapping:
+        splits[row] = "boundary"
+    return len(overlapping)
 
 
 def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fraction: float = 0.0) -> dict:
@@ -81,9 +158,11 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
 
     Every mel folder must carry the same parameters (its ``mel.json``); tracks
     that yielded no segment are recorded in meta.json, not packed. ``index.csv``
-    has one row per spectrogram: row, track, segment and split (``train``, or
+    has one row per spectrogram: row, track, segment and split (``train``;
     ``heldout`` for the rows that training never sees and evaluation compares
-    generated clips against).
+    generated clips against; ``boundary`` for training rows that overlap a held-out
+    block and are used nowhere; see :func:`split_holdout`, whose account is
+    meta.json's ``holdout``).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -117,9 +196,12 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
                 raise DatasetError(f"{path} has shape {m.shape}, expected {shape[1:]}")
             mm[i] = m
             rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
-        held, holdout = split_holdout([f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction)
-        for i in held:
-            rows[i]["split"] = "heldout"
+        spec = AudioSpec.from_meta(reference)
+        splits, holdout = split_holdout(
+            [f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction, span=spec.span_hops
+        )
+        for row, split in zip(rows, splits, strict=True):
+            row["split"] = split
         mm.flush()
         del mm
     # Dropped silent segments are listed too (row -1, split "silent"), so the index
@@ -137,10 +219,18 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
         "n_silent_dropped": len(silent_rows),
         "tracks": len(metas) - len(empty),
         "tracks_without_segments": empty,
-        "seconds": shape[0] * float(reference["segment_seconds"]),
+        "seconds": sum(_distinct_seconds([int(r["segment"]) for r in rows if r["track"] == t], spec) for t in metas),
     }
     atomic.write_json(out_dir / "meta.json", meta)
     return meta
+
+
+def _distinct_seconds(numbers: list[int], spec: AudioSpec) -> float:
+    """Seconds of audio under one track's segments: what overlapping segments share counts once."""
+    if not numbers:
+        return 0.0
+    gaps = np.diff(np.sort(numbers)) * spec.hop_seconds
+    return float(np.minimum(gaps, spec.segment_seconds).sum() + spec.segment_seconds)
 
 
 def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:

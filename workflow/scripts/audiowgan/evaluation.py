@@ -18,8 +18,11 @@ pretrained pitch network (CREPE, :mod:`perceptual`): a Frechet and an unbiased k
 frame embeddings, a second opinion from features the GAN was never trained on. That part imports
 TensorFlow.
 
-Held-out segments come from whole tracks the model never saw (``dataset.split_holdout``), or from
-the last block of the only track; ``split.by`` in metrics.json says which.
+Held-out segments come from whole tracks the model never saw (``dataset.split_holdout``), or, when
+no whole track is near the hold-out fraction (one track, or a few long ones), from a block at the
+end of each track; ``split.by`` in metrics.json says which (``track`` or ``end-blocks``) and
+``split.holdout_reason`` why. Overlapping training segments next to an end block are dropped
+(``split.boundary_dropped``), so no held-out segment shares audio with one the model trained on.
 
 The Griffin-Lim round-trip error on held-out segments tells inversion error from
 model error. Nothing here imports TensorFlow but the perceptual part (inside
@@ -67,6 +70,17 @@ def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rows = rows[np.random.default_rng(seed).permutation(len(rows))]
     half = len(rows) // 2
     return np.sort(rows[:half]), np.sort(rows[half : 2 * half])
+
+
+def _holdout_account(meta: dict) -> dict:
+    """How pack chose the held-out segments (its meta.json ``holdout``), for metrics.json's ``split``."""
+    holdout = meta.get("holdout", {})
+    return {
+        "by": holdout.get("by"),
+        "heldout_tracks": holdout.get("tracks", []),
+        "holdout_reason": holdout.get("reason"),
+        "boundary_dropped": holdout.get("boundary_dropped", 0),
+    }
 
 
 def _fd(x: np.ndarray, reference: np.ndarray) -> float:
@@ -168,8 +182,7 @@ def evaluate(
             "items_per_set": int(n),
             "frames_per_item": int(meta["frames"]),
             "seed": int(seed),
-            "by": meta.get("holdout", {}).get("by"),
-            "heldout_tracks": meta.get("holdout", {}).get("tracks", []),
+            **_holdout_account(meta),
         },
         "frechet_distance": dict.fromkeys(FD_KEYS),
         "perceptual": None,

@@ -199,7 +199,7 @@ def _mels_into(segments_dir: Path, out_dir: Path, *, seg_meta: dict, spec: MelSp
     else:
         shapes = [one(w) for w in wavs]
     meta = {
-        **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "silence_threshold_db")},
+        **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "segment_hop_seconds", "silence_threshold_db")},
         **{
             k: seg_meta.get(k, d)
             for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))

@@ -205,11 +205,37 @@ class AudioSpec(Spec):
     SECTION: ClassVar[str] = "audio"
     sample_rate: int
     segment_seconds: float
+    segment_hop_seconds: float | None
     silence_threshold_db: float
+
+    def __post_init__(self) -> None:
+        """The rules the schema cannot state: the hop is at most a segment and at least one sample."""
+        hop = self.segment_hop_seconds
+        if hop is None:
+            return
+        where = f"config key 'audio.segment_hop_seconds' = {hop!r}"
+        if hop > self.segment_seconds:
+            raise ConfigError(f"{where}: must be at most audio.segment_seconds = {self.segment_seconds!r}")
+        if self.hop_samples < 1:
+            raise ConfigError(f"{where}: gives no samples at {self.sample_rate} Hz")
 
     @property
     def segment_samples(self) -> int:
         return segment_samples(self.segment_seconds, self.sample_rate)
+
+    @property
+    def hop_seconds(self) -> float:
+        """Seconds between segment starts: null means one segment length (segments side by side)."""
+        return self.segment_seconds if self.segment_hop_seconds is None else self.segment_hop_seconds
+
+    @property
+    def hop_samples(self) -> int:
+        return segment_samples(self.hop_seconds, self.sample_rate)
+
+    @property
+    def span_hops(self) -> int:
+        """Segments whose numbers differ by less than this share samples (1 when side by side)."""
+        return -(-self.segment_samples // self.hop_samples)
 
 
 @dataclass(frozen=True)
