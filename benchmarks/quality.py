@@ -1,21 +1,25 @@
-"""Does the model learn real music? Distances to held-out real recordings, against noise, at a fixed budget.
+"""Does the model learn real music? Distances to held-out real recordings, against noise, at one budget.
 
-Real recordings: Debian's ``wesnoth-1.16-music`` (orchestral, see ``real_corpus.py``), a stable
-subset of ``--minutes`` minutes. They go through the workflow's own library code (segment, mel,
-pack with whole tracks held out, train, generate, evaluate); Snakemake is left out so that the
-whole budget goes to training. For each generator upsampling mode (``resize``, ``transpose``)
-one training run of ``--epochs`` epochs is made; the generator is snapshot after epoch 1 and at
-the end, raw and moving-average (EMA) weights, and each snapshot renders ``n`` clips (Griffin-Lim,
-as ``generate``). Every set is compared with half A of the held-out segments:
+Real recordings of two kinds (``--corpus``, see ``real_corpus.py``): Debian's ``wesnoth-1.16-music``
+(orchestral) and ``nexuiz-music`` (electronic), a stable subset of ``--minutes`` minutes. They go
+through the workflow's own library code (segment, mel, pack with whole tracks held out, train,
+generate); Snakemake is left out so that the whole budget goes to training. Each configuration in
+``--configs`` (see ``CONFIGS``: the settings before this round of changes, today's defaults, and
+one-change-at-a-time variants) trains for the same budget of ``--budget`` CPU minutes of this
+process (``time.process_time``, all threads: on an idle 2-core machine about half as many wall
+minutes; counting CPU time keeps the budgets equal when other work shares the machine), then its
+moving-average generator renders ``--clips`` clips (Griffin-Lim, as ``generate``). Every set is
+compared with half A of the held-out segments (the segments themselves, never overlapping ones):
 
 - ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``);
 - ``CREPE FD`` and ``CREPE KD``: Frechet and unbiased kernel distance of CREPE-tiny frame
   embeddings (``perceptual``), with the same reference;
 
 next to half B of the held-out segments (real vs real, the floor) and white and pink noise at the
-clips' loudness (what a model that learnt nothing but loudness or spectral tilt scores).
+clips' loudness. ``KD gap closed`` is how much of the way from pink noise to real-vs-real a set's
+CREPE KD has come (100% = as close as real music).
 
-    nice .venv/bin/python benchmarks/quality.py [--minutes 24] [--epochs 12] [--out /tmp/quality]
+    nice .venv/bin/python benchmarks/quality.py [--corpus wesnoth] [--minutes 24] [--budget 10] [--out DIR]
 """
 
 from __future__ import annotations
@@ -37,94 +41,144 @@ from audiowgan.settings import AudioSpec, MelSpec, TrainSpec  # noqa: E402
 AUDIO = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
 MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
 MODEL = {"noise_dim": 64, "generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}  # demo.yaml
+BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
+# name: model and train overrides on top of MODEL and the schema's defaults, and audio.segment_hop_seconds.
+CONFIGS = {
+    "before (5x5 G, no augment, no overlap)": BEFORE,
+    "defaults (3x3 G, augment 0.5, hop 1 s)": {"model": {}, "train": {}, "hop": 1.0},
+    "defaults, augment off": {"model": {}, "train": {"augment": 0.0}, "hop": 1.0},
+    "defaults, no overlap": {"model": {}, "train": {}, "hop": None},
+    "3x3 G only": {"model": {}, "train": {"augment": 0.0}, "hop": None},
+    "conv1d": {
+        "model": {"kind": "conv1d", "generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+}
 
 
-def prepare(out: Path, minutes: float, holdout: float) -> Path:
-    """Segments, mels and the packed dataset of the corpus subset (reused when already there)."""
+class BudgetSpent(Exception):
+    """Raised by :class:`Budget` once the training has used its CPU seconds."""
+
+
+def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float | None) -> Path:
+    """Segments, mels and the packed dataset of the corpus subset at segment hop ``hop`` (reused when there)."""
     from real_corpus import audio_files
 
-    ds = out / "dataset"
+    tag = "side-by-side" if hop is None else f"hop-{hop:g}"
+    ds = out / tag / "dataset"
     if (ds / "meta.json").exists():
         return ds
     mel_dirs = {}
-    for path in audio_files(max_minutes=minutes):
+    for path in audio_files(max_minutes=minutes, corpus=corpus):
         track = path.stem.replace(".", "_")
-        seg, mel = out / "segments" / track, out / "mel" / track
-        audio.segment_track(path, {"status": "ok", "reason": ""}, seg, **AUDIO.to_dict())
+        seg, mel = out / tag / "segments" / track, out / tag / "mel" / track
+        audio.segment_track(path, {"status": "ok", "reason": ""}, seg, **{**AUDIO.to_dict(), "segment_hop_seconds": hop})
         features.mel_directory(seg, mel, spec=MEL, threads=2)
         mel_dirs[track] = mel
     meta = dataset.pack(mel_dirs, ds, holdout_fraction=holdout)
-    print(f"dataset: {meta['n_segments']} segments of {AUDIO.segment_seconds} s from {meta['tracks']} tracks; "
+    print(f"dataset {tag}: {meta['n_segments']} segments of {AUDIO.segment_seconds} s from {meta['tracks']} tracks; "
           f"{meta['n_heldout']} held out ({meta['holdout']['by']}: {', '.join(meta['holdout']['tracks'])})",
           flush=True)  # fmt: skip
     return ds
 
 
-def train_with_snapshots(ds: Path, run: Path, upsample: str, epochs: int, ema_decay: float) -> dict[int, Path]:
-    """Train one model; return {epoch: snapshot dir} for epoch 1 and the last (raw and EMA weights each)."""
+def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> tuple[Path, dict]:
+    """Train one configuration until it has used ``cpu_seconds``; return the snapshot folder and its figures."""
     from audiowgan import training as T
 
-    snaps = {1: run / "epoch_001", epochs: run / f"epoch_{epochs:03d}"}
+    snap = run / "snapshot"
 
-    class Snapshot(T.Callback):
-        def on_epoch_end(self, loop, epoch, rows):
-            if epoch + 1 in snaps:
-                d = snaps[epoch + 1]
-                d.mkdir(parents=True, exist_ok=True)
-                loop.state.generator.save_weights(d / "generator.weights.h5")
-                loop.state.extra["generator_ema"].save_weights(d / "generator_ema.weights.h5")
-                (d / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
-                                                          "steps": loop.step}))  # fmt: skip
+    class Budget(T.Callback):
+        def on_train_begin(self, loop):
+            self.t0 = time.process_time()
 
-    tp = TrainSpec.from_mapping(epochs=epochs, batch_size=16, checkpoint_every=10**6, ema_decay=ema_decay)
-    t = time.perf_counter()
-    T.train(dataset_dir=ds, model_dir=run / "model", checkpoint_dir=run / "ckpt", model_params={**MODEL,
-            "upsample": upsample}, train_params=tp, callbacks=[Snapshot()])  # fmt: skip
-    print(f"{upsample}: {epochs} epochs in {time.perf_counter() - t:.0f} s", flush=True)
-    return snaps
+        def on_step_end(self, loop, row):
+            if time.process_time() - self.t0 >= cpu_seconds:
+                snap.mkdir(parents=True, exist_ok=True)
+                loop.state.extra["generator_ema"].save_weights(snap / "generator_ema.weights.h5")
+                (snap / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
+                                                             "steps": loop.step}))  # fmt: skip
+                self.steps, self.wall = loop.step, loop.elapsed()
+                raise BudgetSpent
+
+    tp = TrainSpec.from_mapping(**{"epochs": 10**4, "batch_size": 16, "checkpoint_every": 10**6, "tensorboard": False,
+                                   **config["train"]})  # fmt: skip
+    budget = Budget()
+    try:
+        T.train(dataset_dir=ds, model_dir=run / "model", checkpoint_dir=run / "ckpt",
+                model_params={**MODEL, **config["model"]}, train_params=tp, callbacks=[budget])  # fmt: skip
+    except BudgetSpent:
+        pass
+    return snap, {"steps": budget.steps, "wall_s": round(budget.wall, 1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default="wesnoth", help="wesnoth (orchestral) or nexuiz (electronic)")
     ap.add_argument("--minutes", type=float, default=24.0, help="minutes of the corpus (a stable subset)")
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--ema-decay", type=float, default=0.999)
+    ap.add_argument("--budget", type=float, default=10.0, help="CPU minutes of training per configuration")
     ap.add_argument("--holdout", type=float, default=0.2, help="share of segments held out, by whole tracks")
     ap.add_argument("--clips", type=int, default=48, help="clips per compared set (at most half the held-out)")
-    ap.add_argument("--modes", default="resize,transpose")
+    ap.add_argument("--configs", default="0,1", help="comma-separated indices into CONFIGS (0: before, 1: defaults)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"))
     args = ap.parse_args()
-    ds = prepare(args.out, args.minutes, args.holdout)
-    mels, meta = dataset.open_dataset(ds)
-    a_rows, b_rows = evaluation.split_halves(dataset.split_rows(ds, "heldout"), 0)
+    out = args.out / args.corpus
+    base = prepare(out, args.corpus, args.minutes, args.holdout, None)
+    mels, meta = dataset.open_dataset(base)
+    a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
     n = min(args.clips, len(b_rows))
-    reference_waves = evaluation.segment_waves(ds, args.out / "segments", a_rows)
+    segments = out / "side-by-side" / "segments"
+    reference_waves = evaluation.segment_waves(base, segments, a_rows)
     reference_mels = np.asarray(mels[a_rows])
-    sr, length = AUDIO.sample_rate, AUDIO.segment_samples
     sets: dict[str, np.ndarray] = {
-        "real vs real (held-out half B)": evaluation.segment_waves(ds, args.out / "segments", b_rows[:n]),
-        "white noise": evaluation.noise_waves("white", n=n, length=length, seed=0),
-        "pink noise": evaluation.noise_waves("pink", n=n, length=length, seed=0),
+        "real vs real (held-out half B)": evaluation.segment_waves(base, segments, b_rows[:n]),
+        "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
+        "pink noise": evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
     }
-    for mode in args.modes.split(","):
-        snaps = train_with_snapshots(ds, args.out / mode, mode, args.epochs, args.ema_decay)
-        for epoch, d in sorted(snaps.items()):
-            for weights in ("generator.weights.h5", "generator_ema.weights.h5"):
-                clips = [d / weights.split(".")[0] / f"clip_{i:03d}.wav" for i in range(n)]
-                clips[0].parent.mkdir(parents=True, exist_ok=True)
-                generation.generate(model_dir=d, dataset_meta=ds / "meta.json", clips=clips, manifest=clips[0].parent /
-                                    "manifest.csv", seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=weights)  # fmt: skip
-                name = f"{mode}, epoch {epoch}, {'EMA' if 'ema' in weights else 'raw'}"
-                sets[name] = evaluation.read_clips(clips, meta)
-    t = time.perf_counter()
-    perceptual = evaluation.perceptual_distances(reference_waves, sets, sample_rate=sr, seed=0)
-    print(f"\nreference: {len(a_rows)} held-out segments (half A); {n} clips of {AUDIO.segment_seconds} s per set; "
-          f"distances computed in {time.perf_counter() - t:.0f} s\n")  # fmt: skip
-    print("| set | mel FD | CREPE FD | CREPE KD |\n|---|---|---|---|")
-    for name, waves in sets.items():
-        mel_fd = metrics.frechet_distance(metrics.mel_frame_stats(evaluation.waves_mels(waves, meta)),
-                                          metrics.mel_frame_stats(reference_mels))  # fmt: skip
-        print(f"| {name} | {mel_fd:.3f} | {perceptual['frechet'][name]:.3f} | {perceptual['kernel'][name]:.4f} |")
+    runs = {}
+    names = list(CONFIGS)
+    for i in (int(k) for k in args.configs.split(",")):
+        name, config = names[i], CONFIGS[names[i]]
+        ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"])
+        snap, runs[name] = train_for_budget(ds, out / f"config-{i}", config, args.budget * 60)
+        clips = [snap / "clips" / f"clip_{k:03d}.wav" for k in range(n)]
+        clips[0].parent.mkdir(parents=True, exist_ok=True)
+        generation.generate(model_dir=snap, dataset_meta=base / "meta.json", clips=clips, manifest=snap / "manifest.csv",
+                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights="generator_ema.weights.h5")  # fmt: skip
+        sets[name] = evaluation.read_clips(clips, meta)
+        print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
+              flush=True)  # fmt: skip
+    table = distances(sets, reference_waves, reference_mels, meta)
+    report(table, runs, args, len(a_rows), n)
+    (out / "quality.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "runs": runs,
+                                                  "table": table}, indent=2))  # fmt: skip
+
+
+def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str, float]]:
+    """{set: {mel_fd, crepe_fd, crepe_kd}} against the reference (half A of the held-out segments)."""
+    perceptual = evaluation.perceptual_distances(reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0)
+    ref_stats = metrics.mel_frame_stats(reference_mels)
+    return {
+        name: {
+            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(evaluation.waves_mels(waves, meta)), ref_stats),
+            "crepe_fd": perceptual["frechet"][name],
+            "crepe_kd": perceptual["kernel"][name],
+        }
+        for name, waves in sets.items()
+    }
+
+
+def report(table, runs, args, n_reference: int, n: int) -> None:
+    real, pink = table["real vs real (held-out half B)"], table["pink noise"]
+    print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
+          f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
+    print("| set | steps | mel FD | x real | CREPE FD | CREPE KD | KD gap closed |\n|---|---|---|---|---|---|---|")
+    for name, d in table.items():
+        closed = (pink["crepe_kd"] - d["crepe_kd"]) / (pink["crepe_kd"] - real["crepe_kd"])
+        steps = runs.get(name, {}).get("steps", "")
+        print(f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | {d['crepe_fd']:.3f} | "
+              f"{d['crepe_kd']:.4f} | {100 * closed:.0f}% |")  # fmt: skip
 
 
 if __name__ == "__main__":

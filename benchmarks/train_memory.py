@@ -60,7 +60,13 @@ def main() -> None:
     ap.add_argument("--mapped", action="store_true", help="read batches through the mapping (for comparison)")
     args = ap.parse_args()
     shape = tuple(int(v) for v in args.shape.split("x"))
-    model = {"noise_dim": 16, "generator_channels": [16, 8, 4], "critic_channels": [4, 8], "kernel_size": 3}
+    model = {
+        "noise_dim": 16,
+        "generator_channels": [16, 8, 4],
+        "critic_channels": [4, 8],
+        "generator_kernel_size": 3,
+        "critic_kernel_size": 3,
+    }
     train = {"epochs": 1, "batch_size": 16, "d_steps": 1, "gp_weight": 10.0, "learning_rate": 2e-4, "beta_1": 0.5,
              "beta_2": 0.9, "seed": 0, "checkpoint_every": 10_000, "mixed_precision": False, "xla": False}  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT / "workflow" / "scripts"), "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -27,7 +27,13 @@ TINY_CONFIG = {
     "sources": "config/sources.tsv",
     "audio": {"sample_rate": 16000, "segment_seconds": 1.0},
     "mel": {"n_fft": 512, "hop_length": 256, "n_mels": 32},
-    "model": {"noise_dim": 16, "generator_channels": [32, 16, 8], "critic_channels": [8, 16], "kernel_size": 3},
+    "model": {
+        "noise_dim": 16,
+        "generator_channels": [32, 16, 8],
+        "critic_channels": [8, 16],
+        "generator_kernel_size": 3,
+        "critic_kernel_size": 3,
+    },
     "train": {"epochs": 2, "batch_size": 4, "d_steps": 2, "checkpoint_every": 4},
     "generate": {
         "n_clips": 3,

@@ -110,3 +110,30 @@ def test_upsample_modes_have_the_same_pinned_parameter_count_and_shapes(upsample
 def test_unknown_upsample_mode_is_refused():
     with pytest.raises(ValueError, match="upsample='bilinear' must be one of resize, transpose"):
         M.build_generator(noise_dim=8, channels=[16, 8], output_shape=(8, 8), upsample="bilinear")
+
+
+@pytest.mark.parametrize("shape", [(32, 63), (64, 126), (8, 5)])
+def test_conv1d_networks_keep_the_mel_shape(shape):
+    g = M.build_generator_1d(noise_dim=8, channels=[16, 8, 8], output_shape=shape, kernel_size=3)
+    c = M.build_critic_1d(channels=[8, 16], input_shape=shape, kernel_size=5)
+    x = g(np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32), training=False)
+    assert tuple(x.shape) == (3, *shape, 1) and float(tf.reduce_max(tf.abs(x))) <= 1.0
+    assert tuple(c(x).shape) == (3, 1)
+
+
+def test_conv1d_critic_sees_all_bands_in_its_first_layer():
+    c = M.build_critic_1d(channels=[4], input_shape=(16, 8), kernel_size=3)
+    assert tuple(c.get_layer("down0").kernel.shape) == (3, 16, 4)  # taps over time, every band an input channel
+
+
+def test_kernel_sizes_are_separate_and_old_model_json_reads_as_both():
+    from audiowgan.settings import ModelSpec
+
+    spec = ModelSpec.from_mapping(generator_channels=[8, 4], critic_channels=[4], noise_dim=4)
+    g, c = M.build_networks(spec, (8, 8))
+    assert tuple(g.get_layer("up0").kernel.shape[:2]) == (3, 3) and tuple(c.get_layer("down0").kernel.shape[:2]) == (
+        5,
+        5,
+    )
+    old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
+    assert (old.generator_kernel_size, old.critic_kernel_size, old.kind) == (5, 5, "conv2d")

@@ -1,10 +1,17 @@
 """Generator and critic builders and the WGAN-GP losses (Gulrajani et al. 2017).
 
-Both networks adapt to any (n_mels, frames): the generator starts from a dense
-layer at 1/s of the target size (s = 2**(len(channels) - 1)), doubles it per block and
-crops to the exact size; the critic pads its input with -1 (the silence floor of the
-[-1, 1] mel scaling) to a multiple of 2**len(channels) before its stride-2 blocks.
-With the default widths and a 256x256 input these are the write-up's networks.
+Two families (``model.kind``), both for any (n_mels, frames) and both taking and giving
+(B, n_mels, frames, 1) mels in [-1, 1]:
+
+- ``conv2d``: the write-up's networks. The generator starts from a dense layer at 1/s of the
+  target size (s = 2**(len(channels) - 1)), doubles it per block and crops to the exact size;
+  the critic pads its input with -1 (the silence floor of the [-1, 1] mel scaling) to a multiple
+  of 2**len(channels) before its stride-2 blocks. With the default widths and a 256x256 input
+  these are the write-up's networks (keras-io WGAN-GP blocks: 3x3 after each upsampling in the
+  generator, 5x5 stride 2 in the critic).
+- ``conv1d``: the mel bands are channels and every convolution runs over time only, as in
+  MelGAN's discriminator: each layer sees the whole spectrum (harmonics sit far apart in
+  frequency) for a fraction of the 2-D arithmetic. Same shape rules, in time only.
 
 Imports TensorFlow, like ``training`` and ``generation`` (which build networks); nothing else does,
 except ``inversion``'s optional GPU backend when TensorFlow is already loaded.
@@ -131,6 +138,64 @@ def build_critic(*, channels: list[int], input_shape: tuple[int, int], kernel_si
     return keras.Model(x_in, x, name="critic")
 
 
+def build_generator_1d(
+    *,
+    noise_dim: int,
+    channels: list[int],
+    output_shape: tuple[int, int],
+    kernel_size: int = 3,
+    synchronized_bn: bool = False,
+) -> keras.Model:
+    """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1], convolving over time only.
+
+    Dense -> (ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then per further width a
+    nearest x2 upsampling in time, a 'same' Conv1D, BatchNorm and LeakyReLU; a final Conv1D to
+    n_mels channels with tanh, cropped to ``frames`` and turned to (n_mels, frames, 1).
+    """
+    _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
+    if int(noise_dim) < 1:
+        raise ValueError(f"noise_dim={noise_dim!r} must be a positive integer")
+    n_mels, frames = (int(n) for n in output_shape)
+    s = 2 ** (len(channels) - 1)
+    t0 = math.ceil(frames / s)
+    z = keras.Input((int(noise_dim),), name="noise")
+    x = layers.Dense(t0 * int(channels[0]), use_bias=False, name="dense")(z)
+    x = layers.Reshape((t0, int(channels[0])))(x)
+    x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)
+    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    for i, c in enumerate(channels[1:]):
+        x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
+        x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
+        x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
+        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
+    x = layers.Cropping1D((0, t0 * s - frames), dtype="float32", name="crop")(x)  # (B, frames, n_mels)
+    x = layers.Permute((2, 1), dtype="float32", name="bands_first")(x)
+    x = layers.Reshape((n_mels, frames, 1), dtype="float32", name="as_image")(x)
+    return keras.Model(z, x, name="generator")
+
+
+def build_critic_1d(*, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5) -> keras.Model:
+    """Mel (B, n_mels, frames, 1) -> score (B, 1), the bands as channels: padded in time with -1 to a
+    multiple of 2**len(channels), one Conv1D(stride 2) + LeakyReLU per width, Flatten, Dense(1)."""
+    _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
+    n_mels, frames = (int(n) for n in input_shape)
+    f = 2 ** len(channels)
+    x_in = keras.Input((n_mels, frames, 1), name="mel")
+    x = PadConstant((0, -frames % f), -1.0, name="pad")(x_in)
+    x = layers.Reshape((n_mels, frames + (-frames % f)))(x)
+    x = layers.Permute((2, 1), name="bands_last")(x)  # (B, frames, n_mels): bands are channels
+    for i, c in enumerate(channels):
+        x = layers.Conv1D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
+        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(1, dtype="float32", name="score")(x)
+    return keras.Model(x_in, x, name="critic")
+
+
+KINDS = ("conv2d", "conv1d")
+
+
 def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
     """mean_i (||grad_x D(x_i)||_2 - 1)^2 at x_i = real_i + alpha_i (fake_i - real_i).
 
@@ -169,17 +234,20 @@ def generator_loss(critic, fake) -> tf.Tensor:
 def build_networks(
     spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False
 ) -> tuple[keras.Model, keras.Model]:
-    """Generator and critic of ``spec`` for mels of ``shape`` = (n_mels, frames)."""
-    generator = build_generator(
-        noise_dim=spec.noise_dim,
-        channels=list(spec.generator_channels),
-        output_shape=shape,
-        kernel_size=spec.kernel_size,
-        upsample=spec.upsample,
-        synchronized_bn=synchronized_bn,
-    )
-    critic = build_critic(channels=list(spec.critic_channels), input_shape=shape, kernel_size=spec.kernel_size)
-    return generator, critic
+    """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames)."""
+    if spec.kind not in KINDS:
+        raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
+    g_args = {
+        "noise_dim": spec.noise_dim,
+        "channels": list(spec.generator_channels),
+        "output_shape": shape,
+        "kernel_size": spec.generator_kernel_size,
+        "synchronized_bn": synchronized_bn,
+    }
+    c_args = {"channels": list(spec.critic_channels), "input_shape": shape, "kernel_size": spec.critic_kernel_size}
+    if spec.kind == "conv1d":
+        return build_generator_1d(**g_args), build_critic_1d(**c_args)
+    return build_generator(**g_args, upsample=spec.upsample), build_critic(**c_args)
 
 
 def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:

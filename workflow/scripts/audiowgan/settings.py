@@ -265,8 +265,19 @@ class ModelSpec(Spec):
     noise_dim: int
     generator_channels: tuple[int, ...]
     critic_channels: tuple[int, ...]
-    kernel_size: int
+    kind: str
+    generator_kernel_size: int
+    critic_kernel_size: int
     upsample: str
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> Self:
+        """As :meth:`Spec.from_meta`; a model.json written before the two kernel sizes were separate has one
+        ``kernel_size`` for both networks, and 2-D networks."""
+        if "kernel_size" in meta and "generator_kernel_size" not in meta:
+            k = meta["kernel_size"]
+            meta = {**meta, "generator_kernel_size": k, "critic_kernel_size": k, "kind": meta.get("kind", "conv2d")}
+        return super().from_meta(meta)
 
 
 @dataclass(frozen=True)
@@ -287,6 +298,7 @@ class TrainSpec(Spec):
     tensorboard: bool
     tensorboard_image_every: int
     ema_decay: float
+    augment: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = (

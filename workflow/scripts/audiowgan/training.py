@@ -37,11 +37,13 @@ import tensorflow as tf
 
 from . import atomic, dataset
 from . import model as M
+from .augment import augment
 from .settings import ModelSpec, TrainSpec
 
 LOSS_COLUMNS = ["epoch", "step", "d_loss", "g_loss", "gradient_penalty", "wasserstein", "seconds"]
 LOSSES = LOSS_COLUMNS[2:6]
 PROGRESS_SECONDS = 10.0  # a progress line at most this often (and at each epoch's end)
+ESTIMATE_STEPS = 2  # steps timed, after the first (tracing) one, for the epoch-time estimate in the log
 
 
 class TrainingInterrupted(RuntimeError):
@@ -161,9 +163,11 @@ class WGANGP:
         jit_compile: bool = False,
         strategy=None,
         batched_fakes: bool = False,
+        augment: float = 0.0,
     ):
         self.generator, self.critic, self.g_opt, self.d_opt, self.rng = generator, critic, g_opt, d_opt, rng
         self.noise_dim, self.d_steps, self.gp_weight = int(noise_dim), int(d_steps), float(gp_weight)
+        self.augment = float(augment)
         self.strategy, self.batched_fakes = strategy, bool(batched_fakes)
         self._replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self._step = tf.function(self._replica_step, jit_compile=bool(jit_compile), reduce_retracing=True)
@@ -181,10 +185,15 @@ class WGANGP:
         cv, gv = self.critic.trainable_variables, self.generator.trainable_variables
         # One read of the seeded, checkpointed generator per step, then stateless draws: chained
         # stateful RNG ops would order the graph and keep TensorFlow from overlapping independent work.
-        seeds = self.rng.make_seeds(2 * self.d_steps + 2)  # (2, k) int64
+        # Augmentation draws its own seeds after these, and only when on: off, the stream is what it always was.
+        n_seeds = 2 * self.d_steps + 2
+        seeds = self.rng.make_seeds(n_seeds + (2 * self.d_steps + 1 if self.augment > 0 else 0))  # (2, k) int64
 
         def normal(i, rows):
             return tf.random.stateless_normal((rows, self.noise_dim), seed=seeds[:, i])
+
+        def aug(x, i):  # DiffAugment: the critic only ever sees augmented batches, real and fake alike
+            return augment(x, self.augment, seeds[:, n_seeds + i]) if self.augment > 0 else x
 
         # batched_fakes: the generator does not change during the critic steps, so the d_steps fake batches
         # may come from one generator call on d_steps*B latents. BatchNorm then normalises over d_steps*B
@@ -196,11 +205,12 @@ class WGANGP:
             fake = fakes[i] if self.batched_fakes else self.generator(normal(1 + i, b), training=True)
             alpha = tf.random.stateless_uniform((b, 1, 1, 1), seed=seeds[:, 1 + self.d_steps + i])  # per sample
             with tf.GradientTape() as tape:
-                d = M.critic_losses(self.critic, real, fake, alpha, self.gp_weight)
+                d = M.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha, self.gp_weight)
                 loss = self._grad_loss(self.d_opt, d["d_loss"])
             self.d_opt.apply(tape.gradient(loss, cv), cv)
         with tf.GradientTape() as tape:
-            g_loss = M.generator_loss(self.critic, self.generator(normal(1 + 2 * self.d_steps, b), training=True))
+            fake = self.generator(normal(1 + 2 * self.d_steps, b), training=True)
+            g_loss = M.generator_loss(self.critic, aug(fake, 2 * self.d_steps))
             loss = self._grad_loss(self.g_opt, g_loss)
         self.g_opt.apply(tape.gradient(loss, gv), gv)
         return {
@@ -513,6 +523,7 @@ class ProgressLog(Callback):
 
     def on_train_begin(self, loop: Loop) -> None:
         self._last, self._last_step = time.perf_counter(), loop.step
+        self._first_step = loop.step
         g, c = loop.state.generator, loop.state.critic
         loop.log.info(
             "dataset %s: N=%d, mel %dx%d, %d steps/epoch, %d epochs (%d steps), generator %d and critic %d "
@@ -531,8 +542,27 @@ class ProgressLog(Callback):
     def on_epoch_begin(self, loop: Loop, epoch: int) -> None:
         self._epoch_t0 = time.perf_counter()
 
+    def _estimate(self, loop: Loop, now: float) -> None:
+        """After ESTIMATE_STEPS steps past this run's first (which traces the step), say how long an epoch
+        and the rest of training will take here: on a CPU at full size that is the first thing to know."""
+        done = loop.step - self._first_step
+        if done == 1:
+            self._traced = now
+        elif done == 1 + ESTIMATE_STEPS:
+            per_step = (now - self._traced) / ESTIMATE_STEPS
+            loop.log.info(
+                "timing: %.2f s/step on this machine, so one epoch (%d steps) takes about %s and the %d steps "
+                "left about %s",
+                per_step,
+                loop.data.steps_per_epoch,
+                _clock(per_step * loop.data.steps_per_epoch),
+                loop.total_steps - loop.step,
+                _clock(per_step * (loop.total_steps - loop.step)),
+            )
+
     def on_step_end(self, loop: Loop, row: dict) -> None:
         now = time.perf_counter()
+        self._estimate(loop, now)
         if now - self._last >= self.seconds or loop.step == 1:
             rate = (loop.step - self._last_step) / max(now - self._last, 1e-9)
             eta = (loop.total_steps - loop.step) / rate if rate > 0 else float("inf")
@@ -802,6 +832,7 @@ def train(
             gp_weight=tp.gp_weight,
             jit_compile=tp.xla,
             strategy=runtime.strategy,
+            augment=tp.augment,
         )
         checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
         rows = checkpoints.restore()

@@ -1,0 +1,179 @@
+"""Where a training step's time goes: each part of one WGAN-GP generator step, timed on its own.
+
+One step (``training.WGANGP``) is ``d_steps`` critic updates, each with a generator call for its
+fake batch, and one generator update. This times, as separate compiled functions on the same
+networks and batch:
+
+- ``G forward``: one generator call (training mode), as each critic update makes;
+- ``critic W loss``: mean D(real) - mean D(fake) and its gradient (critic forward and backward);
+- ``penalty``: the gradient penalty and its gradient, the double backward through the critic;
+- ``critic update``: the whole critic update (the two above and Adam);
+- ``generator update``: generator and critic forward, backward through both, Adam;
+- ``whole step``: what training runs, for the check that the parts add up.
+
+Every variant in ``--variants`` is timed in the same process, in alternating rounds, so load from
+other processes hits all alike. The ``share of step`` column is the part's time times how often a
+step runs it (d_steps for the critic's parts), over the whole step.
+
+    nice .venv/bin/python benchmarks/step_profile.py [--input 64x64] [--batch 16] [--rounds 3] [--mixed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
+
+VARIANTS = {
+    "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
+    "defaults: resize 3x3 G and 5x5 D": {},
+    "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
+}
+
+
+def conv_macs(model) -> int:
+    """Multiply-accumulates of one example through the model's convolutions and dense layers."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in ("Conv2D", "Conv1D"):
+            out = layer.output.shape
+            total += int(layer.kernel.numpy().size) * int(
+                out[1] * (out[2] if kind == "Conv2D" else 1)
+            )  # kernel taps x cin x cout per output position
+        elif kind == "Conv2DTranspose":
+            inp = layer.input.shape
+            total += int(layer.kernel.numpy().size) * int(inp[1] * inp[2])
+        elif kind == "Dense":
+            total += int(layer.kernel.numpy().size)
+    return total
+
+
+def parts(gan, real):
+    """{name: (compiled function, times per step)} for one WGANGP's networks."""
+    import tensorflow as tf
+
+    from audiowgan import model as M
+
+    g, c, b = gan.generator, gan.critic, real.shape[0]
+    z = tf.random.normal((b, gan.noise_dim), seed=1)
+    alpha = tf.random.uniform((b, 1, 1, 1), seed=2)
+    fake = g(z, training=False)
+    cv, gv = c.trainable_variables, g.trainable_variables
+
+    @tf.function
+    def g_forward():
+        return g(z, training=True)
+
+    @tf.function
+    def w_loss():
+        with tf.GradientTape() as tape:
+            w = tf.reduce_mean(c(real, training=True)) - tf.reduce_mean(c(fake, training=True))
+        return tape.gradient(w, cv)
+
+    @tf.function
+    def penalty():
+        with tf.GradientTape() as tape:
+            gp = M.gradient_penalty(c, real, fake, alpha)
+        return tape.gradient(gp, cv)
+
+    @tf.function
+    def critic_update():
+        with tf.GradientTape() as tape:
+            loss = M.critic_losses(c, real, g(z, training=True), alpha, 10.0)["d_loss"]
+        gan.d_opt.apply(tape.gradient(loss, cv), cv)
+
+    @tf.function
+    def generator_update():
+        with tf.GradientTape() as tape:
+            loss = M.generator_loss(c, g(z, training=True))
+        gan.g_opt.apply(tape.gradient(loss, gv), gv)
+
+    d = gan.d_steps
+    return {
+        "G forward": (g_forward, d),
+        "critic W loss": (w_loss, d),
+        "penalty (double backward)": (penalty, d),
+        "critic update (G call, W loss, penalty, Adam)": (critic_update, d),
+        "generator update": (generator_update, 1),
+        "whole step": (lambda: gan.step(real), 1),
+    }
+
+
+def timed(fn, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        r = fn()
+        if r is not None and not isinstance(r, dict):  # block until the result exists
+            _ = [x.numpy() for x in (r if isinstance(r, (list, tuple)) else [r]) if x is not None]
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--input", default="64x64", help="n_mels x frames")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--d-steps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=3, help="timed calls per part and round")
+    ap.add_argument("--mixed", action="store_true", help="train.mixed_precision (bfloat16 on CPUs that have it)")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names from VARIANTS")
+    args = ap.parse_args()
+    n_mels, frames = (int(v) for v in args.input.lower().split("x"))
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from audiowgan import model as M
+    from audiowgan import training as T
+    from audiowgan.settings import ModelSpec, TrainSpec
+
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32))
+    tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch, augment=0.0)
+    policy = T.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
+    print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, compute {policy}", flush=True)
+    profiles = {}
+    for name in args.variants.split(","):
+        keras.utils.set_random_seed(0)
+        keras.mixed_precision.set_global_policy(policy)
+        mp = ModelSpec.from_mapping(**VARIANTS[name])
+        g, c = M.build_networks(mp, (n_mels, frames))
+        opts = [T.make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
+        gan = T.WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
+                       gp_weight=10.0)  # fmt: skip
+        keras.mixed_precision.set_global_policy("float32")
+        fns = parts(gan, real)
+        for fn, _ in fns.values():
+            timed(fn, 1)  # trace and warm up
+        macs = (conv_macs(g), conv_macs(c))
+        profiles[name] = {"fns": fns, "times": {k: [] for k in fns}, "macs": macs}
+        print(f"{name}: generator {g.count_params():,} params, {macs[0] / 1e6:.0f} M MACs/example; critic "
+              f"{c.count_params():,} params, {macs[1] / 1e6:.0f} M MACs/example", flush=True)  # fmt: skip
+    for r in range(args.rounds):
+        for prof in profiles.values():
+            for part, (fn, _) in prof["fns"].items():
+                prof["times"][part] += timed(fn, args.repeats)
+        print(f"round {r + 1} done", flush=True)
+    for name, prof in profiles.items():
+        med = {k: statistics.median(v) for k, v in prof["times"].items()}
+        print(f"\n{name}\n\n| part | ms per call | calls per step | share of step |\n|---|---|---|---|")
+        for part, (_, calls) in prof["fns"].items():
+            share = med[part] * calls / med["whole step"]
+            print(f"| {part} | {1000 * med[part]:.1f} | {calls} | {100 * share:.0f}% |")
+    base = statistics.median(next(iter(profiles.values()))["times"]["whole step"])
+    print("\n| variant | s/step | vs first |\n|---|---|---|")
+    for name, prof in profiles.items():
+        med = statistics.median(prof["times"]["whole step"])
+        print(f"| {name} | {med:.3f} | {base / med:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
