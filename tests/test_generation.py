@@ -1,4 +1,5 @@
-"""Long-form generation: the latent walk, the equal-power crossfade, pieces from a tiny model, the CLI."""
+"""Generation: clips rendered with parallel copies, the latent walk, the equal-power crossfade, pieces from a tiny
+model, the CLI."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
+from audiowgan import audio
 from audiowgan import generation as G
-from audiowgan.settings import AudioSpec, LongformSpec
+from audiowgan.settings import AudioSpec, LongformSpec, MelSpec
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -21,6 +23,54 @@ def short_time_db(wave: np.ndarray, frame: int) -> np.ndarray:
     n = len(wave) // frame
     frames = wave[: n * frame].reshape(n, frame).astype(np.float64)
     return 10 * np.log10(np.mean(frames**2, axis=1) + 1e-20)
+
+
+def small_inverter() -> G.Inverter:
+    """0.25 s clips at 8 kHz, n_fft 256, hop 64: 32 frames of 32 mels, 2 Griffin-Lim iterations."""
+    spec = AudioSpec.from_mapping(sample_rate=8000, segment_seconds=0.25)
+    mel = MelSpec.from_mapping(n_fft=256, hop_length=64, n_mels=32, top_db=80.0)
+    return G.Inverter(spec, mel, griffin_lim_iters=2)
+
+
+def mel_batches(folder, mels: np.ndarray, size: int = 3):
+    """(paths, seeds, mels) in batches, as generate() feeds render_clips."""
+    folder.mkdir(exist_ok=True)
+    for start in range(0, len(mels), size):
+        chunk = mels[start : start + size]
+        yield (
+            [folder / f"clip_{start + k:03d}.wav" for k in range(len(chunk))],
+            list(range(start, start + len(chunk))),
+            chunk,
+        )
+
+
+def test_parallel_copies_are_the_files_of_a_serial_export(tmp_path):
+    inv = small_inverter()
+    mels = np.random.default_rng(0).uniform(-1.0, 0.5, (5, 32, 32)).astype(np.float32)  # as a generator's output
+    pool, serial = tmp_path / "pool", tmp_path / "serial"
+    rows = G.render_clips(mel_batches(pool, mels), inv, sample_rate=8000, target_dbfs=-20.0, formats=["mp3", "ogg"],
+                          threads=3)  # fmt: skip
+    assert [(r["clip"], r["seed"]) for r in rows] == [(f"clip_{i:03d}.wav", i) for i in range(5)]
+    for paths, _, batch in mel_batches(serial, mels):  # each copy encoded before the next clip
+        for path, wave in zip(paths, inv(batch)):
+            G.write_audio(path, audio.normalise_loudness(wave, target_dbfs=-20.0), 8000, ["mp3", "ogg"])
+    for i, row in enumerate(rows):
+        name = f"clip_{i:03d}"
+        for ext in ("wav", "mp3"):
+            ours = (pool / f"{name}.{ext}").read_bytes()
+            assert len(ours) > 1000 and ours == (serial / f"{name}.{ext}").read_bytes(), (name, ext)
+        # Ogg pages carry a random stream serial number: the same audio, not the same bytes.
+        ogg = sf.read(pool / f"{name}.ogg")[0]
+        assert len(ogg) == 2000 and np.array_equal(ogg, sf.read(serial / f"{name}.ogg")[0])
+        assert row["rms_dbfs"] <= -19.9 and row["peak_dbfs"] <= -1.0
+
+
+def test_a_failed_copy_fails_the_job(tmp_path):
+    mels = np.zeros((2, 32, 32), np.float32)
+    with pytest.raises(ValueError, match="format='flac' must be one of mp3, ogg"):
+        G.render_clips(mel_batches(tmp_path, mels), small_inverter(), sample_rate=8000, target_dbfs=-20.0,
+                       formats=["flac"], threads=2)  # fmt: skip
+    assert (tmp_path / "clip_001.wav").exists()
 
 
 def test_slerp_keeps_the_norm_path_and_ends():
@@ -138,6 +188,18 @@ def test_long_pieces_from_a_model_are_deterministic_smooth_and_bounded(tiny_mode
     at_joins = jumps[np.array(joins) - 1]
     inside = np.delete(jumps, np.array(joins) - 1)
     assert np.median(at_joins) <= np.median(inside) + 1.0 and at_joins.max() < 9.0, (at_joins, np.median(inside))
+
+
+def test_clips_do_not_depend_on_the_jobs_threads(tiny_model, tmp_path):
+    kw = dict(model_dir=tiny_model, dataset_meta=None, seed=7, griffin_lim_iters=4, target_dbfs=-20.0, formats=["mp3"],
+              batch_size=4)  # fmt: skip
+    for threads in (1, 3):
+        out = tmp_path / str(threads)
+        out.mkdir()
+        clips = [out / f"clip_{i:03d}.wav" for i in range(6)]
+        G.generate(clips=clips, manifest=out / "manifest.csv", mels_out=out / "mels.npy", threads=threads, **kw)
+    for name in ["manifest.csv", "mels.npy", *(f"clip_{i:03d}.{ext}" for i in range(6) for ext in ("wav", "mp3"))]:
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "3" / name).read_bytes(), name
 
 
 def test_the_command_line_renders_clips_and_pieces(tiny_model, tmp_path):

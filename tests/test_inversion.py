@@ -76,6 +76,44 @@ def test_fast_batch_items_are_independent_and_seeded(signal):
     )
 
 
+def test_the_audio_does_not_depend_on_the_number_of_workers(signal):
+    # Six items: two Griffin-Lim tasks of four and two, run on one thread or on three.
+    _, mel = signal
+    batch = np.stack([mel * (k + 1) for k in range(6)])
+    one = inversion.mel_to_audio(batch, sample_rate=SR, **STFT, n_iter=4, seed=5, workers=1)
+    three = inversion.mel_to_audio(batch, sample_rate=SR, **STFT, n_iter=4, seed=5, workers=3)
+    assert one.shape == (6, HOP * (mel.shape[1] - 1))
+    np.testing.assert_array_equal(one, three)
+    rms = np.sqrt(np.mean(one**2, axis=1))  # each task rendered its items at their own level (power k + 1)
+    np.testing.assert_allclose(rms, rms[0] * np.sqrt(np.arange(1, 7)), rtol=0.03)
+
+
+def test_fused_round_trip_is_istft_then_stft(signal):
+    # The Griffin-Lim projection: the ISTFT to hop * (T - 1) samples and the centered STFT back, in one pass.
+    _, mel = signal
+    rng = np.random.default_rng(0)
+    spec = (rng.standard_normal((2, mel.shape[1], N_FFT // 2 + 1)) * (1 + 1j)).astype(np.complex64)
+    inner = HOP * (mel.shape[1] - 1)
+    explicit = inversion._stft(inversion._istft(spec, **STFT, length=inner), **STFT)
+    fused = inversion._round_trip(spec, **STFT)
+    assert fused.shape == explicit.shape == spec.shape
+    np.testing.assert_allclose(fused, explicit, atol=1e-5 * np.abs(explicit).max())
+
+
+def test_mel_to_magnitude_fits_the_mel_better_than_librosa(signal):
+    # The step that sets the quality, alone: its magnitude explains the mel and is closer to the true STFT.
+    y, mel = signal
+    ours = inversion.mel_to_magnitude(mel, sample_rate=SR, n_fft=N_FFT)
+    theirs = librosa.feature.inverse.mel_to_stft(mel, sr=SR, n_fft=N_FFT)
+    assert ours.shape == theirs.shape == (N_FFT // 2 + 1, mel.shape[1]) and ours.dtype == np.float32
+    basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
+    assert np.linalg.norm(basis @ ours**2 - mel) / np.linalg.norm(mel) < 0.01  # librosa: 0.058
+    true = inversion.stft_magnitude(y, **STFT)
+    assert inversion.spectral_convergence(true, ours) < inversion.spectral_convergence(true, theirs)
+    batch = inversion.mel_to_magnitude(np.stack([mel, mel * 4.0]), sample_rate=SR, n_fft=N_FFT)
+    np.testing.assert_allclose(batch[1], 2.0 * batch[0], rtol=1e-4, atol=1e-6 * batch.max())
+
+
 def test_single_frame_and_default_length(signal):
     _, mel = signal
     assert inversion.mel_to_audio(mel[:, :1], sample_rate=SR, **STFT, n_iter=1).shape == (0,)
@@ -100,6 +138,7 @@ def test_single_frame_and_default_length(signal):
         ({"fmin": 9000.0}, "fmin=9000.0"),
         ({"fmax": 9000.0}, "fmax=9000.0"),
         ({"fmin": 500.0, "fmax": 400.0}, "fmin=500.0 and fmax=400.0"),
+        ({"workers": 0}, "workers=0"),
     ],
 )
 def test_bad_parameters_are_named(signal, kwargs, match):

@@ -22,5 +22,6 @@ generation.generate(
     inversion_method=p.inversion,
     formats=p.formats,
     mels_out=snakemake.output.mels,
+    threads=snakemake.threads,  # the Griffin-Lim tasks and the MP3/OGG encoders
     log=log,
 )

@@ -17,13 +17,15 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import atomic, audio, features, inversion, model
+from . import atomic, audio, features, inversion
 from .settings import AudioSpec, LongformSpec, MelSpec
 
 
@@ -43,6 +45,39 @@ def _read_meta(model_dir: Path, dataset_meta: str | Path | dict | None) -> dict:
     return record["dataset_meta"]
 
 
+@dataclass(frozen=True)
+class Inverter:
+    """Generator-scaled mels ([-1, 1]) to audio with the settings the generator was trained on.
+
+    Apart from :class:`Renderer` because it needs no TensorFlow and no model: the benchmark and the
+    tests render exactly the rule's path from any mels. ``workers`` threads share the Griffin-Lim
+    loop, a few clips each; the audio is the same for any number.
+    """
+
+    audio_spec: AudioSpec
+    mel_spec: MelSpec
+    griffin_lim_iters: int = 32
+    method: str = "fast"
+    workers: int = 1
+
+    def __call__(self, mels: np.ndarray) -> np.ndarray:
+        """(B, segment samples) float32: mels through Griffin-Lim, not yet loudness-normalised."""
+        m = self.mel_spec
+        waves = inversion.mel_to_audio(
+            features.unscale(mels, top_db=m.top_db),
+            sample_rate=self.audio_spec.sample_rate,
+            n_fft=m.n_fft,
+            hop_length=m.hop_length,
+            fmin=m.fmin,
+            fmax=m.fmax,
+            n_iter=self.griffin_lim_iters,
+            length=self.audio_spec.segment_samples,
+            method=self.method,
+            workers=self.workers,
+        )
+        return np.atleast_2d(waves).astype(np.float32)
+
+
 class Renderer:
     """A trained generator and the audio and mel settings it was trained on: latents to audio.
 
@@ -58,12 +93,16 @@ class Renderer:
         dataset_meta: str | Path | dict | None = None,
         griffin_lim_iters: int = 32,
         inversion_method: str = "fast",
+        workers: int = 1,
     ):
+        from . import model  # TensorFlow: here, so that Inverter and render_clips run without it
+
         self.model_dir, self.weights = Path(model_dir), weights
         self.generator, self.record = model.load_generator(self.model_dir, weights=weights)
         self.meta = _read_meta(self.model_dir, dataset_meta)
         self.audio_spec, self.mel_spec = AudioSpec.from_meta(self.meta), MelSpec.from_meta(self.meta)
         self.griffin_lim_iters, self.inversion_method = int(griffin_lim_iters), inversion_method
+        self.inverter = Inverter(self.audio_spec, self.mel_spec, self.griffin_lim_iters, inversion_method, workers)
         self.noise_dim = int(self.record["noise_dim"])
 
     @property
@@ -83,19 +122,7 @@ class Renderer:
 
     def audio(self, mels: np.ndarray) -> np.ndarray:
         """(B, segment samples) float32: mels through Griffin-Lim, not yet loudness-normalised."""
-        m = self.mel_spec
-        waves = inversion.mel_to_audio(
-            features.unscale(mels, top_db=m.top_db),
-            sample_rate=self.sample_rate,
-            n_fft=m.n_fft,
-            hop_length=m.hop_length,
-            fmin=m.fmin,
-            fmax=m.fmax,
-            n_iter=self.griffin_lim_iters,
-            length=self.segment_samples,
-            method=self.inversion_method,
-        )
-        return np.atleast_2d(waves).astype(np.float32)
+        return self.inverter(mels)
 
 
 def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int, formats: Iterable[str] = ()) -> list[Path]:
@@ -136,6 +163,44 @@ def _write_manifest(path: str | Path, rows: list[dict]) -> pd.DataFrame:
     return table
 
 
+def render_clips(
+    batches: Iterable[tuple[list, list[int], np.ndarray]],
+    invert: Callable[[np.ndarray], np.ndarray],
+    *,
+    sample_rate: int,
+    target_dbfs: float,
+    formats: Iterable[str] = (),
+    threads: int = 1,
+    log: logging.Logger | None = None,
+) -> list[dict]:
+    """Everything after the generator: each batch of (paths, seeds, mels) through ``invert``, loudness,
+    WAV, and the compressed copies; returns one manifest row per clip (without provenance).
+
+    The copies are ffmpeg processes in a pool of ``threads``, started as soon as their WAV is written,
+    so they encode while the next batch is inverted; each copy is the same file as a serial export.
+    """
+    log = log or logging.getLogger(__name__)
+    formats, rows, copies = list(formats), [], []
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for paths, seeds, mels in batches:
+            for path, s, wave in zip(paths, seeds, invert(mels)):
+                wave = audio.normalise_loudness(wave, target_dbfs=target_dbfs)
+                audio.write_wav(path, wave, sample_rate)
+                copies += [pool.submit(audio.export_compressed, path, fmt) for fmt in formats]
+                rows.append({"clip": Path(path).name, "seed": s, **_level_row(wave, sample_rate)})
+                log.info(
+                    "%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS",
+                    rows[-1]["clip"],
+                    s,
+                    rows[-1]["duration"],
+                    rows[-1]["rms_dbfs"],
+                    rows[-1]["peak_dbfs"],
+                )
+        for copy in copies:
+            copy.result()  # re-raises an encoder's failure here, in the job
+    return rows
+
+
 def generate(
     *,
     model_dir: str | Path,
@@ -150,6 +215,7 @@ def generate(
     formats: Iterable[str] = (),
     mels_out: str | Path | None = None,
     batch_size: int = 16,
+    threads: int = 1,
     log: logging.Logger | None = None,
 ) -> pd.DataFrame:
     """Write one WAV per path in ``clips`` (clip i from latent seed ``seed + i``) and a manifest CSV.
@@ -161,6 +227,7 @@ def generate(
     without TensorFlow. The manifest names the checkpoint each clip came from (``model_steps``,
     ``weights_sha256``) and ``config_sha256``, a hash of everything else that shaped it:
     model.json (architecture, training settings, dataset parameters) and the generation settings.
+    ``threads`` (the job's) share the Griffin-Lim loop and run the compressed copies' encoders.
     """
     log = log or logging.getLogger(__name__)
     r = Renderer(
@@ -169,27 +236,28 @@ def generate(
         dataset_meta=dataset_meta,
         griffin_lim_iters=griffin_lim_iters,
         inversion_method=inversion_method,
+        workers=threads,
     )
     common = _provenance(r, target_dbfs=target_dbfs)
-    formats = list(formats)
-    rows, raw = [], []
-    for start in range(0, len(clips), batch_size):
-        paths = clips[start : start + batch_size]
-        seeds = [seed + start + k for k in range(len(paths))]
-        mels = r.mels(np.stack([latent(s, r.noise_dim) for s in seeds]))
-        raw.append(mels)
-        for path, s, wave in zip(paths, seeds, r.audio(mels)):
-            wave = audio.normalise_loudness(wave, target_dbfs=target_dbfs)
-            write_audio(path, wave, r.sample_rate, formats)
-            rows.append({"clip": Path(path).name, "seed": s, **_level_row(wave, r.sample_rate), **common})
-            log.info(
-                "%s: seed %d, %.2f s, rms %.1f dBFS, peak %.1f dBFS",
-                rows[-1]["clip"],
-                s,
-                rows[-1]["duration"],
-                rows[-1]["rms_dbfs"],
-                rows[-1]["peak_dbfs"],
-            )
+    raw = []
+
+    def batches() -> Iterator[tuple[list, list[int], np.ndarray]]:
+        for start in range(0, len(clips), batch_size):
+            paths = clips[start : start + batch_size]
+            seeds = [seed + start + k for k in range(len(paths))]
+            raw.append(r.mels(np.stack([latent(s, r.noise_dim) for s in seeds])))
+            yield paths, seeds, raw[-1]
+
+    rows = render_clips(
+        batches(),
+        r.audio,
+        sample_rate=r.sample_rate,
+        target_dbfs=target_dbfs,
+        formats=formats,
+        threads=threads,
+        log=log,
+    )
+    rows = [{**row, **common} for row in rows]
     table = _write_manifest(manifest, rows)
     if mels_out is not None:
         with atomic.replacing(mels_out) as tmp, open(tmp, "wb") as fh:
