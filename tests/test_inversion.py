@@ -77,7 +77,7 @@ def test_fast_batch_items_are_independent_and_seeded(signal):
 
 
 def test_the_audio_does_not_depend_on_the_number_of_workers(signal):
-    # Six items: two Griffin-Lim tasks of four and two, run on one thread or on three.
+    # Six clips, one Griffin-Lim task each, run on one thread or on three.
     _, mel = signal
     batch = np.stack([mel * (k + 1) for k in range(6)])
     one = inversion.mel_to_audio(batch, sample_rate=SR, **STFT, n_iter=4, seed=5, workers=1)
