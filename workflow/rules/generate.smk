@@ -23,8 +23,9 @@ rule generate:
         "results/benchmarks/generate.tsv"
     conda:
         "../../envs/train.yaml"
-    # TensorFlow's thread pools (intra-op) and the inversion's FFTs.
-    threads: 2
+    # TensorFlow's thread pools (intra-op), the Griffin-Lim tasks (one clip each) and the MP3/OGG
+    # encoders, which run while the next batch inverts. Snakemake lowers it to --cores.
+    threads: 4
     resources:
         runtime=60,
         mem_mb=4000,
