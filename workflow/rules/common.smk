@@ -12,6 +12,7 @@ sys.path.insert(0, str(SCRIPTS))
 
 from audiowgan.config import ConfigError, check as check_config  # noqa: E402
 from audiowgan.imports import module_files  # noqa: E402
+from audiowgan.rerun import result_values  # noqa: E402
 
 with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
     CONFIG_SCHEMA = yaml.safe_load(fh)
@@ -47,6 +48,15 @@ def compressed(wavs):
         for wav in wavs
         for fmt in config["generate"]["formats"]
     ]
+
+
+def result_params(section):
+    """The values of a config section that shape a rule's outputs, for its `params:`.
+
+    Keys marked `x-result-neutral` in the schema are left out, so that changing one reruns no job
+    (Snakemake's params trigger compares every param); scripts read those from `snakemake.config`.
+    """
+    return result_values(config, section)
 
 
 def generator_weights(wildcards):

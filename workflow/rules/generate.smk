@@ -30,12 +30,13 @@ rule generate:
         runtime=60,
         mem_mb=4000,
     params:
+        # The script counts output.clips; a param too, so that fewer clips (none missing) still rerun it.
         n_clips=config["generate"]["n_clips"],
         griffin_lim_iters=config["generate"]["griffin_lim_iters"],
         seed=config["generate"]["seed"],
         target_dbfs=config["generate"]["target_dbfs"],
         inversion=config["generate"]["inversion"],
-        weights=config["generate"]["weights"],
+        # generate.weights picks input.generator (a changed input reruns the job), not a param.
         formats=config["generate"]["formats"],
     script:
         "../scripts/generate.py"

@@ -6,13 +6,14 @@ loudly when the job was given a GPU that TensorFlow cannot see (fails with ``tra
 
 from pathlib import Path
 
-from audiowgan import devices, runlog, training
+from audiowgan import devices, rerun, runlog, training
 from audiowgan.settings import ModelSpec, TrainSpec
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
-train_params = TrainSpec.from_mapping(snakemake.params.train)
+# The params hold what shapes the outputs; checkpoint_every, tensorboard, ... are not params (changing them reruns nothing).
+train_params = TrainSpec.from_mapping(snakemake.params.train, **rerun.run_values(snakemake.config, "train"))
 gpu_seen = bool(devices.physical_gpus())
 precision = training.precision_policy(train_params.mixed_precision, gpu=gpu_seen)
 devices.log_devices(
