@@ -167,7 +167,7 @@ def evaluate(
     """
     log = log or logging.getLogger(__name__)
     mels, meta = dataset.open_dataset(dataset_dir)
-    heldout = dataset.split_rows(dataset_dir, "heldout")
+    heldout = dataset.distinct_rows(dataset_dir, "heldout", AudioSpec.from_meta(meta).span_hops)
     a_rows, b_rows = split_halves(heldout, seed)
     n = min(len(b_rows), len(clips))  # items per compared set: equal sizes, equal FD bias
     result: dict = {
@@ -176,7 +176,8 @@ def evaluate(
         "features": FEATURES,
         "noise": NOISE,
         "split": {
-            "heldout_segments": int(len(heldout)),
+            "heldout_segments": int(len(dataset.split_rows(dataset_dir, "heldout"))),
+            "distinct_heldout_segments": int(len(heldout)),  # of them, those sharing no audio (overlapping segments)
             "reference_a": int(len(a_rows)),
             "compare_b": int(len(b_rows)),
             "items_per_set": int(n),
