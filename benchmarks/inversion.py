@@ -15,9 +15,12 @@ peak the mel was normalised by.
 audio, loudness, WAV, the MP3 copies), in batches of 16 as the rule, against
 ``librosa.feature.inverse.mel_to_audio`` alone on the same mels. It also breaks the path into its
 stages, run one after the other on one thread, and scores both outputs' spectral convergence
-after the least-squares gain (the rendered clips are loudness-normalised):
+after the least-squares gain (the rendered clips are loudness-normalised). CPU seconds (the
+process and its ffmpeg children) are printed beside the wall clock: on a shared machine they show
+the work when other jobs slow the wall clock, which they do to the encoders' start-up most.
 
     nice .venv/bin/python benchmarks/inversion.py --render   # 120 x 5 s, 22.05 kHz, 128 mels, 32 iterations
+    nice .venv/bin/python benchmarks/inversion.py --render --librosa-clips 40   # librosa on a third: 2 min less
 """
 
 from __future__ import annotations
@@ -128,10 +131,10 @@ def render_stages(mels: np.ndarray, inverter: generation.Inverter, out: Path, fo
     """Seconds of each stage of the rendering path, one after the other, on one thread."""
     inverter = dataclasses.replace(inverter, workers=1)
     m, sr = inverter.mel_spec, inverter.audio_spec.sample_rate
-    t_linear, _ = timed(lambda: [
-        inversion.mel_to_magnitude(features.unscale(b, top_db=m.top_db), sample_rate=sr, n_fft=m.n_fft, fmin=m.fmin,
+    t_linear, _ = timed(lambda: [  # one clip at a time, as the inversion's tasks
+        inversion.mel_to_magnitude(features.unscale(mel, top_db=m.top_db), sample_rate=sr, n_fft=m.n_fft, fmin=m.fmin,
                                    fmax=m.fmax)
-        for _, _, b in batches(mels, out)
+        for mel in mels
     ])  # fmt: skip
     t_invert, waves = timed(lambda: np.concatenate([inverter(b) for _, _, b in batches(mels, out)]))
     t_loud, waves = timed(lambda: [audio.normalise_loudness(w, target_dbfs=-20.0) for w in waves])
