@@ -216,8 +216,8 @@ def _mel_to_power(mel: np.ndarray, ops, n_nnls: int) -> np.ndarray:
     ``P <- P * M^T(mel / M P) / colsum(M)``, which keep P >= 0 and reduce the
     generalized KL divergence between ``M P`` and the mel; KL weighs relative rather
     than absolute errors, so quiet bands still count over an 80 dB range. Bins-major,
-    so every product is a sparse matrix times a C-ordered dense one (3x faster than
-    time-major, where scipy transposes the dense operand each time).
+    so every product is a CSR matrix times a C-ordered dense one: 3.4x faster here than
+    the time-major dense-times-sparse products.
     """
     m, back, row_sums = ops
     power = back @ (mel / np.maximum(row_sums, _EPS)[:, None])
