@@ -1,6 +1,6 @@
 """Speed and quality of mel inversion: method="fast" against method="librosa".
 
-Segments are synthetic music from ``audiowgan.demo`` (chords, bass, drums, noise),
+Segments are synthetic music from ``audiowgan.ingest.demo`` (chords, bass, drums, noise),
 or WAV files from ``--segments DIR``, cut to ``--seconds``. Their mels follow the
 workflow's convention exactly (features.mel_power -> scale to [-1, 1] float32 ->
 unscale), both methods invert the same batch in the same process, and each
@@ -11,7 +11,7 @@ peak the mel was normalised by.
     nice .venv/bin/python benchmarks/inversion.py --small    # 4 x 1 s, 64 mels, 16 iterations: a few seconds
 
 ``--render`` times the whole rendering path of rule ``generate`` instead: everything
-:func:`audiowgan.generation.render_clips` does after the generator produced the mels (mel ->
+:func:`audiowgan.render.generate.render_clips` does after the generator produced the mels (mel ->
 audio, loudness, WAV, the MP3 copies), in batches of 16 as the rule, against
 ``librosa.feature.inverse.mel_to_audio`` alone on the same mels. It also breaks the path into its
 stages, run one after the other on one thread, and scores both outputs' spectral convergence
@@ -35,8 +35,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from audiowgan import audio, demo, features, generation, inversion  # noqa: E402
-from audiowgan.settings import AudioSpec, MelSpec  # noqa: E402
+from audiowgan.core.settings import AudioSpec, MelSpec  # noqa: E402
+from audiowgan.dsp import (
+    audio,  # noqa: E402
+    inversion,
+)
+from audiowgan.dsp import mel as features
+from audiowgan.ingest import demo
+from audiowgan.render import generate
 
 
 def load_segments(args: argparse.Namespace) -> np.ndarray:
@@ -124,7 +130,7 @@ def batches(mels: np.ndarray, out: Path, size: int = 16):
         )
 
 
-def render_stages(mels: np.ndarray, inverter: generation.Inverter, out: Path, formats: list[str]) -> dict:
+def render_stages(mels: np.ndarray, inverter: generate.Inverter, out: Path, formats: list[str]) -> dict:
     """Seconds of each stage of the rendering path, one after the other, on one thread."""
     inverter = dataclasses.replace(inverter, workers=1)
     m, sr = inverter.mel_spec, inverter.audio_spec.sample_rate
@@ -157,7 +163,7 @@ def render(args: argparse.Namespace) -> None:
     mel_args = dict(sample_rate=args.sample_rate, n_mels=args.n_mels, **stft)
     mels = np.stack([features.scale(features.mel_power(s, **mel_args), top_db=args.top_db) for s in segs])
     true_mag = inversion.stft_magnitude(segs, **stft)
-    inverter = generation.Inverter(audio_spec, mel_spec, griffin_lim_iters=args.n_iter, workers=args.threads)
+    inverter = generate.Inverter(audio_spec, mel_spec, griffin_lim_iters=args.n_iter, workers=args.threads)
     formats = [f for f in args.formats.split(",") if f]
     n, n_lib = len(mels), min(args.librosa_clips or len(mels), len(mels))
     print(
@@ -169,10 +175,10 @@ def render(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        generation.render_clips(batches(mels[:1], out), inverter, sample_rate=args.sample_rate, target_dbfs=-20.0,
+        generate.render_clips(batches(mels[:1], out), inverter, sample_rate=args.sample_rate, target_dbfs=-20.0,
                                 formats=formats)  # fmt: skip
         stages = render_stages(mels, inverter, out, formats)
-        t_ours, cpu_ours, _ = timed_cpu(generation.render_clips, batches(mels, out), inverter,
+        t_ours, cpu_ours, _ = timed_cpu(generate.render_clips, batches(mels, out), inverter,
                                         sample_rate=args.sample_rate, target_dbfs=-20.0, formats=formats,
                                         threads=args.threads)  # fmt: skip
         ours = np.stack([audio.read_wav(out / f"clip_{i:03d}.wav")[0] for i in range(n)])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audiowgan.config import ConfigError, check
+from audiowgan.core.check import ConfigError, check
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())

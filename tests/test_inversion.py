@@ -10,7 +10,7 @@ import librosa
 import numpy as np
 import pytest
 
-from audiowgan import inversion
+from audiowgan.dsp import inversion
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 128, 64
 STFT = dict(n_fft=N_FFT, hop_length=HOP)
@@ -220,18 +220,20 @@ def test_inversion_does_not_import_tensorflow():
     import sys
     from pathlib import Path
 
-    code = "import sys, audiowgan.inversion, audiowgan.metrics; sys.exit('tensorflow' in sys.modules)"
-    env = os.environ | {"PYTHONPATH": str(Path(inversion.__file__).parents[1])}
+    code = "import sys, audiowgan.dsp.inversion, audiowgan.look.distances; sys.exit('tensorflow' in sys.modules)"
+    env = os.environ | {"PYTHONPATH": str(Path(inversion.__file__).parents[2])}
     assert subprocess.run([sys.executable, "-c", code], check=False, env=env).returncode == 0
 
 
 def test_tensorflow_backend_matches_numpy(signal):
-    # The GPU path (picked automatically when TensorFlow is loaded and sees a GPU), run on the CPU here.
+    # The GPU path (which a caller passes where TensorFlow sees a GPU), run on the CPU here.
+    from audiowgan.nn.griffinlim import griffin_lim_tf
+
     y, mel0 = signal
     mel = np.stack([mel0, mel_of(chord(seed=1))])
     kw = dict(sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_iter=16, length=len(y))
-    y_np = inversion.mel_to_audio(mel, backend="numpy", **kw)
-    y_tf = inversion.mel_to_audio(mel, backend="tensorflow", **kw)
+    y_np = inversion.mel_to_audio(mel, **kw)
+    y_tf = inversion.mel_to_audio(mel, backend=griffin_lim_tf, **kw)
     assert y_tf.shape == y_np.shape and y_tf.dtype == np.float32
     ref = inversion.stft_magnitude(y, **STFT)
     sc_np = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
@@ -240,7 +242,9 @@ def test_tensorflow_backend_matches_numpy(signal):
     assert np.corrcoef(y_np.ravel(), y_tf.ravel())[0, 1] > 0.95
 
 
-def test_auto_backend_is_numpy_without_a_gpu():
-    assert inversion._pick_backend("auto") == "numpy"
-    with pytest.raises(ValueError, match="backend='cuda' must be one of"):
+def test_backend_is_passed_never_guessed():
+    from audiowgan.nn.griffinlim import gpu_backend
+
+    assert gpu_backend() is None  # no GPU here: numpy
+    with pytest.raises(ValueError, match="backend='cuda' must be None"):
         inversion.mel_to_audio(np.ones((8, 4)), sample_rate=SR, n_fft=N_FFT, hop_length=HOP, backend="cuda")

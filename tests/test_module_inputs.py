@@ -1,6 +1,6 @@
 """Editing a shared module reruns the rules whose scripts import it, and no others.
 
-Each rule lists ``module_inputs("<its script>")`` (common.smk), the files that ``audiowgan.imports``
+Each rule lists ``module_inputs("<its script>")`` (common.smk), the files that ``audiowgan.core.imports``
 finds by following the script's imports through the package.
 """
 
@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from audiowgan import imports
+from audiowgan.core import imports
 from conftest import REPO, dry_run_counts
 
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -58,7 +58,7 @@ def test_imports_are_followed_through_the_package():
 
 def test_relative_and_absolute_forms(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("import audiowgan.plots\nfrom audiowgan.report import write_report\n"
+    script.write_text("import audiowgan.look.plots\nfrom audiowgan.look.report import write_report\n"
                       "def f():\n    from audiowgan import inversion\n")  # fmt: skip
     names = set(imports.module_names(script))
     assert {"plots", "report", "inversion", "features"} <= names  # plots -> evaluation -> features

@@ -16,7 +16,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from audiowgan import audio, demo, evaluation, features, plots, report
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.ingest import demo
+from audiowgan.look import evaluate as evaluation
+from audiowgan.look import plots, report
 from conftest import REPO, TINY_CONFIG, dry_run_counts, snakemake
 
 N_CLIPS = TINY_CONFIG["generate"]["n_clips"]

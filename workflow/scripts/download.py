@@ -1,12 +1,13 @@
 """Rule `download`: fetch one track with yt-dlp, extract its audio as MP3, record the outcome."""
 
-from audiowgan import runlog, sources
+from audiowgan.core import runlog
+from audiowgan.ingest import download
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
 log.info("downloading %s", snakemake.params.url)
-status = sources.download_track(
+status = download.download_track(
     snakemake.params.url,
     snakemake.output.audio,
     snakemake.output.status,

@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from audiowgan import evaluation, runlog
+from audiowgan.core import runlog
+from audiowgan.look import evaluate
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 p = snakemake.params
 
-evaluation.evaluate(
+evaluate.evaluate(
     dataset_dir=Path(snakemake.input.meta).parent,
     segments_root=Path(snakemake.input.segments[0]).parent,
     clips=list(snakemake.input.clips),

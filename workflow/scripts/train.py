@@ -6,28 +6,21 @@ loudly when the job was given a GPU that TensorFlow cannot see (fails with ``tra
 
 from pathlib import Path
 
-from audiowgan import devices, runlog, training
-from audiowgan.settings import ModelSpec, TrainSpec
+from audiowgan.core import runlog
+from audiowgan.nn import devices, train
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
-train_params = TrainSpec.from_mapping(snakemake.params.train)
-gpu_seen = bool(devices.physical_gpus())
-precision = training.precision_policy(train_params.mixed_precision, gpu=gpu_seen)
-devices.log_devices(
-    log,
-    threads=snakemake.threads,
-    precision=f"{precision} (train.mixed_precision: {str(train_params.mixed_precision).lower()})",
-)
-devices.check_gpu(snakemake.resources.get("gpu", 0), log, require=train_params.require_gpu)
 
-training.train(
+train.train(
     dataset_dir=Path(snakemake.input.mels).parent,
     model_dir=Path(snakemake.output.generator).parent,
     checkpoint_dir=snakemake.params.checkpoint_dir,
-    model_params=ModelSpec.from_mapping(snakemake.params.model),
-    train_params=train_params,
+    model_params=snakemake.params.model,
+    train_params=snakemake.params.train,
     tensorboard_dir=snakemake.params.tensorboard_dir,
+    threads=snakemake.threads,
+    gpu_requested=snakemake.resources.get("gpu", 0),
     log=log,
 )

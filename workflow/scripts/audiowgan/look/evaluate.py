@@ -14,7 +14,7 @@ be read side by side:
   same mel as the clips: a generator that learnt only the loudness or the spectral tilt.
 
 With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of a
-pretrained pitch network (CREPE, :mod:`perceptual`): a Frechet and an unbiased kernel distance on its
+pretrained pitch network (CREPE, :mod:`audiowgan.nn.crepe`): a Frechet and an unbiased kernel distance on its
 frame embeddings, a second opinion from features the GAN was never trained on. That part imports
 TensorFlow.
 
@@ -38,8 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic, audio, dataset, features, metrics
-from .settings import AudioSpec, MelSpec
+from audiowgan.core import atomic
+from audiowgan.core.settings import AudioSpec
+from audiowgan.data import pack as dataset
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.look import distances as metrics
 
 FD_KEYS = (
     "generated",
@@ -52,16 +56,6 @@ FD_KEYS = (
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
 ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT magnitude (0 is perfect)"
-
-
-def _mel_args(meta: dict) -> dict:
-    """The sample rate and mel settings a dataset was made with (its meta.json), as keyword arguments."""
-    return {"sample_rate": AudioSpec.from_meta(meta).sample_rate, **MelSpec.from_meta(meta).stft_args()}
-
-
-def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
-    """Scaled mels (N, n_mels, frames) of WAV files, with the dataset's parameters and length."""
-    return waves_mels(read_clips(clips, meta), meta)
 
 
 def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,25 +94,6 @@ def noise_waves(kind: str, *, n: int, length: int, seed: int) -> np.ndarray:
     return (white / rms * 10 ** (-20 / 20)).astype(np.float32)
 
 
-def waves_mels(waves: np.ndarray, meta: dict) -> np.ndarray:
-    """Scaled mels (N, n_mels, frames) of audio arrays, with the dataset's parameters."""
-    args = _mel_args(meta)
-    return np.stack([features.mel(w, top_db=float(meta["top_db"]), **args) for w in waves])
-
-
-def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
-    """(N, segment samples) float32 audio of WAV files at the dataset's rate, cut or padded to its length."""
-    spec = AudioSpec.from_meta(meta)
-    sr, length = spec.sample_rate, spec.segment_samples
-    out = []
-    for clip in clips:
-        samples, file_sr = audio.read_wav(clip)
-        if file_sr != sr:
-            raise ValueError(f"{clip} is at {file_sr} Hz, the dataset at {sr} Hz")
-        out.append(np.pad(samples[:length], (0, max(0, length - len(samples)))))
-    return np.stack(out).astype(np.float32)
-
-
 def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.ndarray) -> np.ndarray:
     """(len(rows), samples) audio of dataset rows, read from their segment WAVs."""
     index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str}).set_index("row")
@@ -129,13 +104,14 @@ def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.n
 
 def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int) -> dict:
     """Frechet and kernel distances of each set's CREPE frame embeddings to the reference's (rounded)."""
-    from . import perceptual
+    from audiowgan.nn import crepe  # TensorFlow: only when the perceptual distances are asked for
 
-    ref = perceptual.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
-    out: dict = {"frechet": {}, "kernel": {}, "embedding": perceptual.describe(), "reference_frames": len(ref)}
+    ref = crepe.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
+    out: dict = {"frechet": {}, "kernel": {}, "embedding": crepe.describe(), "reference_frames": len(ref)}
     for name, waves in sets.items():
-        d = perceptual.embedding_distances(perceptual.clip_embeddings(waves, sample_rate=sample_rate), ref, seed=seed)
-        out["frechet"][name], out["kernel"][name] = round(d["frechet"], 6), round(d["kernel"], 6)
+        emb = crepe.clip_embeddings(waves, sample_rate=sample_rate)
+        fd, kd = metrics.frechet_distance(emb, ref), metrics.kernel_distance(emb, ref, seed=seed)
+        out["frechet"][name], out["kernel"][name] = round(fd, 6), round(kd, 6)
     return out
 
 
@@ -206,8 +182,8 @@ def evaluate(
     else:
         reference = np.asarray(mels[a_rows])
         fd = result["frechet_distance"]
-        generated = read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
-        fd["generated"] = _fd(waves_mels(generated, meta), reference)
+        generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
+        fd["generated"] = _fd(features.waves_mels(generated, meta), reference)
         if generator_mels is not None:
             fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
         fd["real_vs_real"] = _fd(np.asarray(mels[b_rows[:n]]), reference)
@@ -217,7 +193,7 @@ def evaluate(
         length, sr = audio_spec.segment_samples, audio_spec.sample_rate
         noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
         for key, waves in noises.items():
-            fd[key] = _fd(waves_mels(waves, meta), reference)
+            fd[key] = _fd(features.waves_mels(waves, meta), reference)
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
         if perceptual:
             sets = {
@@ -260,7 +236,7 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
         n_iter=n_iter,
         method=method,
         seed=seed,
-        **_mel_args(meta),
+        **features.meta_mel_args(meta),
     )
     log.info(
         "Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f",
