@@ -63,3 +63,7 @@ format:
 
 clean:
 	rm -rf results .snakemake
+
+.PHONY: docs
+docs: $(BIN)/.installed ## regenerate docs/configuration.md from the config schema
+	$(BIN)/python scripts/config-reference.py --write

@@ -15,9 +15,12 @@ peak the mel was normalised by.
 audio, loudness, WAV, the MP3 copies), in batches of 16 as the rule, against
 ``librosa.feature.inverse.mel_to_audio`` alone on the same mels. It also breaks the path into its
 stages, run one after the other on one thread, and scores both outputs' spectral convergence
-after the least-squares gain (the rendered clips are loudness-normalised):
+after the least-squares gain (the rendered clips are loudness-normalised). CPU seconds (the
+process and its ffmpeg children) are printed beside the wall clock: on a shared machine they show
+the work when other jobs slow the wall clock, which they do to the encoders' start-up most.
 
     nice .venv/bin/python benchmarks/inversion.py --render   # 120 x 5 s, 22.05 kHz, 128 mels, 32 iterations
+    nice .venv/bin/python benchmarks/inversion.py --render --librosa-clips 40   # librosa on a third: 2 min less
 """
 
 from __future__ import annotations
@@ -36,13 +39,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
 from audiowgan.core.settings import AudioSpec, MelSpec  # noqa: E402
-from audiowgan.dsp import (
-    audio,  # noqa: E402
-    inversion,
-)
-from audiowgan.dsp import mel as features
-from audiowgan.ingest import demo
-from audiowgan.render import generate
+from audiowgan.dsp import audio, inversion  # noqa: E402
+from audiowgan.dsp import mel as features  # noqa: E402
+from audiowgan.ingest import demo  # noqa: E402
+from audiowgan.look import distances  # noqa: E402
+from audiowgan.render import generate  # noqa: E402
 
 
 def load_segments(args: argparse.Namespace) -> np.ndarray:
@@ -84,7 +85,7 @@ def compare(args: argparse.Namespace) -> None:
         )
         seconds = time.perf_counter() - start
         est = inversion.stft_magnitude(waves, **stft)
-        sc = [inversion.spectral_convergence(t, e) for t, e in zip(true_mag, est)]
+        sc = [distances.spectral_convergence(t, e) for t, e in zip(true_mag, est)]
         results[method] = (seconds, float(np.mean(sc)))
         print(f"{method:8s} {seconds:7.2f} s  ({seconds / len(segs):.3f} s per segment)  "
               f"spectral convergence mean {np.mean(sc):.4f} (min {np.min(sc):.4f}, max {np.max(sc):.4f})")  # fmt: skip
@@ -116,7 +117,7 @@ def spectral_convergences(true_mag: np.ndarray, waves: np.ndarray, stft: dict) -
     """Per clip, the spectral convergence of ``waves`` after the gain that fits them best to ``true_mag``."""
     est = inversion.stft_magnitude(waves, **stft)
     gains = (true_mag * est).sum(axis=(1, 2)) / np.maximum((est * est).sum(axis=(1, 2)), 1e-30)
-    return np.array([inversion.spectral_convergence(t, g * e) for t, g, e in zip(true_mag, gains, est)])
+    return np.array([distances.spectral_convergence(t, g * e) for t, g, e in zip(true_mag, gains, est)])
 
 
 def batches(mels: np.ndarray, out: Path, size: int = 16):
@@ -134,10 +135,10 @@ def render_stages(mels: np.ndarray, inverter: generate.Inverter, out: Path, form
     """Seconds of each stage of the rendering path, one after the other, on one thread."""
     inverter = dataclasses.replace(inverter, workers=1)
     m, sr = inverter.mel_spec, inverter.audio_spec.sample_rate
-    t_linear, _ = timed(lambda: [
-        inversion.mel_to_magnitude(features.unscale(b, top_db=m.top_db), sample_rate=sr, n_fft=m.n_fft, fmin=m.fmin,
+    t_linear, _ = timed(lambda: [  # one clip at a time, as the inversion's tasks
+        inversion.mel_to_magnitude(features.unscale(mel, top_db=m.top_db), sample_rate=sr, n_fft=m.n_fft, fmin=m.fmin,
                                    fmax=m.fmax)
-        for _, _, b in batches(mels, out)
+        for mel in mels
     ])  # fmt: skip
     t_invert, waves = timed(lambda: np.concatenate([inverter(b) for _, _, b in batches(mels, out)]))
     t_loud, waves = timed(lambda: [audio.normalise_loudness(w, target_dbfs=-20.0) for w in waves])

@@ -209,7 +209,9 @@ def test_max_n_mels_agrees_with_librosa_filters(sr, n_fft, fmax):
         assert bool(np.all(fb.max(axis=1) > 0)) == (n_mels == limit)
 
 
-@pytest.mark.parametrize("n, fmin, fmax", [(258, 0.0, 11025.0), (34, 0, 8000), (130, 40.0, 3000.0), (5, 1200.0, 4000.0)])
+@pytest.mark.parametrize(
+    "n, fmin, fmax", [(258, 0.0, 11025.0), (34, 0, 8000), (130, 40.0, 3000.0), (5, 1200.0, 4000.0)]
+)
 def test_the_config_check_uses_librosas_mel_grid_without_librosa(n, fmin, fmax):
     ours = check._slaney_mel_points(n, fmin=fmin, fmax=fmax)
     assert np.array_equal(ours, librosa.mel_frequencies(n, fmin=fmin, fmax=fmax))

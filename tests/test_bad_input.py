@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -145,10 +146,27 @@ def test_config_numbers_as_strings_are_accepted(tmp_path, music_server):
     )
 
 
+def started_jobs(output: str) -> dict[str, tuple[str, str]]:
+    """{jobid: (rule, wildcards)} of every job a Snakemake log shows starting."""
+    jobs = {}
+    for rule, body in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n)+)", output, flags=re.M):
+        wildcards = re.search(r"^\s+wildcards: (.*)$", body, re.M)
+        jobs[re.search(r"^\s+jobid: (\d+)$", body, re.M).group(1)] = (rule, wildcards.group(1) if wildcards else "")
+    return jobs
+
+
+def finished_jobs(output: str) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a Snakemake log reports as finished."""
+    started = started_jobs(output)
+    return {started[jobid] for jobid in re.findall(r"Finished jobid: (\d+)", output)}
+
+
 def test_killed_run_resumes_to_the_same_results(tmp_path, music_server, finished_workdir):
     wd = make_workdir(tmp_path, music_server)
     cmd = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--cores", "2", "--configfile", "config/test.yaml"]
-    proc = subprocess.Popen(cmd, cwd=wd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed_log = tmp_path / "killed.log"
+    with open(killed_log, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=wd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not list((wd / "results").glob("mel/*/00000.npy")):
         time.sleep(0.2)
@@ -157,7 +175,12 @@ def test_killed_run_resumes_to_the_same_results(tmp_path, music_server, finished
     assert not (wd / "results" / "model").exists(), "the run finished before it could be killed"
     # After a SIGKILL Snakemake's lock stays behind; --unlock is its documented remedy.
     snakemake(wd, "--configfile", "config/test.yaml", "--unlock")
-    snakemake(wd, "--configfile", "config/test.yaml")  # profiles/default sets rerun-incomplete
+    resumed = snakemake(wd, "--configfile", "config/test.yaml")  # profiles/default sets rerun-incomplete
+    # A resume, not a restart: nothing that finished before the kill runs again.
+    done = finished_jobs(killed_log.read_text())
+    assert {"tracks", "download", "segment"} <= {rule for rule, _ in done}, done
+    redone = done & set(started_jobs(resumed.output).values())
+    assert not redone, f"the resumed run redid finished jobs: {sorted(redone)}"
     assert np.array_equal(
         np.load(wd / "results" / "dataset" / "mels.npy"), np.load(finished_workdir / "results" / "dataset" / "mels.npy")
     )

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from audiowgan.core import rerun
 from audiowgan.core.check import ConfigError, check
+from audiowgan.core.settings import TrainSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
@@ -77,3 +79,25 @@ def test_unknown_keys_are_refused():
     cfg = with_("mel", "hop_lenght", 256)
     with pytest.raises(ConfigError, match="unknown config key 'mel.hop_lenght'"):
         check(cfg, SCHEMA)
+
+
+def test_a_partial_config_gets_exactly_the_defaults_of_a_standalone_run():
+    # As a module of another workflow only the host's config is read, not config/config.yaml.
+    assert check({}, SCHEMA) == check(copy.deepcopy(DEFAULT), SCHEMA)
+    partial = check({"train": {"epochs": "3"}, "generate": {"n_clips": 2}}, SCHEMA)
+    assert partial["on_error"] == "skip" and partial["train"]["epochs"] == 3
+    assert partial["train"]["batch_size"] == DEFAULT["train"]["batch_size"]
+    assert partial["generate"]["longform"] == DEFAULT["generate"]["longform"]
+
+
+def test_result_neutral_keys_are_marked_in_the_schema_and_left_out_of_params():
+    assert rerun.neutral_keys("train") == {"checkpoint_every", "tensorboard", "tensorboard_image_every", "require_gpu"}
+    assert rerun.neutral_keys("download") == {"retries", "backoff_seconds"}
+    assert rerun.neutral_keys("model") == rerun.neutral_keys("generate.longform") == frozenset()
+    cfg = check(copy.deepcopy(DEFAULT), SCHEMA)
+    for section in ("train", "download"):
+        params, run = rerun.result_values(cfg, section), rerun.run_values(cfg, section)
+        assert set(params) | set(run) == set(cfg[section]) and not set(params) & set(run)
+        assert {**params, **run} == cfg[section]
+    # Training resumes a checkpoint across a change of a neutral key: it never reruns for one either.
+    assert rerun.neutral_keys("train") <= set(TrainSpec.NOT_FINGERPRINTED)

@@ -199,3 +199,20 @@ def test_changing_the_segment_hop_reruns_segment_onward_and_cuts_overlapping_seg
     assert meta["segment_hop_seconds"] == 0.5 and meta["n_segments"] == 36  # 20 one-second segments before
     assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["boundary_dropped"] == 4
     assert meta["seconds"] == 20.0  # the same audio
+
+
+def test_distinct_rows_share_no_audio(tmp_path):
+    # Track a: segments 0..5 at half-segment hops (span 2), b: 0, 1, 3 (2 dropped as silent), c held out too.
+    rows = [("a", n) for n in range(6)] + [("b", n) for n in (0, 1, 3)]
+    index = pd.DataFrame(
+        {
+            "row": range(len(rows)),
+            "track": [t for t, _ in rows],
+            "segment": [f"{n:05d}" for _, n in rows],
+            "split": "heldout",
+        }
+    )
+    index.to_csv(tmp_path / "index.csv", index=False)
+    assert list(dataset.distinct_rows(tmp_path, "heldout", 2)) == [0, 2, 4, 6, 8]  # a: 0, 2, 4; b: 0, 3
+    assert list(dataset.distinct_rows(tmp_path, "heldout", 1)) == list(range(9))
+    assert list(dataset.distinct_rows(tmp_path, "train", 2)) == []

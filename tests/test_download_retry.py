@@ -193,9 +193,7 @@ def test_a_cut_connection_is_resumed_with_a_range_request(flaky_server, piece, t
 def test_a_killed_download_resumes_in_the_next_run(flaky_server, piece, tmp_path):
     url = flaky_server.serve("a.wav", piece, cut="stall")
     audio_path, status_path = tmp_path / "audio" / "t.mp3", tmp_path / "audio" / "t.json"
-    code = (
-        "import sys; from audiowgan.ingest import download as dl; dl.download_track(*sys.argv[1:], retries=0, backoff_seconds=0)"
-    )
+    code = "import sys; from audiowgan.ingest import download as dl; dl.download_track(*sys.argv[1:], retries=0, backoff_seconds=0)"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, url, str(audio_path), str(status_path)],
         env={**os.environ, "PYTHONPATH": str(REPO / "workflow" / "scripts")},

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from audiowgan.dsp import inversion
+from audiowgan.look import distances
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 128, 64
 STFT = dict(n_fft=N_FFT, hop_length=HOP)
@@ -71,13 +72,13 @@ def test_fast_batch_items_are_independent_and_seeded(signal):
     np.testing.assert_array_equal(a, c)
     # Same seed, same first item: the phases of item 0 are drawn first, so only round-off differs.
     assert (
-        inversion.spectral_convergence(inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT))
+        distances.spectral_convergence(inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT))
         < 1e-3
     )
 
 
 def test_the_audio_does_not_depend_on_the_number_of_workers(signal):
-    # Six items: two Griffin-Lim tasks of four and two, run on one thread or on three.
+    # Six clips, one Griffin-Lim task each, run on one thread or on three.
     _, mel = signal
     batch = np.stack([mel * (k + 1) for k in range(6)])
     one = inversion.mel_to_audio(batch, sample_rate=SR, **STFT, n_iter=4, seed=5, workers=1)
@@ -109,7 +110,7 @@ def test_mel_to_magnitude_fits_the_mel_better_than_librosa(signal):
     basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
     assert np.linalg.norm(basis @ ours**2 - mel) / np.linalg.norm(mel) < 0.01  # librosa: 0.058
     true = inversion.stft_magnitude(y, **STFT)
-    assert inversion.spectral_convergence(true, ours) < inversion.spectral_convergence(true, theirs)
+    assert distances.spectral_convergence(true, ours) < distances.spectral_convergence(true, theirs)
     batch = inversion.mel_to_magnitude(np.stack([mel, mel * 4.0]), sample_rate=SR, n_fft=N_FFT)
     np.testing.assert_allclose(batch[1], 2.0 * batch[0], rtol=1e-4, atol=1e-6 * batch.max())
 
@@ -166,19 +167,19 @@ def test_bad_mels_are_named(mel, match):
 def test_spectral_convergence():
     rng = np.random.default_rng(0)
     s = rng.random((5, 7))
-    assert inversion.spectral_convergence(s, s) == 0.0
-    assert inversion.spectral_convergence(s, np.zeros_like(s)) == pytest.approx(1.0)
-    assert inversion.spectral_convergence(s, 1.1 * s) == pytest.approx(0.1)
+    assert distances.spectral_convergence(s, s) == 0.0
+    assert distances.spectral_convergence(s, np.zeros_like(s)) == pytest.approx(1.0)
+    assert distances.spectral_convergence(s, 1.1 * s) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="estimate_mag.shape"):
-        inversion.spectral_convergence(s, s[:, :3])
+        distances.spectral_convergence(s, s[:, :3])
     with pytest.raises(ValueError, match="not all zero"):
-        inversion.spectral_convergence(np.zeros((2, 2)), np.ones((2, 2)))
+        distances.spectral_convergence(np.zeros((2, 2)), np.ones((2, 2)))
 
 
 def round_trip(y: np.ndarray, mel: np.ndarray, method: str, n_iter: int = 32) -> tuple[float, float]:
     """(spectral convergence against the true STFT, mean absolute log-mel error in dB)."""
     out = inversion.mel_to_audio(mel, sample_rate=SR, **STFT, n_iter=n_iter, length=len(y), method=method)
-    sc = inversion.spectral_convergence(inversion.stft_magnitude(y, **STFT), inversion.stft_magnitude(out, **STFT))
+    sc = distances.spectral_convergence(inversion.stft_magnitude(y, **STFT), inversion.stft_magnitude(out, **STFT))
 
     def db(m):
         return librosa.power_to_db(m, ref=mel.max(), top_db=80.0)
@@ -236,8 +237,8 @@ def test_tensorflow_backend_matches_numpy(signal):
     y_tf = inversion.mel_to_audio(mel, backend=griffin_lim_tf, **kw)
     assert y_tf.shape == y_np.shape and y_tf.dtype == np.float32
     ref = inversion.stft_magnitude(y, **STFT)
-    sc_np = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
-    sc_tf = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_tf[0], **STFT))
+    sc_np = distances.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
+    sc_tf = distances.spectral_convergence(ref, inversion.stft_magnitude(y_tf[0], **STFT))
     assert abs(sc_tf - sc_np) < 0.02
     assert np.corrcoef(y_np.ravel(), y_tf.ravel())[0, 1] > 0.95
 

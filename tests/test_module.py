@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -11,7 +14,7 @@ pytestmark = pytest.mark.workflow
 
 HOST = f"""\
 # Another workflow that uses audio-wgan as a module (what snakedeploy writes, with a local path).
-configfile: "config/config.yaml"
+# Its config is partial: no on_error, no download section, most keys left out.
 configfile: "config/test.yaml"
 
 
@@ -32,8 +35,9 @@ rule all:
 """
 
 
-def test_runs_as_a_module_from_another_folder(tmp_path, music_server):
+def test_runs_as_a_module_from_another_folder(tmp_path, music_server, finished_workdir):
     wd = make_workdir(tmp_path / "host", music_server)
+    (wd / "config" / "config.yaml").unlink()  # the host has no full config: the schema's defaults fill it
     (wd / "Snakefile").write_text(HOST)
     run = snakemake(wd, "--configfile", "config/test.yaml", snakefile=wd / "Snakefile")
     assert {"audiowgan_tracks", "audiowgan_train", "audiowgan_generate", "audiowgan_report"} <= set(run.rules)
@@ -44,3 +48,15 @@ def test_runs_as_a_module_from_another_folder(tmp_path, music_server):
     assert not (wd / "workflow").exists()
     again = snakemake(wd, "--configfile", "config/test.yaml", "-n", "--quiet", "rules", snakefile=wd / "Snakefile")
     assert "Nothing to be done" in again.output or "total" not in again.output
+    _same_results_as_a_standalone_run(wd, finished_workdir)
+
+
+def _same_results_as_a_standalone_run(wd, standalone):
+    """The standalone run read config/config.yaml under the same test.yaml: the module got the same config."""
+    for name in ("dataset/meta.json", "model/model.json"):
+        ours, theirs = (json.loads((root / "results" / name).read_text()) for root in (wd, standalone))
+        assert ours == theirs, name
+    assert np.array_equal(np.load(wd / "results/dataset/mels.npy"), np.load(standalone / "results/dataset/mels.npy"))
+    losses = ["d_loss", "g_loss", "gradient_penalty", "wasserstein"]
+    pd.testing.assert_frame_equal(pd.read_csv(wd / "results/model/losses.csv")[losses],
+                                  pd.read_csv(standalone / "results/model/losses.csv")[losses])  # fmt: skip

@@ -73,7 +73,9 @@ def test_segment_hop_defaults_to_one_segment_and_counts_the_overlapping_neighbou
     back_to_back = settings.AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
     assert back_to_back.segment_hop_seconds is None and back_to_back.hop_seconds == 2.0
     assert (back_to_back.hop_samples, back_to_back.span_hops) == (32000, 1)
-    overlapping = settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds="0.75")  # as --config hands it over
+    overlapping = settings.AudioSpec.from_mapping(
+        back_to_back.to_dict(), segment_hop_seconds="0.75"
+    )  # as --config hands it over
     assert overlapping.hop_samples == 12000 and overlapping.span_hops == 3  # segments k and k + 2 still share audio
     assert settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds=0.5).span_hops == 4
     with pytest.raises(ConfigError, match="hop_seconds' = 2.5: must be at most audio.segment_seconds = 2.0"):

@@ -108,6 +108,31 @@ def test_nothing_left_to_do_after_a_complete_run(finished_workdir):
     assert dry_run_counts(finished_workdir, "--configfile", "config/test.yaml") == {}
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "train={tensorboard: false}",
+        "train={tensorboard_image_every: 0}",
+        "train={checkpoint_every: 50}",
+        "train={require_gpu: true}",
+        "download={retries: 0}",
+        "download={backoff_seconds: 60}",
+    ],
+)
+def test_changing_a_result_neutral_key_reruns_nothing(finished_workdir, change):
+    assert dry_run_counts(finished_workdir, "--configfile", "config/test.yaml", "--config", change) == {}
+
+
+def test_result_neutral_values_reach_the_script_through_the_config(finished_workdir):
+    record = json.loads((finished_workdir / "results" / "model" / "model.json").read_text())
+    assert record["train_params"]["checkpoint_every"] == TINY_CONFIG["train"]["checkpoint_every"] != 200
+
+
+def test_switching_weights_reruns_the_renderers_through_their_input(finished_workdir):
+    counts = dry_run_counts(finished_workdir, "--configfile", "config/test.yaml", "--config", "generate={weights: raw}")
+    assert set(counts) == {"generate", "longform", *LOOK, "all"}, counts
+
+
 def _set(wd, section, key, value):
     path = wd / "config" / "test.yaml"
     cfg = yaml.safe_load(path.read_text())

@@ -13,6 +13,7 @@ from audiowgan.core.check import ConfigError, check as check_config  # noqa: E40
 from audiowgan.core.imports import module_files  # noqa: E402
 from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
 from audiowgan.core.settings import schema  # noqa: E402
+from audiowgan.core.rerun import result_values  # noqa: E402
 
 CONFIG_SCHEMA = schema()
 try:
@@ -47,6 +48,15 @@ def compressed(wavs):
         for wav in wavs
         for fmt in config["generate"]["formats"]
     ]
+
+
+def result_params(section):
+    """The values of a config section that shape a rule's outputs, for its `params:`.
+
+    Keys marked `x-result-neutral` in the schema are left out, so that changing one reruns no job
+    (Snakemake's params trigger compares every param); scripts read those from `snakemake.config`.
+    """
+    return result_values(config, section)
 
 
 def generator_weights(wildcards):

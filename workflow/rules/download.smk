@@ -24,12 +24,8 @@ rule download:
         runtime=60,
         mem_mb=1000,
     params:
+        # The only one: download.retries and backoff_seconds (x-result-neutral) come from the config,
+        # so changing them never fetches a finished track again; they apply to downloads still to run.
         url=track_url,
-        # Lambdas naming `output`: Snakemake takes such params as derived from the job's files
-        # and leaves them out of its params trigger, so a changed retry setting never fetches
-        # finished tracks again (and retrains); it applies to downloads still to run.
-        # Plain values would rerun every download and all that follows (test_download_retry.py).
-        retries=lambda wildcards, output: config["download"]["retries"],
-        backoff_seconds=lambda wildcards, output: config["download"]["backoff_seconds"],
     script:
         "../scripts/download.py"

@@ -19,6 +19,8 @@ rule evaluate:
         "results/benchmarks/evaluate.tsv"
     conda:
         "../../envs/train.yaml"
+    # TensorFlow's thread pools, for the CREPE embeddings (evaluate.perceptual).
+    threads: 2
     resources:
         runtime=30,
         mem_mb=4000,

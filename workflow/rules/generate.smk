@@ -23,18 +23,20 @@ rule generate:
         "results/benchmarks/generate.tsv"
     conda:
         "../../envs/train.yaml"
-    # TensorFlow's thread pools (intra-op) and the inversion's FFTs.
-    threads: 2
+    # TensorFlow's thread pools (intra-op), the Griffin-Lim tasks (one clip each) and the MP3/OGG
+    # encoders, which run while the next batch inverts. Snakemake lowers it to --cores.
+    threads: 4
     resources:
         runtime=60,
         mem_mb=4000,
     params:
+        # The script counts output.clips; a param too, so that fewer clips (none missing) still rerun it.
         n_clips=config["generate"]["n_clips"],
         griffin_lim_iters=config["generate"]["griffin_lim_iters"],
         seed=config["generate"]["seed"],
         target_dbfs=config["generate"]["target_dbfs"],
         inversion=config["generate"]["inversion"],
-        weights=config["generate"]["weights"],
+        # generate.weights picks input.generator (a changed input reruns the job), not a param.
         formats=config["generate"]["formats"],
     script:
         "../scripts/generate.py"

@@ -23,11 +23,11 @@ rule longform:
         runtime=60,
         mem_mb=4000,
     params:
-        longform=config["generate"]["longform"],
+        longform=result_params("generate.longform"),
         griffin_lim_iters=config["generate"]["griffin_lim_iters"],
         target_dbfs=config["generate"]["target_dbfs"],
         inversion=config["generate"]["inversion"],
-        weights=config["generate"]["weights"],
+        # generate.weights picks input.generator (a changed input reruns the job), not a param.
         formats=config["generate"]["formats"],
     script:
         "../scripts/longform.py"

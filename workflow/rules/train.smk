@@ -26,8 +26,9 @@ rule train:
         mem_mb=16000,
         gpu=1,
     params:
-        model=config["model"],
-        train=config["train"],
+        model=result_params("model"),
+        # Without checkpoint_every, tensorboard, ... (x-result-neutral): the script reads them from the config.
+        train=result_params("train"),
         # Resumable state; not an output, so Snakemake never deletes it on failure.
         checkpoint_dir="results/checkpoints",
         # Live curves (train.tensorboard); like the checkpoints, not an output.

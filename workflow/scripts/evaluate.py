@@ -4,10 +4,14 @@ from pathlib import Path
 
 from audiowgan.core import runlog
 from audiowgan.look import evaluate
+from audiowgan.nn import devices
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 p = snakemake.params
+if p.perceptual:  # TensorFlow runs here only for the CREPE embeddings: don't import it (seconds) otherwise
+    devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
+    devices.log_devices(log, threads=snakemake.threads)
 
 evaluate.evaluate(
     dataset_dir=Path(snakemake.input.meta).parent,

@@ -6,7 +6,8 @@ loudly when the job was given a GPU that TensorFlow cannot see (fails with ``tra
 
 from pathlib import Path
 
-from audiowgan.core import runlog
+from audiowgan.core import rerun, runlog
+from audiowgan.core.settings import TrainSpec
 from audiowgan.nn import devices, train
 
 snakemake = globals()["snakemake"]
@@ -18,7 +19,9 @@ train.train(
     model_dir=Path(snakemake.output.generator).parent,
     checkpoint_dir=snakemake.params.checkpoint_dir,
     model_params=snakemake.params.model,
-    train_params=snakemake.params.train,
+    # The params hold what shapes the outputs; checkpoint_every, tensorboard, ... are not params (changing them
+    # reruns nothing).
+    train_params=TrainSpec.from_mapping(snakemake.params.train, **rerun.run_values(snakemake.config, "train")),
     tensorboard_dir=snakemake.params.tensorboard_dir,
     threads=snakemake.threads,
     gpu_requested=snakemake.resources.get("gpu", 0),

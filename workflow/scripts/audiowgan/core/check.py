@@ -17,10 +17,15 @@ from audiowgan.core.settings import AudioSpec, ConfigError, coerce, fill_default
 
 
 def check(config: dict, schema: dict) -> dict:
-    """Coerce, fill defaults and validate; raise ConfigError with one clear line on the first problem."""
+    """Coerce, fill defaults and validate; raise ConfigError with one clear line on the first problem.
+
+    Defaults come first: as a module of another workflow, the host's config is all there is (the
+    module's configfile is not read), and a key it omits means the schema's default, as it does in a
+    standalone run, where config/config.yaml holds exactly those defaults.
+    """
     config = coerce(config, schema)
-    validate(config, schema)
     fill_defaults(config, schema)
+    validate(config, schema)
     _cross_checks(config)
     return config
 

@@ -245,6 +245,23 @@ def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:
     return np.sort(rows[rows >= 0])
 
 
+def distinct_rows(dataset_dir: str | Path, split: str, span: int) -> np.ndarray:
+    """Rows of ``split`` no two of which share audio: per track, in segment order, a segment is kept when it
+    starts at least ``span`` hops (``AudioSpec.span_hops``) after the last kept one. With side-by-side
+    segments (span 1) that is every row of the split. Evaluation compares such rows, so overlapping
+    segments cannot make real music look closer to itself than it is."""
+    index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str})
+    index = index[(index["row"] >= 0) & (index.get("split", "train") == split)]
+    kept = []
+    for _, rows in index.assign(number=index["segment"].astype(int)).sort_values("number").groupby("track"):
+        last = None
+        for number, row in zip(rows["number"], rows["row"]):
+            if last is None or number - last >= span:
+                kept.append(int(row))
+                last = number
+    return np.sort(np.asarray(kept, dtype=np.int64))
+
+
 def open_dataset(dataset_dir: str | Path) -> tuple[np.ndarray, dict]:
     """Memory-map ``mels.npy`` (read-only) and read ``meta.json``."""
     dataset_dir = Path(dataset_dir)

@@ -143,23 +143,68 @@ def evaluate(
     """
     log = log or logging.getLogger(__name__)
     mels, meta = dataset.open_dataset(dataset_dir)
-    heldout = dataset.split_rows(dataset_dir, "heldout")
+    heldout = dataset.distinct_rows(dataset_dir, "heldout", AudioSpec.from_meta(meta).span_hops)
     a_rows, b_rows = split_halves(heldout, seed)
     n = min(len(b_rows), len(clips))  # items per compared set: equal sizes, equal FD bias
-    result: dict = {
+    split = {
+        "heldout_segments": int(len(dataset.split_rows(dataset_dir, "heldout"))),
+        "distinct_heldout_segments": int(len(heldout)),  # of them, those sharing no audio (overlapping segments)
+        "reference_a": int(len(a_rows)),
+        "compare_b": int(len(b_rows)),
+        "items_per_set": int(n),
+        "frames_per_item": int(meta["frames"]),
+        "seed": int(seed),
+        **_holdout_account(meta),
+    }
+    result = _result(split, inversion_method=inversion_method, griffin_lim_iters=griffin_lim_iters)
+    if len(heldout) < 2 or n < 1:
+        result["status"] = "skipped"
+        result["reason"] = (
+            f"{len(heldout)} held-out segment(s) and {len(clips)} clip(s): the Frechet distances need at least "
+            "2 held-out segments (two halves) and 1 clip; raise evaluate.holdout_fraction or add audio"
+        )
+        log.warning("Frechet distances skipped: %s", result["reason"])
+    else:
+        generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
+        noises = _frechet_distances(
+            result["frechet_distance"], mels, meta, a_rows, b_rows[:n], generated, generator_mels, seed=seed
+        )
+        log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n,
+                 result["frechet_distance"])  # fmt: skip
+        if perceptual:
+            sets = {"generated": generated, "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
+                    **noises}  # fmt: skip
+            result["perceptual"] = perceptual_distances(
+                segment_waves(dataset_dir, segments_root, a_rows), sets,
+                sample_rate=AudioSpec.from_meta(meta).sample_rate, seed=seed,
+            )  # fmt: skip
+            log.info("CREPE-embedding distances: Frechet %s, kernel %s", result["perceptual"]["frechet"],
+                     result["perceptual"]["kernel"])  # fmt: skip
+    result["round_trip"].update(
+        _round_trip(
+            dataset_dir,
+            segments_root,
+            heldout[:round_trip_segments],
+            meta,
+            n_iter=griffin_lim_iters,
+            method=inversion_method,
+            seed=seed,
+            log=log,
+        )  # fmt: skip
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    return result
+
+
+def _result(split: dict, *, inversion_method: str, griffin_lim_iters: int) -> dict:
+    """metrics.json before anything is measured: every key there, its values None."""
+    return {
         "status": "ok",
         "reason": None,
         "features": FEATURES,
         "noise": NOISE,
-        "split": {
-            "heldout_segments": int(len(heldout)),
-            "reference_a": int(len(a_rows)),
-            "compare_b": int(len(b_rows)),
-            "items_per_set": int(n),
-            "frames_per_item": int(meta["frames"]),
-            "seed": int(seed),
-            **_holdout_account(meta),
-        },
+        "split": split,
         "frechet_distance": dict.fromkeys(FD_KEYS),
         "perceptual": None,
         "round_trip": {
@@ -172,58 +217,24 @@ def evaluate(
             "measure": ROUND_TRIP_MEASURE,
         },
     }
-    if len(heldout) < 2 or n < 1:
-        result["status"] = "skipped"
-        result["reason"] = (
-            f"{len(heldout)} held-out segment(s) and {len(clips)} clip(s): the Frechet distances need at least "
-            "2 held-out segments (two halves) and 1 clip; raise evaluate.holdout_fraction or add audio"
-        )
-        log.warning("Frechet distances skipped: %s", result["reason"])
-    else:
-        reference = np.asarray(mels[a_rows])
-        fd = result["frechet_distance"]
-        generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
-        fd["generated"] = _fd(features.waves_mels(generated, meta), reference)
-        if generator_mels is not None:
-            fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
-        fd["real_vs_real"] = _fd(np.asarray(mels[b_rows[:n]]), reference)
-        noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
-        fd["noise_vs_real"] = _fd(noise, reference)
-        audio_spec = AudioSpec.from_meta(meta)
-        length, sr = audio_spec.segment_samples, audio_spec.sample_rate
-        noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
-        for key, waves in noises.items():
-            fd[key] = _fd(features.waves_mels(waves, meta), reference)
-        log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
-        if perceptual:
-            sets = {
-                "generated": generated,
-                "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
-                **noises,
-            }
-            result["perceptual"] = perceptual_distances(
-                segment_waves(dataset_dir, segments_root, a_rows), sets, sample_rate=sr, seed=seed
-            )
-            log.info(
-                "CREPE-embedding distances: Frechet %s, kernel %s",
-                result["perceptual"]["frechet"],
-                result["perceptual"]["kernel"],
-            )
-    result["round_trip"].update(
-        _round_trip(
-            dataset_dir,
-            segments_root,
-            heldout[:round_trip_segments],
-            meta,
-            n_iter=griffin_lim_iters,
-            method=inversion_method,
-            seed=seed,
-            log=log,
-        )
-    )
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    return result
+
+
+def _frechet_distances(fd: dict, mels, meta: dict, a_rows, b_rows, generated, generator_mels, *, seed: int) -> dict:
+    """Fill ``fd`` with the mel-frame Frechet distances of each set to reference half A; return the noise waves
+    (white and pink), for the perceptual distances. ``b_rows``: the n rows of half B that are compared."""
+    n = len(b_rows)
+    reference = np.asarray(mels[a_rows])
+    fd["generated"] = _fd(features.waves_mels(generated, meta), reference)
+    if generator_mels is not None:
+        fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
+    fd["real_vs_real"] = _fd(np.asarray(mels[b_rows]), reference)
+    noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
+    fd["noise_vs_real"] = _fd(noise, reference)
+    length = AudioSpec.from_meta(meta).segment_samples
+    noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
+    for key, waves in noises.items():
+        fd[key] = _fd(features.waves_mels(waves, meta), reference)
+    return noises
 
 
 def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed, log) -> dict:

@@ -19,7 +19,11 @@ from audiowgan.dsp import mel as features
 
 CMAP = "magma"
 PLOTTED_LOSSES = (  # the panels of losses.png, in this order
-    "d_loss", "g_loss", "wasserstein", "gradient_penalty")
+    "d_loss",
+    "g_loss",
+    "wasserstein",
+    "gradient_penalty",
+)
 
 
 def _smooth(values: np.ndarray) -> np.ndarray:
