@@ -35,6 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
 
+from audiowgan.core.names import WEIGHTS, clip_file  # noqa: E402
 from audiowgan.core.settings import AudioSpec, MelSpec, TrainSpec  # noqa: E402
 from audiowgan.data import pack as dataset  # noqa: E402
 from audiowgan.dsp import audio  # noqa: E402
@@ -150,10 +151,10 @@ def main() -> None:
         name, config = names[i], CONFIGS[names[i]]
         ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"])
         snap, runs[name] = train_for_budget(ds, out / f"config-{i}", config, args.budget * 60)
-        clips = [snap / "clips" / f"clip_{k:03d}.wav" for k in range(n)]
+        clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=base / "meta.json", clips=clips, manifest=snap / "manifest.csv",
-                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights="generator_ema.weights.h5")  # fmt: skip
+                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
         sets[name] = features.read_clips(clips, meta)
         print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
               flush=True)  # fmt: skip

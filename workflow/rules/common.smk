@@ -4,7 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-
 # This file's own folder, not the main Snakefile's: the workflow also runs as a module of another one.
 SCRIPTS = Path(str(workflow.current_basedir)).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
@@ -12,8 +11,8 @@ sys.path.insert(0, str(SCRIPTS))
 from audiowgan.core.check import ConfigError, check as check_config  # noqa: E402
 from audiowgan.core.imports import module_files  # noqa: E402
 from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
-from audiowgan.core.settings import schema  # noqa: E402
 from audiowgan.core.rerun import result_values  # noqa: E402
+from audiowgan.core.settings import schema  # noqa: E402
 
 CONFIG_SCHEMA = schema()
 try:
