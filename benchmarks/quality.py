@@ -97,6 +97,8 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> t
     from audiowgan.nn.loop import Callback
 
     snap = run / "snapshot"
+    if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
+        return snap, {"steps": json.loads((snap / "model.json").read_text())["steps"], "wall_s": float("nan")}
 
     class Budget(Callback):
         def on_train_begin(self, loop):

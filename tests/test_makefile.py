@@ -132,6 +132,8 @@ db="$(dirname "$0")/installed.txt"; touch "$db"
 echo "pip $*" >>"$FAKE_LOG"
 case "$1" in
   install)
+    # `pip install uv==...`: a uv appears only where the test provides one (FAKE_UV), as on a platform with a wheel.
+    if [[ " $* " == *" uv=="* ]]; then [ -n "${FAKE_UV:-}" ] && cp "$FAKE_UV" "$(dirname "$0")/uv"; exit 0; fi
     shift; while [ $# -gt 0 ]; do
       if [ "$1" = -r ]; then grep -E '^[A-Za-z]' "$2" | sed -E 's/\[[^]]*\]//' >>"$db"; shift; fi; shift
     done
@@ -139,6 +141,17 @@ case "$1" in
   uninstall) for name in "$@"; do name="$(echo "$name" | tr _ -)"; sed -i -E "/^${name}==/Id" "$db"; done ;;
   list) sed -E 's/^tensorflow-cpu==/tensorflow_cpu==/' "$db" ;;
 esac
+"""
+
+
+FAKE_UV = r"""#!/usr/bin/env bash
+# Fake uv: records the call; `pip install --python PY ARGS` installs ARGS as the fake pip does.
+set -euo pipefail
+echo "uv $*" >>"$FAKE_LOG"
+[ "$1" = pip ] && [ "$2" = install ] || exit 9
+shift 2; args=()
+while [ $# -gt 0 ]; do if [ "$1" = --python ]; then shift 2; continue; fi; args+=("$1"); shift; done
+FAKE_LOG=/dev/null "$(dirname "$0")/pip" install "${args[@]}"
 """
 
 
@@ -155,18 +168,21 @@ def checkout(tmp_path):
     fakes = tmp_path / "fakes"
     executable(fakes / "python3", FAKE_PYTHON)
     executable(fakes / "pip", FAKE_PIP)
+    executable(fakes / "uv", FAKE_UV)
     return root
 
 
-def make(root: Path, *args: str, gpu: bool = False, machine: str = "x86_64") -> str:
+def make(root: Path, *args: str, gpu: bool = False, machine: str = "x86_64", uv: bool = False) -> str:
     """``make ARGS`` in the scratch checkout; returns what the fake pip and python were asked to do."""
     log = root.parent / "calls.log"
     log.write_text("")
     gpu_bin = fake_nvidia_smi(root.parent / ("gpu-bin" if gpu else "no-gpu-bin"), GPU_LISTING if gpu else None)
     env = {**os.environ, "PATH": system_path(gpu_bin), "FAKE_LOG": str(log), "FAKE_PIP": str(root.parent / "fakes" / "pip"),
            "UNAME_S": "Linux", "UNAME_M": machine}  # fmt: skip
-    for var in ("TF", "NVIDIA_SMI", "MAKEFLAGS", "MFLAGS"):
+    for var in ("TF", "NVIDIA_SMI", "MAKEFLAGS", "MFLAGS", "FAKE_UV"):
         env.pop(var, None)
+    if uv:
+        env["FAKE_UV"] = str(root.parent / "fakes" / "uv")
     proc = subprocess.run(["make", "-s", f"PYTHON={root.parent / 'fakes' / 'python3'}", *args], cwd=root, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, f"make {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
@@ -266,3 +282,14 @@ def test_requirements_name_no_tensorflow_outside_the_route_files():
         pins[name] = m.groups()
     assert pins == {"cpu": ("tensorflow-cpu", pins["cpu"][1]), "cuda": ("tensorflow[and-cuda]", pins["cpu"][1]),
                     "plain": ("tensorflow", pins["cpu"][1])}  # fmt: skip
+
+
+def test_uv_installs_the_requirements_where_it_installs_and_pip_where_it_does_not(checkout):
+    calls = make(checkout, "venv", uv=True)
+    assert "pip install --quiet uv==0.13.9" in calls
+    assert (
+        "uv pip install --quiet --python .venv/bin/python -r requirements-dev.txt -r requirements-tf-cpu.txt" in calls
+    )
+    assert "pip install --quiet -r requirements-dev.txt" not in calls
+    assert tf_packages(checkout) == ["tensorflow-cpu==2.21.0"]
+    assert "pytest==9.2.0" in installed(checkout)
