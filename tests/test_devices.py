@@ -175,7 +175,8 @@ def test_the_train_rule_script_logs_devices_first_and_warns(tmp_path, fake_gpu_p
                       tensorboard_dir={str(tmp_path / "tb")!r})
         snakemake = SimpleNamespace(
             input=SimpleNamespace(mels=str(ds / "mels.npy")), output=SimpleNamespace(generator=str(model / "generator.weights.h5")),
-            params=SimpleNamespace(**params), log=[{str(log)!r}], threads=2, resources={{"gpu": 1}})
+            params=SimpleNamespace(**params), log=[{str(log)!r}], threads=2, resources={{"gpu": 1}},
+            config={{"train": {{}}}})  # the result-neutral keys (rerun.run_values) take their defaults
         runpy.run_path({str(SCRIPTS / "train.py")!r}, init_globals={{"snakemake": snakemake}})
         assert tf.config.threading.get_intra_op_parallelism_threads() == 2
         assert tf.config.threading.get_inter_op_parallelism_threads() == 2
