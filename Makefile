@@ -41,7 +41,7 @@ system-deps:
 	@bash scripts/install-system-deps.sh ffmpeg
 
 demo-audio: $(BIN)/.installed
-	$(BIN)/python -m audiowgan.demo results/demo
+	$(BIN)/python -m audiowgan.ingest.demo results/demo
 
 run: setup demo-audio ## run the whole workflow on the synthetic demo corpus
 	$(SNAKEMAKE) --cores $(CORES) --configfile config/demo.yaml

@@ -1,6 +1,6 @@
 """Speed and quality of mel inversion: method="fast" against method="librosa".
 
-Segments are synthetic music from ``audiowgan.demo`` (chords, bass, drums, noise),
+Segments are synthetic music from ``audiowgan.ingest.demo`` (chords, bass, drums, noise),
 or WAV files from ``--segments DIR``, cut to ``--seconds``. Their mels follow the
 workflow's convention exactly (features.mel_power -> scale to [-1, 1] float32 ->
 unscale), both methods invert the same batch in the same process, and each
@@ -11,7 +11,7 @@ peak the mel was normalised by.
     nice .venv/bin/python benchmarks/inversion.py --small    # 4 x 1 s, 64 mels, 16 iterations: a few seconds
 
 ``--render`` times the whole rendering path of rule ``generate`` instead: everything
-:func:`audiowgan.generation.render_clips` does after the generator produced the mels (mel ->
+:func:`audiowgan.render.generate.render_clips` does after the generator produced the mels (mel ->
 audio, loudness, WAV, the MP3 copies), in batches of 16 as the rule, against
 ``librosa.feature.inverse.mel_to_audio`` alone on the same mels. It also breaks the path into its
 stages, run one after the other on one thread, and scores both outputs' spectral convergence
@@ -38,8 +38,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
 
-from audiowgan import audio, demo, features, generation, inversion  # noqa: E402
-from audiowgan.settings import AudioSpec, MelSpec  # noqa: E402
+from audiowgan.core.settings import AudioSpec, MelSpec  # noqa: E402
+from audiowgan.dsp import audio, inversion  # noqa: E402
+from audiowgan.dsp import mel as features  # noqa: E402
+from audiowgan.ingest import demo  # noqa: E402
+from audiowgan.look import distances  # noqa: E402
+from audiowgan.render import generate  # noqa: E402
 
 
 def load_segments(args: argparse.Namespace) -> np.ndarray:
@@ -81,7 +85,7 @@ def compare(args: argparse.Namespace) -> None:
         )
         seconds = time.perf_counter() - start
         est = inversion.stft_magnitude(waves, **stft)
-        sc = [inversion.spectral_convergence(t, e) for t, e in zip(true_mag, est)]
+        sc = [distances.spectral_convergence(t, e) for t, e in zip(true_mag, est)]
         results[method] = (seconds, float(np.mean(sc)))
         print(f"{method:8s} {seconds:7.2f} s  ({seconds / len(segs):.3f} s per segment)  "
               f"spectral convergence mean {np.mean(sc):.4f} (min {np.min(sc):.4f}, max {np.max(sc):.4f})")  # fmt: skip
@@ -113,7 +117,7 @@ def spectral_convergences(true_mag: np.ndarray, waves: np.ndarray, stft: dict) -
     """Per clip, the spectral convergence of ``waves`` after the gain that fits them best to ``true_mag``."""
     est = inversion.stft_magnitude(waves, **stft)
     gains = (true_mag * est).sum(axis=(1, 2)) / np.maximum((est * est).sum(axis=(1, 2)), 1e-30)
-    return np.array([inversion.spectral_convergence(t, g * e) for t, g, e in zip(true_mag, gains, est)])
+    return np.array([distances.spectral_convergence(t, g * e) for t, g, e in zip(true_mag, gains, est)])
 
 
 def batches(mels: np.ndarray, out: Path, size: int = 16):
@@ -127,7 +131,7 @@ def batches(mels: np.ndarray, out: Path, size: int = 16):
         )
 
 
-def render_stages(mels: np.ndarray, inverter: generation.Inverter, out: Path, formats: list[str]) -> dict:
+def render_stages(mels: np.ndarray, inverter: generate.Inverter, out: Path, formats: list[str]) -> dict:
     """Seconds of each stage of the rendering path, one after the other, on one thread."""
     inverter = dataclasses.replace(inverter, workers=1)
     m, sr = inverter.mel_spec, inverter.audio_spec.sample_rate
@@ -160,7 +164,7 @@ def render(args: argparse.Namespace) -> None:
     mel_args = dict(sample_rate=args.sample_rate, n_mels=args.n_mels, **stft)
     mels = np.stack([features.scale(features.mel_power(s, **mel_args), top_db=args.top_db) for s in segs])
     true_mag = inversion.stft_magnitude(segs, **stft)
-    inverter = generation.Inverter(audio_spec, mel_spec, griffin_lim_iters=args.n_iter, workers=args.threads)
+    inverter = generate.Inverter(audio_spec, mel_spec, griffin_lim_iters=args.n_iter, workers=args.threads)
     formats = [f for f in args.formats.split(",") if f]
     n, n_lib = len(mels), min(args.librosa_clips or len(mels), len(mels))
     print(
@@ -172,10 +176,10 @@ def render(args: argparse.Namespace) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        generation.render_clips(batches(mels[:1], out), inverter, sample_rate=args.sample_rate, target_dbfs=-20.0,
+        generate.render_clips(batches(mels[:1], out), inverter, sample_rate=args.sample_rate, target_dbfs=-20.0,
                                 formats=formats)  # fmt: skip
         stages = render_stages(mels, inverter, out, formats)
-        t_ours, cpu_ours, _ = timed_cpu(generation.render_clips, batches(mels, out), inverter,
+        t_ours, cpu_ours, _ = timed_cpu(generate.render_clips, batches(mels, out), inverter,
                                         sample_rate=args.sample_rate, target_dbfs=-20.0, formats=formats,
                                         threads=args.threads)  # fmt: skip
         ours = np.stack([audio.read_wav(out / f"clip_{i:03d}.wav")[0] for i in range(n)])

@@ -30,8 +30,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from audiowgan import audio, dataset, demo, features  # noqa: E402
-from audiowgan.settings import MelSpec  # noqa: E402
+from audiowgan.core.settings import MelSpec  # noqa: E402
+from audiowgan.data import pack as dataset  # noqa: E402
+from audiowgan.dsp import audio  # noqa: E402
+from audiowgan.dsp import mel as features  # noqa: E402
+from audiowgan.ingest import demo  # noqa: E402
 
 
 def snakemake(workdir: Path, cores: int, *targets: str) -> float:

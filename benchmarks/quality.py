@@ -35,8 +35,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
 
-from audiowgan import audio, dataset, evaluation, features, generation, metrics  # noqa: E402
-from audiowgan.settings import AudioSpec, MelSpec, TrainSpec  # noqa: E402
+from audiowgan.core.names import WEIGHTS, clip_file  # noqa: E402
+from audiowgan.core.settings import AudioSpec, MelSpec, TrainSpec  # noqa: E402
+from audiowgan.data import pack as dataset  # noqa: E402
+from audiowgan.dsp import audio  # noqa: E402
+from audiowgan.dsp import mel as features  # noqa: E402
+from audiowgan.look import distances as metrics  # noqa: E402
+from audiowgan.look import evaluate as evaluation  # noqa: E402
+from audiowgan.render import generate as generation  # noqa: E402
 
 AUDIO = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
 MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
@@ -87,13 +93,14 @@ def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float |
 
 def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> tuple[Path, dict]:
     """Train one configuration until it has used ``cpu_seconds``; return the snapshot folder and its figures."""
-    from audiowgan import training as T
+    from audiowgan.nn import train as T
+    from audiowgan.nn.loop import Callback
 
     snap = run / "snapshot"
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
         return snap, {"steps": json.loads((snap / "model.json").read_text())["steps"], "wall_s": float("nan")}
 
-    class Budget(T.Callback):
+    class Budget(Callback):
         def on_train_begin(self, loop):
             self.t0 = time.process_time()
 
@@ -148,11 +155,11 @@ def main() -> None:
         name, config = names[i], CONFIGS[names[i]]
         ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"])
         snap, runs[name] = train_for_budget(ds, out / f"config-{i}", config, args.budget * 60)
-        clips = [snap / "clips" / f"clip_{k:03d}.wav" for k in range(n)]
+        clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=base / "meta.json", clips=clips, manifest=snap / "manifest.csv",
-                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights="generator_ema.weights.h5")  # fmt: skip
-        sets[name] = evaluation.read_clips(clips, meta)
+                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
+        sets[name] = features.read_clips(clips, meta)
         print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
               flush=True)  # fmt: skip
     table = distances(sets, reference_waves, reference_mels, meta)
@@ -167,7 +174,7 @@ def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str
     ref_stats = metrics.mel_frame_stats(reference_mels)
     return {
         name: {
-            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(evaluation.waves_mels(waves, meta)), ref_stats),
+            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(features.waves_mels(waves, meta)), ref_stats),
             "crepe_fd": perceptual["frechet"][name],
             "crepe_kd": perceptual["kernel"][name],
         }

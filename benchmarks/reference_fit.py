@@ -1,6 +1,6 @@
 """Reference: the write-up's Keras ``fit`` WGAN-GP train_step (keras-io wgan_gp.py style).
 
-Same networks as ``audiowgan.model``; one train_step = d_steps critic updates (fresh noise each,
+Same networks as ``audiowgan.nn.model``; one train_step = d_steps critic updates (fresh noise each,
 the real batch reused) and one generator update, with three separate critic calls per critic step
 (fake, real, interpolates). The keras-io bugs are fixed (uniform alpha, eps inside the sqrt) so the
 two implementations compute the same thing and only their speed differs.

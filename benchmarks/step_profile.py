@@ -1,6 +1,6 @@
 """Where a training step's time goes: each part of one WGAN-GP generator step, timed on its own.
 
-One step (``training.WGANGP``) is ``d_steps`` critic updates, each with a generator call for its
+One step (``nn.step.WGANGP``) is ``d_steps`` critic updates, each with a generator call for its
 fake batch, and one generator update. This times, as separate compiled functions on the same
 networks and batch:
 
@@ -58,7 +58,7 @@ def parts(gan, real):
     """{name: (compiled function, times per step)} for one WGANGP's networks."""
     import tensorflow as tf
 
-    from audiowgan import model as M
+    from audiowgan.nn import model as M
 
     g, c, b = gan.generator, gan.critic, real.shape[0]
     z = tf.random.normal((b, gan.noise_dim), seed=1)
@@ -132,13 +132,15 @@ def main() -> None:
     import numpy as np
     import tensorflow as tf
 
-    from audiowgan import model as M
-    from audiowgan import training as T
-    from audiowgan.settings import ModelSpec, TrainSpec
+    from audiowgan.core.settings import ModelSpec, TrainSpec
+    from audiowgan.nn import devices
+    from audiowgan.nn import model as M
+    from audiowgan.nn.state import make_optimizer
+    from audiowgan.nn.step import WGANGP
 
     real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32))
     tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch, augment=0.0)
-    policy = T.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
+    policy = devices.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
     print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, compute {policy}", flush=True)
     profiles = {}
     for name in args.variants.split(","):
@@ -146,8 +148,8 @@ def main() -> None:
         keras.mixed_precision.set_global_policy(policy)
         mp = ModelSpec.from_mapping(**VARIANTS[name])
         g, c = M.build_networks(mp, (n_mels, frames))
-        opts = [T.make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
-        gan = T.WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
+        opts = [make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
+        gan = WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                        gp_weight=10.0)  # fmt: skip
         keras.mixed_precision.set_global_policy("float32")
         fns = parts(gan, real)

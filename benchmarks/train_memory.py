@@ -27,10 +27,11 @@ CHILD = """
 import json, resource, sys, time
 import numpy as np
 args = json.loads(sys.argv[1])
-from audiowgan import training as T
+from audiowgan.nn import train as T
+from audiowgan.nn import batches
 if args["mapped"]:  # read through the mapping instead of os.preadv
-    _read = T.read_batch
-    T.read_batch = lambda mels, rows: _read(np.asarray(mels), rows)
+    _read = batches.read_batch
+    batches.read_batch = lambda mels, rows: _read(np.asarray(mels), rows)
 t = time.perf_counter()
 T.train(dataset_dir=args["dataset"], model_dir=args["out"] + "/model", checkpoint_dir=args["out"] + "/ckpt",
         model_params=args["model"], train_params=args["train"])

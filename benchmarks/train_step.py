@@ -55,7 +55,6 @@ def main() -> None:
     ap.add_argument("--input", default="64x64", help="n_mels x frames")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--d-steps", type=int, default=3)
-    ap.add_argument("--batched", action="store_true", help="ours with one generator call for all critic steps")
     ap.add_argument("--threads", type=int, default=0,
                     help="TensorFlow threads as a rule job with this many threads gets them (0: TensorFlow's default)")  # fmt: skip
     ap.add_argument("--mixed", action="store_true",
@@ -70,7 +69,7 @@ def main() -> None:
     args = ap.parse_args()
     n_mels, frames = (int(v) for v in args.input.lower().split("x"))
 
-    from audiowgan import devices
+    from audiowgan.nn import devices
 
     if args.threads:
         devices.configure_threads(args.threads)  # before TensorFlow runs anything
@@ -80,9 +79,10 @@ def main() -> None:
     import tensorflow as tf
     from reference_fit import ReferenceWGAN
 
-    from audiowgan import model as M
-    from audiowgan import training as T
-    from audiowgan.settings import ModelSpec, TrainSpec
+    from audiowgan.core.settings import ModelSpec, TrainSpec
+    from audiowgan.nn import model as M
+    from audiowgan.nn.state import make_optimizer
+    from audiowgan.nn.step import WGANGP
 
     keras.utils.set_random_seed(0)
     mp = ModelSpec.from_mapping()  # ours: the schema's defaults
@@ -95,14 +95,14 @@ def main() -> None:
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
     def ours(name: str, mixed: bool, xla: bool) -> Impl:
-        policy = T.precision_policy(mixed, gpu=gpu)
+        policy = devices.precision_policy(mixed, gpu=gpu)
         keras.mixed_precision.set_global_policy(policy)  # layers take the policy when they are built
         try:
             g, c = M.build_networks(mp, (n_mels, frames))
             scale = policy == "mixed_float16"
-            gan = T.WGANGP(g, c, T.make_optimizer(tp, loss_scale=scale), T.make_optimizer(tp, loss_scale=scale),
+            gan = WGANGP(g, c, make_optimizer(tp, loss_scale=scale), make_optimizer(tp, loss_scale=scale),
                            tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
-                           gp_weight=10.0, jit_compile=xla, batched_fakes=args.batched)  # fmt: skip
+                           gp_weight=10.0, jit_compile=xla)  # fmt: skip
         finally:
             keras.mixed_precision.set_global_policy("float32")
 
@@ -122,7 +122,7 @@ def main() -> None:
     def reference(name: str, jit: str) -> Impl:
         g, c = M.build_networks(writeup, (n_mels, frames))
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
-        ref.compile(d_optimizer=T.make_optimizer(tp), g_optimizer=T.make_optimizer(tp))
+        ref.compile(d_optimizer=make_optimizer(tp), g_optimizer=make_optimizer(tp))
         if jit != "auto":
             ref.jit_compile = jit == "on"
         times: list[float] = []
@@ -151,7 +151,7 @@ def main() -> None:
 
     g, c = M.build_networks(mp, (n_mels, frames))
     print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, generator {g.count_params():,} and "
-          f"critic {c.count_params():,} parameters; {'batched' if args.batched else 'per-critic-step'} fakes", flush=True)  # fmt: skip
+          f"critic {c.count_params():,} parameters", flush=True)  # fmt: skip
     for line in devices.device_lines(precision="per implementation, below", threads=args.threads or None):
         print(line, flush=True)
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audiowgan import audio, demo
+from audiowgan.dsp import audio
+from audiowgan.ingest import demo
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

@@ -1,10 +1,10 @@
-"""audiowgan.atomic: a file appears complete or not at all."""
+"""audiowgan.core.atomic: a file appears complete or not at all."""
 
 from __future__ import annotations
 
 import pytest
 
-from audiowgan import atomic
+from audiowgan.core import atomic
 
 
 def test_replacing_renames_on_success(tmp_path):

@@ -1,4 +1,4 @@
-"""Unit tests of audiowgan.audio and audiowgan.features."""
+"""Unit tests of audiowgan.dsp.audio and audiowgan.dsp.mel."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audiowgan import audio, demo, features
-from audiowgan.settings import MelSpec
+from audiowgan.core import check
+from audiowgan.core.settings import MelSpec
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.ingest import demo
 
 SR = 16000
 
@@ -169,11 +172,11 @@ def test_audio_mel_audio_round_trip_is_close_in_mel_distance(piece):
 def test_bad_mel_parameters_name_the_parameter(kwargs, message):
     params = dict(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, top_db=80) | kwargs
     with pytest.raises(ValueError, match=message):
-        features.check_mel_params(**params)
+        check.check_mel_params(**params)
 
 
 def test_defaults_are_valid():
-    features.check_mel_params(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, top_db=80)
+    check.check_mel_params(sample_rate=22050, n_fft=2048, hop_length=512, n_mels=256, top_db=80)
 
 
 def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
@@ -200,10 +203,18 @@ def _wav(tmp_path, samples):
 
 @pytest.mark.parametrize("sr, n_fft, fmax", [(22050, 2048, None), (16000, 512, None), (8000, 256, 3000.0)])
 def test_max_n_mels_agrees_with_librosa_filters(sr, n_fft, fmax):
-    limit = features.max_n_mels(sample_rate=sr, n_fft=n_fft, fmax=fmax)
+    limit = check.max_n_mels(sample_rate=sr, n_fft=n_fft, fmax=fmax)
     for n_mels in (limit, limit + 1):
         fb = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmax=fmax)
         assert bool(np.all(fb.max(axis=1) > 0)) == (n_mels == limit)
+
+
+@pytest.mark.parametrize(
+    "n, fmin, fmax", [(258, 0.0, 11025.0), (34, 0, 8000), (130, 40.0, 3000.0), (5, 1200.0, 4000.0)]
+)
+def test_the_config_check_uses_librosas_mel_grid_without_librosa(n, fmin, fmax):
+    ours = check._slaney_mel_points(n, fmin=fmin, fmax=fmax)
+    assert np.array_equal(ours, librosa.mel_frequencies(n, fmin=fmin, fmax=fmax))
 
 
 @pytest.mark.parametrize("n_fft, hop, n_samples", [(512, 128, 16000), (1024, 300, 12345), (2048, 512, 22050 * 5)])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiowgan import augment as A
+from audiowgan.nn import augment as A
 
 SEED = tf.constant([3, 4], dtype=tf.int64)
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audiowgan import rerun
-from audiowgan.config import ConfigError, check
-from audiowgan.settings import TrainSpec
+from audiowgan.core import rerun
+from audiowgan.core.check import ConfigError, check
+from audiowgan.core.settings import TrainSpec
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Unit tests of audiowgan.dataset: packing and memory-mapped reading."""
+"""Unit tests of audiowgan.data.pack: packing and memory-mapped reading."""
 
 from __future__ import annotations
 
@@ -9,8 +9,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audiowgan import audio, dataset, demo, evaluation, features
-from audiowgan.settings import MelSpec
+from audiowgan.core.settings import MelSpec
+from audiowgan.data import pack as dataset
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.ingest import demo
+from audiowgan.look import evaluate as evaluation
 from conftest import dry_run_counts, snakemake
 
 SPEC = MelSpec(n_fft=256, hop_length=128, n_mels=16, top_db=80.0, fmin=0.0, fmax=None)

@@ -18,7 +18,7 @@ import textwrap
 import pytest
 import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
-from audiowgan import devices  # noqa: E402
+from audiowgan.nn import devices  # noqa: E402
 from conftest import REPO  # noqa: E402
 
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -76,7 +76,7 @@ def test_thread_counts_follow_the_job():
 def test_threads_reach_tensorflow_and_the_log_names_the_devices():
     proc = python("""
         import json, logging
-        from audiowgan import devices
+        from audiowgan.nn import devices
         set_to = devices.configure_threads(3)
         import tensorflow as tf
         got = (tf.config.threading.get_intra_op_parallelism_threads(),
@@ -175,7 +175,8 @@ def test_the_train_rule_script_logs_devices_first_and_warns(tmp_path, fake_gpu_p
                       tensorboard_dir={str(tmp_path / "tb")!r})
         snakemake = SimpleNamespace(
             input=SimpleNamespace(mels=str(ds / "mels.npy")), output=SimpleNamespace(generator=str(model / "generator.weights.h5")),
-            params=SimpleNamespace(**params), log=[{str(log)!r}], threads=2, resources={{"gpu": 1}})
+            params=SimpleNamespace(**params), log=[{str(log)!r}], threads=2, resources={{"gpu": 1}},
+            config={{"train": {{}}}})  # the result-neutral keys (rerun.run_values) take their defaults
         runpy.run_path({str(SCRIPTS / "train.py")!r}, init_globals={{"snakemake": snakemake}})
         assert tf.config.threading.get_intra_op_parallelism_threads() == 2
         assert tf.config.threading.get_inter_op_parallelism_threads() == 2
@@ -202,8 +203,9 @@ MIRRORED = """
     import pandas as pd
     from pathlib import Path
     from test_training import MODEL, TRAIN, make_dataset
-    from audiowgan import model as M
-    from audiowgan import training as T
+    from audiowgan.nn import model as M
+    from audiowgan.nn import train as T
+    from audiowgan.nn.loop import Callback
 
     root = Path(sys.argv[1])
     ds = make_dataset(root / "dataset", n=24)  # 6 steps of 4 per epoch
@@ -217,7 +219,7 @@ MIRRORED = """
     log.setLevel(logging.INFO)
     log.addHandler(Logs())
 
-    class ReplicaCheck(T.Callback):
+    class ReplicaCheck(Callback):
         def on_train_end(self, loop):  # which variables differ between the replicas' copies
             self.replicas, self.differ = 1, []
             for net in (loop.state.generator, loop.state.critic):

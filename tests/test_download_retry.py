@@ -28,7 +28,10 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import CertificateVerifyError, HTTPError, IncompleteRead, TransportError
 from yt_dlp.utils import ContentTooShortError, DownloadError, ExtractorError
 
-from audiowgan import audio, demo, sources
+from audiowgan.dsp import audio
+from audiowgan.ingest import demo
+from audiowgan.ingest import download as dl
+from audiowgan.ingest import tracks as sources
 from conftest import REPO, dry_run_counts
 
 SECONDS = 3.0
@@ -127,25 +130,25 @@ PERMANENT = {
 
 @pytest.mark.parametrize("exc", TRANSIENT.values(), ids=TRANSIENT.keys())
 def test_transient_failures_are_recognised(exc):
-    assert sources.is_transient(exc) is True
+    assert dl.is_transient(exc) is True
 
 
 @pytest.mark.parametrize("exc", PERMANENT.values(), ids=PERMANENT.keys())
 def test_permanent_failures_are_recognised(exc):
-    assert sources.is_transient(exc) is False
+    assert dl.is_transient(exc) is False
 
 
 def test_is_transient_survives_a_cycle_in_the_chain():
     a, b = ValueError("a"), ValueError("b")
     a.__cause__, b.__cause__ = b, a
-    assert sources.is_transient(a) is False
+    assert dl.is_transient(a) is False
 
 
 def download(server, url, tmp_path, *, retries=3, backoff_seconds=0.01):
     """download_track into tmp_path/audio; return (status, seconds taken, audio path)."""
     audio_path, status_path = tmp_path / "audio" / "t.mp3", tmp_path / "audio" / "t.json"
     start = time.monotonic()
-    status = sources.download_track(url, audio_path, status_path, retries=retries, backoff_seconds=backoff_seconds)
+    status = dl.download_track(url, audio_path, status_path, retries=retries, backoff_seconds=backoff_seconds)
     took = time.monotonic() - start
     assert json.loads(status_path.read_text()) == status
     return status, took, audio_path
@@ -184,15 +187,13 @@ def test_a_cut_connection_is_resumed_with_a_range_request(flaky_server, piece, t
     assert abs(decoded_seconds(path) - SECONDS) < 0.1
     # Byte for byte what an uninterrupted download gives.
     clean = flaky_server.serve("clean.wav", piece)
-    assert path.read_bytes() == sources.download(clean, tmp_path / "clean" / "c.mp3").read_bytes()
+    assert path.read_bytes() == dl.download(clean, tmp_path / "clean" / "c.mp3").read_bytes()
 
 
 def test_a_killed_download_resumes_in_the_next_run(flaky_server, piece, tmp_path):
     url = flaky_server.serve("a.wav", piece, cut="stall")
     audio_path, status_path = tmp_path / "audio" / "t.mp3", tmp_path / "audio" / "t.json"
-    code = (
-        "import sys; from audiowgan import sources; sources.download_track(*sys.argv[1:], retries=0, backoff_seconds=0)"
-    )
+    code = "import sys; from audiowgan.ingest import download as dl; dl.download_track(*sys.argv[1:], retries=0, backoff_seconds=0)"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, url, str(audio_path), str(status_path)],
         env={**os.environ, "PYTHONPATH": str(REPO / "workflow" / "scripts")},
@@ -201,7 +202,7 @@ def test_a_killed_download_resumes_in_the_next_run(flaky_server, piece, tmp_path
     try:
         part, size, deadline = None, -1, time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until the half that was sent is on disk
-            parts = list(sources.partial_dir(audio_path).glob("*.part"))
+            parts = list(dl.partial_dir(audio_path).glob("*.part"))
             if parts and parts[0].stat().st_size == size > 0:
                 part = parts[0]
                 break
@@ -212,11 +213,11 @@ def test_a_killed_download_resumes_in_the_next_run(flaky_server, piece, tmp_path
         os.killpg(proc.pid, signal.SIGKILL)  # no clean-up at all: a job killed by the scheduler
         proc.wait()
     assert not status_path.exists()
-    status = sources.download_track(url, audio_path, status_path, retries=0, backoff_seconds=0)
+    status = dl.download_track(url, audio_path, status_path, retries=0, backoff_seconds=0)
     assert status["status"] == "ok" and status["attempts"] == 1
     assert flaky_server.ranges("a.wav") == [f"bytes={size}-"] and size > 0
     assert abs(decoded_seconds(audio_path) - SECONDS) < 0.1
-    assert not sources.partial_dir(audio_path).exists()
+    assert not dl.partial_dir(audio_path).exists()
 
 
 @pytest.mark.parametrize("code", [404, 403, 410])
@@ -227,7 +228,7 @@ def test_permanent_errors_are_not_retried(flaky_server, piece, tmp_path, code):
     assert status["status"] == "download-failed" and str(code) in status["reason"]
     assert status["attempts"] == 1 and status["failures"][0]["transient"] is False
     assert took < 10  # no 30-second wait
-    assert path.read_bytes() == b"" and not sources.partial_dir(path).exists()
+    assert path.read_bytes() == b"" and not dl.partial_dir(path).exists()
 
 
 def test_an_undecodable_file_is_not_retried(flaky_server, tmp_path):
@@ -235,7 +236,7 @@ def test_an_undecodable_file_is_not_retried(flaky_server, tmp_path):
     url = flaky_server.serve("corrupt.mp3", noise, content_type="audio/mpeg")
     status, took, path = download(flaky_server, url, tmp_path, retries=3, backoff_seconds=30)
     assert status["status"] == "download-failed" and status["attempts"] == 1, status
-    assert took < 10 and not sources.partial_dir(path).exists()
+    assert took < 10 and not dl.partial_dir(path).exists()
 
 
 @pytest.mark.workflow

@@ -1,4 +1,4 @@
-"""``python -m audiowgan.generate``: its options as settings, and its error paths (no model needed).
+"""``python -m audiowgan.render``: its options as settings, and its error paths (no model needed).
 
 Rendering through the command line is tested in test_generation.py, with a trained tiny model.
 """
@@ -12,12 +12,13 @@ import sys
 
 import pytest
 
-from audiowgan import generate
+from audiowgan.core.names import WEIGHTS
+from audiowgan.render import __main__ as cli
 from conftest import REPO
 
 
 def settings(*argv: str):
-    return generate.settings(generate.parser().parse_args(["--model", "m", "--out", "o", *argv]))
+    return cli.settings(cli.parser().parse_args(["--model", "m", "--out", "o", *argv]))
 
 
 def test_zero_is_a_value_not_unset():
@@ -45,7 +46,7 @@ def test_zero_is_a_value_not_unset():
 def test_a_bad_value_is_one_line_naming_its_key_and_nothing_is_written(tmp_path, capsys, argv, message):
     model = _model_folder(tmp_path)
     with pytest.raises(SystemExit) as exit_:
-        generate.main(["--model", str(model), "--out", str(tmp_path / "out"), *argv])
+        cli.main(["--model", str(model), "--out", str(tmp_path / "out"), *argv])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err, err
@@ -63,7 +64,7 @@ def test_a_folder_that_is_not_a_trained_model_is_refused(tmp_path, capsys, files
         for name in files:
             (model / name).write_text("{}")
     with pytest.raises(SystemExit) as exit_:
-        generate.main(["--model", str(model), "--out", str(tmp_path / "out")])
+        cli.main(["--model", str(model), "--out", str(tmp_path / "out")])
     assert exit_.value.code == 2
     assert f"--model {model}: no {missing} there" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
@@ -73,13 +74,13 @@ def test_raw_weights_are_looked_for_when_asked(tmp_path, capsys):
     model = _model_folder(tmp_path)
     (model / "generator.weights.h5").unlink()
     with pytest.raises(SystemExit):
-        generate.main(["--model", str(model), "--out", str(tmp_path / "out"), "--weights", "raw"])
+        cli.main(["--model", str(model), "--out", str(tmp_path / "out"), "--weights", "raw"])
     assert "no generator.weights.h5 there" in capsys.readouterr().err
 
 
 def test_the_command_fails_at_once_without_a_traceback(tmp_path):
     env = {"PYTHONPATH": str(REPO / "workflow" / "scripts"), "PATH": os.environ["PATH"]}
-    cmd = [sys.executable, "-m", "audiowgan.generate", "--model", str(tmp_path), "--out", str(tmp_path / "o")]
+    cmd = [sys.executable, "-m", "audiowgan.render", "--model", str(tmp_path), "--out", str(tmp_path / "o")]
     proc = subprocess.run([*cmd, "--seconds", "0"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].endswith("'generate.longform.seconds' = 0.0: must be > 0")
@@ -91,6 +92,6 @@ def _model_folder(tmp_path):
     model = tmp_path / "model"
     model.mkdir()
     (model / "model.json").write_text(json.dumps({}))
-    for name in generate.WEIGHTS.values():
+    for name in WEIGHTS.values():
         (model / name).write_bytes(b"")
     return model

@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from audiowgan import audio
-from audiowgan import generation as G
-from audiowgan.settings import AudioSpec, LongformSpec, MelSpec
+from audiowgan.core.settings import AudioSpec, LongformSpec, MelSpec
+from audiowgan.dsp import audio
+from audiowgan.render import generate as G
+from audiowgan.render import longform as L
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -76,18 +77,18 @@ def test_a_failed_copy_fails_the_job(tmp_path):
 def test_slerp_keeps_the_norm_path_and_ends():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(64), rng.standard_normal(64)
-    assert np.allclose(G.slerp(a, b, 0.0), a, atol=1e-6) and np.allclose(G.slerp(a, b, 1.0), b, atol=1e-5)
-    mid = G.slerp(a, b, 0.5)
+    assert np.allclose(L.slerp(a, b, 0.0), a, atol=1e-6) and np.allclose(L.slerp(a, b, 1.0), b, atol=1e-5)
+    mid = L.slerp(a, b, 0.5)
     assert np.linalg.norm(mid) == pytest.approx((np.linalg.norm(a) + np.linalg.norm(b)) / 2, rel=1e-5)
     assert np.linalg.norm(mid) > np.linalg.norm((a + b) / 2)  # the straight line dips inside the shell
-    assert np.allclose(G.slerp(a, a, 0.3), a, atol=1e-6)
+    assert np.allclose(L.slerp(a, a, 0.3), a, atol=1e-6)
 
 
 def test_latent_walk_is_continuous_deterministic_and_passes_through_its_points():
-    z = G.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10)
+    z = L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10)
     assert z.shape == (40, 32) and z.dtype == np.float32
-    assert np.array_equal(z, G.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10))
-    assert not np.allclose(z, G.latent_walk(seed=6, noise_dim=32, steps=40, steps_per_anchor=10))
+    assert np.array_equal(z, L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10))
+    assert not np.allclose(z, L.latent_walk(seed=6, noise_dim=32, steps=40, steps_per_anchor=10))
     anchor = np.random.default_rng([5, 1]).standard_normal(32)
     assert np.allclose(z[10], anchor, atol=1e-5)  # reaches point 1 at step 10
     steps = np.linalg.norm(np.diff(z, axis=0), axis=1)
@@ -100,7 +101,7 @@ def test_equal_power_crossfade_keeps_the_energy_of_uncorrelated_segments():
     size, overlap = 16000, 4000  # 1 s segments at 16 kHz, 0.25 s crossfades
     rng = np.random.default_rng(0)
     segments = [rng.standard_normal(size) * 0.1 for _ in range(6)]
-    out = G.overlap_add(iter(segments), overlap=overlap)
+    out = L.overlap_add(iter(segments), overlap=overlap)
     hop = size - overlap
     assert len(out) == size + 5 * hop
     frame = 800  # 50 ms
@@ -124,23 +125,23 @@ def test_equal_power_crossfade_keeps_the_energy_of_uncorrelated_segments():
 
 def test_overlap_add_checks_and_cuts():
     with pytest.raises(ValueError, match="overlap=600 must be in"):
-        G.overlap_add([np.zeros(1000)], overlap=600)
+        L.overlap_add([np.zeros(1000)], overlap=600)
     with pytest.raises(ValueError, match="no segments"):
-        G.overlap_add([], overlap=10)
-    out = G.overlap_add([np.ones(100), np.ones(100)], overlap=20, length=150)
+        L.overlap_add([], overlap=10)
+    out = L.overlap_add([np.ones(100), np.ones(100)], overlap=20, length=150)
     assert len(out) == 150 and out[0] == 1.0 and out[-1] == 1.0
 
 
 def test_plan_covers_the_requested_length():
     audio = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
-    plan = G.longform_plan(LongformSpec.from_mapping(seconds=60, overlap_seconds=0.5, anchor_seconds=10), audio)
+    plan = L.longform_plan(LongformSpec.from_mapping(seconds=60, overlap_seconds=0.5, anchor_seconds=10), audio)
     assert plan["hop"] == 24000 and plan["overlap"] == 8000 and plan["length"] == 960000
     assert 32000 + (plan["segments"] - 1) * plan["hop"] >= plan["length"] > 32000 + (plan["segments"] - 2) * plan["hop"]
     assert plan["steps_per_anchor"] == 7
     with pytest.raises(ValueError, match="at most half a segment"):
-        G.longform_plan(LongformSpec.from_mapping(overlap_seconds=1.5), audio)
+        L.longform_plan(LongformSpec.from_mapping(overlap_seconds=1.5), audio)
     with pytest.raises(ValueError, match=r"at least one STFT window \(mel.n_fft=2048"):
-        G.longform_plan(LongformSpec.from_mapping(overlap_seconds=0.1), audio, n_fft=2048)
+        L.longform_plan(LongformSpec.from_mapping(overlap_seconds=0.1), audio, n_fft=2048)
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +149,7 @@ def tiny_model(tmp_path_factory):
     """A tiny trained model whose model.json carries real audio and mel settings."""
     from test_training import MODEL, TRAIN, make_dataset
 
-    from audiowgan import training as T
+    from audiowgan.nn import train as T
 
     root = tmp_path_factory.mktemp("tiny-model")
     ds = make_dataset(root / "ds", shape=(16, 12))
@@ -164,7 +165,7 @@ def tiny_model(tmp_path_factory):
 def test_long_pieces_from_a_model_are_deterministic_smooth_and_bounded(tiny_model, tmp_path):
     spec = LongformSpec.from_mapping(n=2, seconds=1.5, overlap_seconds=0.04, anchor_seconds=0.3, seed=3)
     pieces = [tmp_path / "piece_000.wav", tmp_path / "piece_001.wav"]
-    table = G.longform(model_dir=tiny_model, dataset_meta=None, pieces=pieces, manifest=tmp_path / "m.csv",
+    table = L.longform(model_dir=tiny_model, dataset_meta=None, pieces=pieces, manifest=tmp_path / "m.csv",
                        spec=spec, griffin_lim_iters=4, target_dbfs=-20.0, formats=["mp3"])  # fmt: skip
     a, sr = sf.read(pieces[0], dtype="float32")
     assert sr == 8000 and len(a) == 12000 and table["segments"].tolist() == [31, 31]
@@ -173,13 +174,13 @@ def test_long_pieces_from_a_model_are_deterministic_smooth_and_bounded(tiny_mode
     assert np.abs(a).max() <= 10 ** (-1 / 20) + 1e-4  # peaks below -1 dBFS
     again = tmp_path / "again"
     again.mkdir()
-    G.longform(model_dir=tiny_model, dataset_meta=None, pieces=[again / "p.wav"], manifest=again / "m.csv", spec=spec,
+    L.longform(model_dir=tiny_model, dataset_meta=None, pieces=[again / "p.wav"], manifest=again / "m.csv", spec=spec,
                griffin_lim_iters=4, target_dbfs=-20.0)  # fmt: skip
     assert np.array_equal(sf.read(again / "p.wav", dtype="float32")[0], a)  # the same seed, the same piece
     # No jump in short-time energy at the joins beyond the stated bound: between neighbouring 10-ms frames,
     # the typical jump at a join is no larger than the typical jump inside a segment (+1 dB), and none exceeds 9 dB.
     r = G.Renderer(tiny_model, griffin_lim_iters=4)
-    plan = G.longform_plan(spec, r.audio_spec, n_fft=r.mel_spec.n_fft)
+    plan = L.longform_plan(spec, r.audio_spec, n_fft=r.mel_spec.n_fft)
     db = short_time_db(a, 80)
     joins = [
         (k * plan["hop"] + plan["overlap"] // 2) // 80 for k in range(1, plan["segments"]) if k * plan["hop"] < 11900
@@ -204,7 +205,7 @@ def test_clips_do_not_depend_on_the_jobs_threads(tiny_model, tmp_path):
 
 def test_the_command_line_renders_clips_and_pieces(tiny_model, tmp_path):
     env = {"PYTHONPATH": str(REPO / "workflow" / "scripts"), "PATH": __import__("os").environ["PATH"]}
-    cmd = [sys.executable, "-m", "audiowgan.generate", "--model", str(tiny_model), "--griffin-lim-iters", "4"]
+    cmd = [sys.executable, "-m", "audiowgan.render", "--model", str(tiny_model), "--griffin-lim-iters", "4"]
     subprocess.run([*cmd, "--n", "3", "--seed", "100", "--out", str(tmp_path / "clips"), "--formats", ""], check=True,
                    env=env, capture_output=True)  # fmt: skip
     manifest = pd.read_csv(tmp_path / "clips" / "manifest.csv")

@@ -10,7 +10,8 @@ import librosa
 import numpy as np
 import pytest
 
-from audiowgan import inversion
+from audiowgan.dsp import inversion
+from audiowgan.look import distances
 
 SR, N_FFT, HOP, N_MELS = 16000, 512, 128, 64
 STFT = dict(n_fft=N_FFT, hop_length=HOP)
@@ -71,7 +72,7 @@ def test_fast_batch_items_are_independent_and_seeded(signal):
     np.testing.assert_array_equal(a, c)
     # Same seed, same first item: the phases of item 0 are drawn first, so only round-off differs.
     assert (
-        inversion.spectral_convergence(inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT))
+        distances.spectral_convergence(inversion.stft_magnitude(a, **STFT), inversion.stft_magnitude(b[0], **STFT))
         < 1e-3
     )
 
@@ -109,7 +110,7 @@ def test_mel_to_magnitude_fits_the_mel_better_than_librosa(signal):
     basis = librosa.filters.mel(sr=SR, n_fft=N_FFT, n_mels=N_MELS)
     assert np.linalg.norm(basis @ ours**2 - mel) / np.linalg.norm(mel) < 0.01  # librosa: 0.058
     true = inversion.stft_magnitude(y, **STFT)
-    assert inversion.spectral_convergence(true, ours) < inversion.spectral_convergence(true, theirs)
+    assert distances.spectral_convergence(true, ours) < distances.spectral_convergence(true, theirs)
     batch = inversion.mel_to_magnitude(np.stack([mel, mel * 4.0]), sample_rate=SR, n_fft=N_FFT)
     np.testing.assert_allclose(batch[1], 2.0 * batch[0], rtol=1e-4, atol=1e-6 * batch.max())
 
@@ -166,19 +167,19 @@ def test_bad_mels_are_named(mel, match):
 def test_spectral_convergence():
     rng = np.random.default_rng(0)
     s = rng.random((5, 7))
-    assert inversion.spectral_convergence(s, s) == 0.0
-    assert inversion.spectral_convergence(s, np.zeros_like(s)) == pytest.approx(1.0)
-    assert inversion.spectral_convergence(s, 1.1 * s) == pytest.approx(0.1)
+    assert distances.spectral_convergence(s, s) == 0.0
+    assert distances.spectral_convergence(s, np.zeros_like(s)) == pytest.approx(1.0)
+    assert distances.spectral_convergence(s, 1.1 * s) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="estimate_mag.shape"):
-        inversion.spectral_convergence(s, s[:, :3])
+        distances.spectral_convergence(s, s[:, :3])
     with pytest.raises(ValueError, match="not all zero"):
-        inversion.spectral_convergence(np.zeros((2, 2)), np.ones((2, 2)))
+        distances.spectral_convergence(np.zeros((2, 2)), np.ones((2, 2)))
 
 
 def round_trip(y: np.ndarray, mel: np.ndarray, method: str, n_iter: int = 32) -> tuple[float, float]:
     """(spectral convergence against the true STFT, mean absolute log-mel error in dB)."""
     out = inversion.mel_to_audio(mel, sample_rate=SR, **STFT, n_iter=n_iter, length=len(y), method=method)
-    sc = inversion.spectral_convergence(inversion.stft_magnitude(y, **STFT), inversion.stft_magnitude(out, **STFT))
+    sc = distances.spectral_convergence(inversion.stft_magnitude(y, **STFT), inversion.stft_magnitude(out, **STFT))
 
     def db(m):
         return librosa.power_to_db(m, ref=mel.max(), top_db=80.0)
@@ -220,27 +221,31 @@ def test_inversion_does_not_import_tensorflow():
     import sys
     from pathlib import Path
 
-    code = "import sys, audiowgan.inversion, audiowgan.metrics; sys.exit('tensorflow' in sys.modules)"
-    env = os.environ | {"PYTHONPATH": str(Path(inversion.__file__).parents[1])}
+    code = "import sys, audiowgan.dsp.inversion, audiowgan.look.distances; sys.exit('tensorflow' in sys.modules)"
+    env = os.environ | {"PYTHONPATH": str(Path(inversion.__file__).parents[2])}
     assert subprocess.run([sys.executable, "-c", code], check=False, env=env).returncode == 0
 
 
 def test_tensorflow_backend_matches_numpy(signal):
-    # The GPU path (picked automatically when TensorFlow is loaded and sees a GPU), run on the CPU here.
+    # The GPU path (which a caller passes where TensorFlow sees a GPU), run on the CPU here.
+    from audiowgan.nn.griffinlim import griffin_lim_tf
+
     y, mel0 = signal
     mel = np.stack([mel0, mel_of(chord(seed=1))])
     kw = dict(sample_rate=SR, n_fft=N_FFT, hop_length=HOP, n_iter=16, length=len(y))
-    y_np = inversion.mel_to_audio(mel, backend="numpy", **kw)
-    y_tf = inversion.mel_to_audio(mel, backend="tensorflow", **kw)
+    y_np = inversion.mel_to_audio(mel, **kw)
+    y_tf = inversion.mel_to_audio(mel, backend=griffin_lim_tf, **kw)
     assert y_tf.shape == y_np.shape and y_tf.dtype == np.float32
     ref = inversion.stft_magnitude(y, **STFT)
-    sc_np = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
-    sc_tf = inversion.spectral_convergence(ref, inversion.stft_magnitude(y_tf[0], **STFT))
+    sc_np = distances.spectral_convergence(ref, inversion.stft_magnitude(y_np[0], **STFT))
+    sc_tf = distances.spectral_convergence(ref, inversion.stft_magnitude(y_tf[0], **STFT))
     assert abs(sc_tf - sc_np) < 0.02
     assert np.corrcoef(y_np.ravel(), y_tf.ravel())[0, 1] > 0.95
 
 
-def test_auto_backend_is_numpy_without_a_gpu():
-    assert inversion._pick_backend("auto") == "numpy"
-    with pytest.raises(ValueError, match="backend='cuda' must be one of"):
+def test_backend_is_passed_never_guessed():
+    from audiowgan.nn.griffinlim import gpu_backend
+
+    assert gpu_backend() is None  # no GPU here: numpy
+    with pytest.raises(ValueError, match="backend='cuda' must be None"):
         inversion.mel_to_audio(np.ones((8, 4)), sample_rate=SR, n_fft=N_FFT, hop_length=HOP, backend="cuda")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audiowgan import metrics
+from audiowgan.look import distances as metrics
 
 
 @pytest.fixture(scope="module")

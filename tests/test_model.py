@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from audiowgan import model as M  # noqa: E402
+from audiowgan.nn import model as M  # noqa: E402
 
 DEFAULT_G = [1024, 512, 256, 128, 64]
 DEFAULT_C = [64, 128, 256, 512]
@@ -127,7 +127,7 @@ def test_conv1d_critic_sees_all_bands_in_its_first_layer():
 
 
 def test_kernel_sizes_are_separate_and_old_model_json_reads_as_both():
-    from audiowgan.settings import ModelSpec
+    from audiowgan.core.settings import ModelSpec
 
     spec = ModelSpec.from_mapping(generator_channels=[8, 4], critic_channels=[4], noise_dim=4)
     g, c = M.build_networks(spec, (8, 8))

@@ -1,6 +1,6 @@
 """Editing a shared module reruns the rules whose scripts import it and what runs after them, nothing else.
 
-Each rule lists ``module_inputs("<its script>")`` (common.smk), the files that ``audiowgan.imports``
+Each rule lists ``module_inputs("<its script>")`` (common.smk), the files that ``audiowgan.core.imports``
 finds by following the script's imports through the package.
 """
 
@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 
-from audiowgan import imports
+from audiowgan.core import imports
 from conftest import REPO, dry_run_counts, snakemake
 
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -50,18 +50,26 @@ def test_rules_live_in_the_stage_file_their_name_says():
 
 def test_imports_are_followed_through_the_package():
     names = imports.module_names(SCRIPTS / "train.py")
-    assert {"training", "model", "dataset", "settings", "atomic", "runlog", "devices", "augment", "rerun"} == set(names)
-    assert "features" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments
+    nn = {"nn.train", "nn.model", "nn.augment", "nn.batches", "nn.callbacks", "nn.devices", "nn.loop", "nn.losses",
+          "nn.state", "nn.step"}  # fmt: skip
+    assert nn | {"data.pack", "core.settings", "core.atomic", "core.runlog", "core.names", "core.rerun"} == set(names)
+    assert "dsp.mel" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments
     files = imports.module_files(SCRIPTS / "report.py")
-    assert files[0].name == "__init__.py" and {f.stem for f in files[1:]} == {"report", "runlog", "atomic"}
+    root, *inits = [f for f in files if f.name == "__init__.py"]
+    assert files[0] == root and root.parent.name == "audiowgan"
+    assert {f.parent.name for f in inits} == {"core", "look"}  # every package on the way runs its __init__
+    assert {f.stem for f in files if f.name != "__init__.py"} == {"report", "runlog", "atomic"}
 
 
 def test_relative_and_absolute_forms(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("import audiowgan.plots\nfrom audiowgan.report import write_report\n"
-                      "def f():\n    from audiowgan import inversion\n")  # fmt: skip
+    script.write_text("import audiowgan.look.plots\nfrom audiowgan.look.report import write_report\n"
+                      "def f():\n    from audiowgan.dsp import inversion\n")  # fmt: skip
     names = set(imports.module_names(script))
-    assert {"plots", "report", "inversion", "features"} <= names  # plots -> evaluation -> features
+    assert {"look.plots", "look.report", "dsp.inversion", "dsp.mel"} <= names  # plots -> mel
+    assert "nn.crepe" not in names  # the plots never import the CREPE code (nor TensorFlow)
+    script.write_text("from .x import y\n")  # a relative import in a script names no package module
+    assert imports.module_names(script) == []
     script.write_text("import numpy\n")
     assert imports.module_files(script) == []
 
@@ -113,7 +121,10 @@ def test_the_table_of_what_feeds_what_covers_every_rule():
     assert after("tracks") == set(FEEDS) - {"tracks"}
 
 
-MODULES = sorted(p.stem for p in (SCRIPTS / "audiowgan").glob("*.py") if p.stem != "__init__")
+PACKAGE = SCRIPTS / "audiowgan"
+MODULES = sorted(
+    ".".join(p.relative_to(PACKAGE).with_suffix("").parts) for p in PACKAGE.glob("*/*.py") if p.stem != "__init__"
+)
 
 
 @pytest.mark.workflow
@@ -123,7 +134,7 @@ def test_editing_a_module_reruns_the_rules_that_import_it(copied_workflow, modul
     users = {rule for rule, script in rule_scripts().items() if module in imports.module_names(SCRIPTS / script)}
     users -= {"download"}  # ancient(): editing the download code never re-downloads
     allowed = users.union(*map(after, users), {"all"} if users else ()) - {"download"}
-    path = code / "workflow" / "scripts" / "audiowgan" / f"{module}.py"
+    path = code / "workflow" / "scripts" / "audiowgan" / f"{module.replace('.', '/')}.py"
     st = path.stat()
     os.utime(path, (st.st_atime, st.st_mtime + 10**6))  # "edited" after every output
     try:
@@ -139,9 +150,9 @@ def test_editing_a_module_reruns_the_rules_that_import_it(copied_workflow, modul
     if "tracks" in counts:  # a dry run cannot list the per-track jobs behind a checkpoint that reruns
         users -= {"segment", "mel"}
     assert users <= set(counts), f"editing {module}.py does not rerun {sorted(users - set(counts))}"
-    if module == "report":
+    if module == "look.report":
         assert set(counts) == {"report", "all"}
-    if module == "generation":
+    if module == "render.generate":
         assert {"generate", "longform"} <= set(counts)
 
 
@@ -149,7 +160,8 @@ def test_editing_a_module_reruns_the_rules_that_import_it(copied_workflow, modul
 def test_editing_the_download_code_never_downloads_again(copied_workflow, workdir_copy):
     # A real run: the dry runs above cannot show the downloads behind the `tracks` checkpoint that reruns.
     code, _ = copied_workflow
-    path = code / "workflow" / "scripts" / "audiowgan" / "sources.py"
+    # ingest/tracks.py: the checkpoint's code, which the download code imports too (download.py alone reruns nothing).
+    path = code / "workflow" / "scripts" / "audiowgan" / "ingest" / "tracks.py"
     st = path.stat()
     os.utime(path)  # edited now: after every output of the finished run, before those of this one
     try:

@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audiowgan import demo, metrics, perceptual
+from audiowgan.ingest import demo
+from audiowgan.look import distances as metrics
+from audiowgan.nn import crepe as perceptual  # noqa: I001
 
 SR = 16000
 
@@ -27,10 +29,10 @@ def music():
 
 def test_import_does_not_load_tensorflow():
     code = (
-        "import sys, audiowgan.perceptual as p; d = p.describe(); "
+        "import sys, audiowgan.nn.crepe as p; d = p.describe(); "
         "sys.exit(int('tensorflow' in sys.modules or 'keras' in sys.modules or d['dimension'] != 256))"
     )
-    env = os.environ | {"PYTHONPATH": str(Path(perceptual.__file__).parents[1])}
+    env = os.environ | {"PYTHONPATH": str(Path(perceptual.__file__).parents[2])}
     assert subprocess.run([sys.executable, "-c", code], check=False, env=env).returncode == 0
 
 
@@ -87,18 +89,19 @@ def test_noise_is_far_from_music():
     noise = perceptual.clip_embeddings(0.3 * np.random.default_rng(0).standard_normal((16, SR)), sample_rate=SR)
     assert len(a) == len(b) == len(noise) > a.shape[1]  # same frame counts; full-rank covariances
     fd_music, fd_noise = metrics.frechet_distance(a, b), metrics.frechet_distance(a, noise)
-    kd_music, kd_noise = (perceptual.kernel_distance(a, x, subsets=20, subset_size=500) for x in (b, noise))
+    kd_music, kd_noise = (metrics.kernel_distance(a, x, subsets=20, subset_size=500) for x in (b, noise))
     assert fd_music < 0.3 * fd_noise  # measured: 0.08 vs 0.66
     assert kd_music < 0.1 * kd_noise  # measured: 6e-5 vs 2.1e-3
 
 
-def test_distances_bundle(music):
+def test_frame_counts_and_distances_of_embeddings(music):
     short = music[6:18, : int(0.8 * SR)]  # 12 clips of 22 frames: more rows than the 256 dimensions
-    out = perceptual.distances(music[:6], short, sample_rate=SR, subsets=5, subset_size=100)
-    assert out["frames_a"] == 6 * 47 and out["frames_b"] == 12 * perceptual.n_frames(int(0.8 * SR), sample_rate=SR)
-    assert out["frechet"] > 0 and np.isfinite(out["kernel"])
-    assert out["embedding"]["name"] == "crepe-tiny"
-    json.dumps(out)  # ready for metrics.json
+    a = perceptual.clip_embeddings(music[:6], sample_rate=SR)
+    b = perceptual.clip_embeddings(short, sample_rate=SR)
+    assert len(a) == 6 * 47 and len(b) == 12 * perceptual.n_frames(int(0.8 * SR), sample_rate=SR)
+    assert metrics.frechet_distance(a, b) > 0
+    assert np.isfinite(metrics.kernel_distance(a, b, subsets=5, subset_size=100))
+    assert perceptual.describe()["name"] == "crepe-tiny"
 
 
 def test_describe():
@@ -167,9 +170,9 @@ def _mmd2_by_loops(x, y, kernel):
 def test_kernel_distance_matches_its_definition():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(6, 3)), rng.normal(0.5, 1.0, size=(5, 3))
-    got = perceptual.kernel_distance(x, y, degree=2, gamma=0.5, coef0=0.7, subsets=None)
+    got = metrics.kernel_distance(x, y, degree=2, gamma=0.5, coef0=0.7, subsets=None)
     assert got == pytest.approx(_mmd2_by_loops(x, y, lambda a, b: (0.5 * a @ b + 0.7) ** 2), rel=1e-12)
-    kid = perceptual.kernel_distance(x, y, subsets=None)  # defaults: (a.b / d + 1)^3
+    kid = metrics.kernel_distance(x, y, subsets=None)  # defaults: (a.b / d + 1)^3
     assert kid == pytest.approx(_mmd2_by_loops(x, y, lambda a, b: (a @ b / 3 + 1) ** 3), rel=1e-12)
 
 
@@ -181,7 +184,7 @@ def test_kernel_distance_is_unbiased():
     unbiased, biased = [], []
     for _ in range(reps):
         x, y = rng.normal(size=(m, d)), rng.normal(size=(m, d))
-        unbiased.append(perceptual.kernel_distance(x, y, subsets=None))
+        unbiased.append(metrics.kernel_distance(x, y, subsets=None))
         k = lambda a, b: (a @ b.T / d + 1) ** 3  # noqa: E731
         biased.append(k(x, x).mean() + k(y, y).mean() - 2 * k(x, y).mean())
     unbiased, biased = np.array(unbiased), np.array(biased)
@@ -196,22 +199,22 @@ def test_kernel_distance_sees_a_shift():
     x, same, shifted = rng.normal(size=(3, 1500, 16))
     shifted += 0.5
     kw = dict(subsets=10, subset_size=500)
-    near, far = perceptual.kernel_distance(x, same, **kw), perceptual.kernel_distance(x, shifted, **kw)
+    near, far = metrics.kernel_distance(x, same, **kw), metrics.kernel_distance(x, shifted, **kw)
     assert far > 0.1 and abs(near) < 0.02 * far
     # Linear kernel: MMD^2 is exactly the squared distance between the means.
-    lin = perceptual.kernel_distance(x, shifted, degree=1, gamma=1.0, coef0=0.0, **kw)
+    lin = metrics.kernel_distance(x, shifted, degree=1, gamma=1.0, coef0=0.0, **kw)
     assert lin == pytest.approx(16 * 0.5**2, rel=0.1)
 
 
 def test_kernel_distance_subsets():
     rng = np.random.default_rng(3)
     x, y = rng.normal(size=(300, 5)), rng.normal(0.2, 1.0, size=(200, 5))
-    one = perceptual.kernel_distance(x, y, subsets=8, subset_size=50, seed=7)
-    assert one == perceptual.kernel_distance(x, y, subsets=8, subset_size=50, seed=7)
-    assert one != perceptual.kernel_distance(x, y, subsets=8, subset_size=50, seed=8)
+    one = metrics.kernel_distance(x, y, subsets=8, subset_size=50, seed=7)
+    assert one == metrics.kernel_distance(x, y, subsets=8, subset_size=50, seed=7)
+    assert one != metrics.kernel_distance(x, y, subsets=8, subset_size=50, seed=8)
     # Subsets as large as the smaller set: y is used whole, x subsampled to 200 rows.
-    big = perceptual.kernel_distance(x, y, subsets=3, subset_size=10_000)
-    assert big == pytest.approx(perceptual.kernel_distance(x, y, subsets=None), abs=0.05)
+    big = metrics.kernel_distance(x, y, subsets=3, subset_size=10_000)
+    assert big == pytest.approx(metrics.kernel_distance(x, y, subsets=None), abs=0.05)
 
 
 @pytest.mark.parametrize(
@@ -235,4 +238,4 @@ def test_kernel_distance_subsets():
 def test_kernel_distance_rejects_bad_arguments(kwargs, match):
     args = dict(x=np.ones((4, 3)), y=np.zeros((4, 3))) | kwargs
     with pytest.raises(ValueError, match=match):
-        perceptual.kernel_distance(args.pop("x"), args.pop("y"), **args)
+        metrics.kernel_distance(args.pop("x"), args.pop("y"), **args)

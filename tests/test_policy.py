@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from audiowgan import policy
+from audiowgan.ingest import track_status as policy
 
 
 def _resolved(tmp_path, statuses):

@@ -16,7 +16,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from audiowgan import audio, demo, evaluation, features, plots, report
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.ingest import demo
+from audiowgan.look import evaluate as evaluation
+from audiowgan.look import plots, report
 from conftest import REPO, TINY_CONFIG, dry_run_counts, snakemake
 
 N_CLIPS = TINY_CONFIG["generate"]["n_clips"]
@@ -86,7 +90,7 @@ def test_evaluate_orders_baselines_and_writes_json(tmp_path):
     assert set(fd) == FD_KEYS and fd["generator_output"] is None  # no raw mels given
     assert fd["real_vs_real"] < fd["noise_vs_real"]
     assert fd["generated"] < fd["noise_vs_real"]  # real music posing as generated is far from noise
-    assert result["split"] == {"heldout_segments": 6, "reference_a": 3, "compare_b": 3, "items_per_set": 3,
+    assert result["split"] == {"heldout_segments": 6, "distinct_heldout_segments": 6, "reference_a": 3, "compare_b": 3, "items_per_set": 3,
                                "frames_per_item": 32, "seed": 0, "by": None, "heldout_tracks": [],
                                "holdout_reason": None, "boundary_dropped": 0}  # fmt: skip
     assert fd["generated"] < fd["white_noise_vs_real"] and fd["generated"] < fd["pink_noise_vs_real"]

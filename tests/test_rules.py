@@ -8,8 +8,8 @@ import re
 import pytest
 import yaml
 
-from audiowgan.config import check
-from audiowgan.settings import schema
+from audiowgan.core.check import check
+from audiowgan.core.settings import schema
 from conftest import REPO
 
 RULES = REPO / "workflow" / "rules"

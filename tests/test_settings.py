@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from audiowgan import settings
-from audiowgan.settings import ConfigError, MelSpec, ModelSpec, TrainSpec
+from audiowgan.core import settings
+from audiowgan.core.settings import ConfigError, MelSpec, ModelSpec, TrainSpec
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -62,9 +62,9 @@ def test_from_meta_picks_the_section_out_of_a_record_and_replace_revalidates():
     mel = MelSpec.from_meta(meta)
     assert mel.hop_length == 128 and mel.stft_args()["n_mels"] == 32
     assert settings.AudioSpec.from_meta({"sample_rate": 16000, "segment_seconds": 2.0}).segment_samples == 32000
-    assert mel.replace(hop_length=256).hop_length == 256
+    assert MelSpec.from_mapping(mel.to_dict(), hop_length=256).hop_length == 256
     with pytest.raises(ConfigError):
-        mel.replace(hop_length=0)
+        MelSpec.from_mapping(mel.to_dict(), hop_length=0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         mel.n_fft = 1  # type: ignore[misc]
 
@@ -73,8 +73,10 @@ def test_segment_hop_defaults_to_one_segment_and_counts_the_overlapping_neighbou
     back_to_back = settings.AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
     assert back_to_back.segment_hop_seconds is None and back_to_back.hop_seconds == 2.0
     assert (back_to_back.hop_samples, back_to_back.span_hops) == (32000, 1)
-    overlapping = back_to_back.replace(segment_hop_seconds="0.75")  # as --config hands it over
+    overlapping = settings.AudioSpec.from_mapping(
+        back_to_back.to_dict(), segment_hop_seconds="0.75"
+    )  # as --config hands it over
     assert overlapping.hop_samples == 12000 and overlapping.span_hops == 3  # segments k and k + 2 still share audio
-    assert back_to_back.replace(segment_hop_seconds=0.5).span_hops == 4
+    assert settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds=0.5).span_hops == 4
     with pytest.raises(ConfigError, match="hop_seconds' = 2.5: must be at most audio.segment_seconds = 2.0"):
-        back_to_back.replace(segment_hop_seconds=2.5)
+        settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds=2.5)

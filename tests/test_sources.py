@@ -1,11 +1,12 @@
-"""Unit tests of audiowgan.sources: ids, URL rules, the sources table, yt-dlp over loopback."""
+"""Unit tests of audiowgan.ingest.tracks: ids, URL rules, the sources table, yt-dlp over loopback."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from audiowgan import sources
+from audiowgan.ingest import download
+from audiowgan.ingest import tracks as sources
 
 
 @pytest.mark.parametrize(
@@ -74,6 +75,6 @@ def test_resolve_expands_feeds_and_keeps_failures_with_reasons(music_server, tmp
 
 
 def test_download_extracts_mp3_atomically(music_server, tmp_path):
-    out = sources.download(music_server.url("episode-1.wav"), tmp_path / "audio" / "t.mp3")
+    out = download.download(music_server.url("episode-1.wav"), tmp_path / "audio" / "t.mp3")
     assert out.stat().st_size > 1000
     assert [p.name for p in (tmp_path / "audio").iterdir()] == ["t.mp3"]  # no temporary left behind

@@ -19,9 +19,12 @@ import pandas as pd
 import pytest
 import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
-from audiowgan import model as M  # noqa: E402
-from audiowgan import training as T  # noqa: E402
-from audiowgan.settings import TrainSpec  # noqa: E402
+from audiowgan.core.settings import TrainSpec  # noqa: E402
+from audiowgan.nn import batches, callbacks, devices  # noqa: E402
+from audiowgan.nn import model as M  # noqa: E402
+from audiowgan.nn import train as T  # noqa: E402
+from audiowgan.nn.state import make_optimizer  # noqa: E402
+from audiowgan.nn.step import WGANGP  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHAPE = (16, 12)  # n_mels, frames: non-square, not a multiple of the strides
@@ -114,12 +117,12 @@ def test_fixed_seed_gives_identical_runs(dataset, reference_run, tmp_path):
 
 
 def test_data_order_is_a_function_of_seed_and_epoch():
-    a = T.batch_order(10, 3, seed=1, epoch=0)
+    a = batches.batch_order(10, 3, seed=1, epoch=0)
     assert a.shape == (3, 3) and len(set(a.ravel())) == 9  # last partial batch dropped
-    assert np.array_equal(a, T.batch_order(10, 3, seed=1, epoch=0))
-    assert not np.array_equal(a, T.batch_order(10, 3, seed=1, epoch=1))
+    assert np.array_equal(a, batches.batch_order(10, 3, seed=1, epoch=0))
+    assert not np.array_equal(a, batches.batch_order(10, 3, seed=1, epoch=1))
     mm = np.arange(40, dtype=np.float32).reshape(10, 2, 2)
-    assert np.array_equal(T.read_batch(mm, np.array([7, 2, 5]))[..., 0], mm[[7, 2, 5]])
+    assert np.array_equal(batches.read_batch(mm, np.array([7, 2, 5]))[..., 0], mm[[7, 2, 5]])
 
 
 def test_batch_larger_than_dataset_is_a_clear_error(dataset, tmp_path):
@@ -131,9 +134,10 @@ CHILD = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from audiowgan import training as T
+    from audiowgan.nn import train as T
+    from audiowgan.nn.step import WGANGP
     args = json.loads(sys.argv[1])
-    original = T.WGANGP.step
+    original = WGANGP.step
     done = [0]
     def slow_step(self, real):
         out = original(self, real)
@@ -141,7 +145,7 @@ CHILD = textwrap.dedent(
         Path(args["marker"]).write_text(str(done[0]))
         time.sleep(0.5)  # a window for the parent's SIGTERM between steps
         return out
-    T.WGANGP.step = slow_step
+    WGANGP.step = slow_step
     T.train(dataset_dir=args["dataset"], model_dir=args["model"], checkpoint_dir=args["ckpt"],
             model_params=args["model_params"], train_params=args["train_params"])
     """
@@ -189,7 +193,7 @@ def test_resume_after_sigterm_equals_an_uninterrupted_run(dataset, tmp_path, cap
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path, monkeypatch):
-    original = T.WGANGP.step
+    original = WGANGP.step
     calls = [0]
 
     def poisoned(self, real):
@@ -197,7 +201,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_p
         calls[0] += 1
         return {**out, "d_loss": float("nan")} if calls[0] == 3 else out
 
-    monkeypatch.setattr(T.WGANGP, "step", poisoned)
+    monkeypatch.setattr(WGANGP, "step", poisoned)
     with pytest.raises(FloatingPointError, match=r"step 3.*checkpoint \(step 2\)"):
         run(dataset, tmp_path)
     saved = sorted(p.name for p in (tmp_path / "checkpoints" / "ckpt").glob("*.index"))
@@ -224,15 +228,14 @@ def test_fingerprint_mismatch_starts_fresh_and_more_epochs_continue(dataset, tmp
     assert json.loads((tmp_path / "model" / "model.json").read_text())["train_params"]["gp_weight"] == 5.0
 
 
-@pytest.mark.parametrize("batched_fakes", [False, True])
-def test_one_step_gives_finite_losses_and_moves_both_networks(batched_fakes):
+def test_one_step_gives_finite_losses_and_moves_both_networks():
     import tensorflow as tf
 
     g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
     c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
     tp = TrainSpec.from_mapping(TRAIN)
-    gan = T.WGANGP(g, c, T.make_optimizer(tp), T.make_optimizer(tp), tf.random.Generator.from_seed(0),
-                   noise_dim=4, d_steps=2, gp_weight=10.0, batched_fakes=batched_fakes)  # fmt: skip
+    gan = WGANGP(g, c, make_optimizer(tp), make_optimizer(tp), tf.random.Generator.from_seed(0),
+                   noise_dim=4, d_steps=2, gp_weight=10.0)  # fmt: skip
     before = [v.numpy().copy() for v in g.trainable_variables + c.trainable_variables]
     out = gan.step(tf.zeros((4, *SHAPE, 1)))
     assert set(out) == set(LOSSES) and all(np.isfinite(v) for v in out.values())
@@ -256,14 +259,17 @@ def test_held_out_rows_are_never_trained_on(tmp_path):
 
 
 def test_mixed_precision_on_cpu_trains_and_restores_the_policy(dataset, tmp_path):
-    policy = T.precision_policy(True, gpu=False)
+    policy = devices.precision_policy(True, gpu=False)
     assert policy in {"mixed_bfloat16", "float32"}  # bfloat16 only where the CPU has it
     run(dataset, tmp_path, mixed_precision=True)
     losses = pd.read_csv(tmp_path / "model" / "losses.csv")
     assert np.isfinite(losses[LOSSES].to_numpy()).all()
     assert keras.mixed_precision.global_policy().name == "float32"
     assert all(w.dtype == np.float32 for w in weights(tmp_path / "model" / "generator.weights.h5").values())
-    assert T.precision_policy(True, gpu=True) == "mixed_float16" and T.precision_policy(False, gpu=True) == "float32"
+    assert (
+        devices.precision_policy(True, gpu=True) == "mixed_float16"
+        and devices.precision_policy(False, gpu=True) == "float32"
+    )
 
 
 @pytest.mark.parametrize("upsample", ["resize", "transpose"])
@@ -312,14 +318,14 @@ def test_losses_csv_is_live_and_tensorboard_has_scalars_and_images(dataset, tmp_
     import tensorflow as tf
 
     seen = []
-    original = T.WGANGP.step
+    original = WGANGP.step
 
     def watching(self, real):  # what `tail -f` sees before each step
         seen.append(len(pd.read_csv(tmp_path / "model" / "losses.csv")))
         return original(self, real)
 
-    monkeypatch.setattr(T.WGANGP, "step", watching)
-    monkeypatch.setattr(T, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(WGANGP, "step", watching)
+    monkeypatch.setattr(callbacks, "PROGRESS_SECONDS", 0.0)
     with caplog.at_level(logging.INFO):
         T.train(dataset_dir=dataset, model_dir=tmp_path / "model", checkpoint_dir=tmp_path / "ck", model_params=MODEL,
                 train_params={**TRAIN, "tensorboard_image_every": 4}, tensorboard_dir=tmp_path / "tb",
@@ -348,9 +354,9 @@ def test_losses_csv_is_live_and_tensorboard_has_scalars_and_images(dataset, tmp_
 
 def test_float16_path_with_loss_scaling_trains_and_resumes_on_cpu(dataset, tmp_path, monkeypatch):
     # GPUs get mixed_float16; forcing it here runs that path (LossScaleOptimizer, scaled losses) on a CPU.
-    monkeypatch.setattr(T, "precision_policy", lambda mixed, gpu: "mixed_float16" if mixed else "float32")
+    monkeypatch.setattr(devices, "precision_policy", lambda mixed, gpu: "mixed_float16" if mixed else "float32")
     run(dataset, tmp_path, mixed_precision=True, epochs=1)
-    assert T.Runtime([], "mixed_float16", None).loss_scale
+    assert devices.Runtime([], "mixed_float16", None).loss_scale
     run(dataset, tmp_path, mixed_precision=True, epochs=2)  # resumes: optimizer with its loss scale restored
     losses = pd.read_csv(tmp_path / "model" / "losses.csv")
     assert list(losses["step"]) == list(range(1, 7)) and np.isfinite(losses[LOSSES].to_numpy()).all()

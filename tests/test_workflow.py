@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import yaml
 
-from audiowgan import audio
+from audiowgan.dsp import audio
 from conftest import TINY_CONFIG, dry_run_counts, snakemake
 
 pytestmark = pytest.mark.workflow

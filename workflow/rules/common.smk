@@ -4,18 +4,17 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-
 # This file's own folder, not the main Snakefile's: the workflow also runs as a module of another one.
 SCRIPTS = Path(str(workflow.current_basedir)).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from audiowgan.config import ConfigError, check as check_config  # noqa: E402
-from audiowgan.imports import module_files  # noqa: E402
-from audiowgan.rerun import result_values  # noqa: E402
+from audiowgan.core.check import ConfigError, check as check_config  # noqa: E402
+from audiowgan.core.imports import module_files  # noqa: E402
+from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
+from audiowgan.core.rerun import result_values  # noqa: E402
+from audiowgan.core.settings import schema  # noqa: E402
 
-with open(SCRIPTS.parent / "schemas" / "config.schema.yaml") as fh:
-    CONFIG_SCHEMA = yaml.safe_load(fh)
+CONFIG_SCHEMA = schema()
 try:
     config.update(check_config(config, CONFIG_SCHEMA))
     if not Path(config["sources"]).is_file():
@@ -32,11 +31,11 @@ AUDIO = config["audio"]
 MEL = config["mel"]
 # The generated clips: outputs of `generate`, inputs of `evaluate`, `plots` and `report`.
 CLIPS = [
-    f"results/generated/clip_{i:03d}.wav" for i in range(config["generate"]["n_clips"])
+    f"results/generated/{clip_file(i)}" for i in range(config["generate"]["n_clips"])
 ]
 # Long pieces: outputs of `longform`, inputs of `report`.
 PIECES = [
-    f"results/longform/piece_{i:03d}.wav"
+    f"results/longform/{piece_file(i)}"
     for i in range(config["generate"]["longform"]["n"])
 ]
 
@@ -61,9 +60,7 @@ def result_params(section):
 
 def generator_weights(wildcards):
     """The generator weights that `generate` and `longform` render with (generate.weights)."""
-    if config["generate"]["weights"] == "ema":
-        return "results/model/generator_ema.weights.h5"
-    return "results/model/generator.weights.h5"
+    return f"results/model/{WEIGHTS[config['generate']['weights']]}"
 
 
 wildcard_constraints:

@@ -10,7 +10,7 @@ rule report:
         longform=rules.longform.output.manifest,
         pieces=PIECES,
         code=module_inputs("report.py"),
-        template=str(SCRIPTS / "audiowgan" / "templates" / "report.html.j2"),
+        template=str(SCRIPTS / "audiowgan" / "look" / "templates" / "report.html.j2"),
     output:
         html=report(
             "results/report.html",

@@ -1,6 +1,7 @@
 """Rule `download`: fetch one track with yt-dlp, extract its audio as MP3, record the outcome."""
 
-from audiowgan import rerun, runlog, sources
+from audiowgan.core import rerun, runlog
+from audiowgan.ingest import download
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
@@ -8,7 +9,7 @@ log = runlog.setup(snakemake.log[0])
 retry = rerun.run_values(snakemake.config, "download")
 
 log.info("downloading %s", snakemake.params.url)
-status = sources.download_track(
+status = download.download_track(
     snakemake.params.url,
     snakemake.output.audio,
     snakemake.output.status,

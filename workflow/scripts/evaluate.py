@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from audiowgan import devices, evaluation, runlog
+from audiowgan.core import runlog
+from audiowgan.look import evaluate
+from audiowgan.nn import devices
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
@@ -11,7 +13,7 @@ if p.perceptual:  # TensorFlow runs here only for the CREPE embeddings: don't im
     devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
     devices.log_devices(log, threads=snakemake.threads)
 
-evaluation.evaluate(
+evaluate.evaluate(
     dataset_dir=Path(snakemake.input.meta).parent,
     segments_root=Path(snakemake.input.segments[0]).parent,
     clips=list(snakemake.input.clips),

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from audiowgan import devices, generation, runlog
+from audiowgan.core import runlog
+from audiowgan.nn import devices
+from audiowgan.render import generate
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
@@ -10,7 +12,7 @@ devices.configure_threads(snakemake.threads)  # before any TensorFlow operation:
 devices.log_devices(log, threads=snakemake.threads)
 p = snakemake.params
 
-generation.generate(
+generate.generate(
     model_dir=Path(snakemake.input.model).parent,
     weights=Path(snakemake.input.generator).name,
     dataset_meta=snakemake.input.meta,

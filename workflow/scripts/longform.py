@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
-from audiowgan import devices, generation, runlog
-from audiowgan.settings import LongformSpec
+from audiowgan.core import runlog
+from audiowgan.core.settings import LongformSpec
+from audiowgan.nn import devices
+from audiowgan.render import longform
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
@@ -11,7 +13,7 @@ devices.configure_threads(snakemake.threads)  # before any TensorFlow operation:
 devices.log_devices(log, threads=snakemake.threads)
 p = snakemake.params
 
-generation.longform(
+longform.longform(
     model_dir=Path(snakemake.input.model).parent,
     dataset_meta=snakemake.input.meta,
     pieces=list(snakemake.output.pieces),

@@ -1,12 +1,13 @@
 """Rule `mel`: one scaled mel spectrogram (.npy) per segment of one track."""
 
-from audiowgan import features, runlog
-from audiowgan.settings import MelSpec
+from audiowgan.core import runlog
+from audiowgan.core.settings import MelSpec
+from audiowgan.dsp import mel
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
-meta = features.mel_directory(
+meta = mel.mel_directory(
     snakemake.input.segments,
     snakemake.output.mels,
     spec=MelSpec.from_mapping(snakemake.params),

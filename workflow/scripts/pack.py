@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from audiowgan import dataset, runlog
+from audiowgan.core import runlog
+from audiowgan.data import pack
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
 mel_dirs = {Path(d).name: d for d in snakemake.input.mels}
-meta = dataset.pack(mel_dirs, Path(snakemake.output.mels).parent, holdout_fraction=snakemake.params.holdout_fraction)
+meta = pack.pack(mel_dirs, Path(snakemake.output.mels).parent, holdout_fraction=snakemake.params.holdout_fraction)
 log.info(
     "packed %d segment(s) of shape %s from %d track(s): %d for training, %d held out",
     meta["n_segments"],

@@ -2,7 +2,8 @@
 
 from pathlib import Path
 
-from audiowgan import plots, runlog
+from audiowgan.core import runlog
+from audiowgan.look import plots
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])

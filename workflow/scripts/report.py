@@ -1,6 +1,7 @@
 """Rule `report`: results/report.html, a self-contained page with metrics, plots and a player per clip."""
 
-from audiowgan import report, runlog
+from audiowgan.core import runlog
+from audiowgan.look import report
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])

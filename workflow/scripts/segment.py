@@ -2,7 +2,8 @@
 
 import json
 
-from audiowgan import audio, runlog
+from audiowgan.core import runlog
+from audiowgan.dsp import audio
 
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import atomic
+from audiowgan.core import atomic
 
 
 class TrackError(RuntimeError):

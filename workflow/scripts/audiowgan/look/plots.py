@@ -12,11 +12,18 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import atomic, dataset, evaluation
-from .settings import AudioSpec
+from audiowgan.core import atomic
+from audiowgan.core.settings import AudioSpec
+from audiowgan.data import pack as dataset
+from audiowgan.dsp import mel as features
 
 CMAP = "magma"
-LOSS_COLUMNS = ("d_loss", "g_loss", "wasserstein", "gradient_penalty")
+PLOTTED_LOSSES = (  # the panels of losses.png, in this order
+    "d_loss",
+    "g_loss",
+    "wasserstein",
+    "gradient_penalty",
+)
 
 
 def _smooth(values: np.ndarray) -> np.ndarray:
@@ -34,7 +41,7 @@ def plot_losses(losses: pd.DataFrame, out: str | Path) -> None:
     wasserstein, gradient_penalty); raw values are drawn faintly under a moving
     average. An empty table gives a figure that says so.
     """
-    missing = [c for c in ("step", *LOSS_COLUMNS) if c not in losses.columns]
+    missing = [c for c in ("step", *PLOTTED_LOSSES) if c not in losses.columns]
     if missing:
         raise ValueError(f"losses table lacks column(s) {missing}")
     fig = Figure(figsize=(9, 7.5), layout="constrained")
@@ -148,7 +155,7 @@ def make_plots(
     plot_losses(pd.read_csv(losses_csv), losses_png)
     mels, meta = dataset.open_dataset(dataset_dir)
     seconds = AudioSpec.from_meta(meta).segment_seconds
-    heard = evaluation.clip_mels(clips, meta)
+    heard = features.clip_mels(clips, meta)
     for path, mel in zip(clip_pngs, heard):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         plot_clip(mel, path, seconds=seconds)

@@ -14,69 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, audio
-from .settings import MelSpec, segment_samples
+from audiowgan.core import atomic
+from audiowgan.core.check import check_mel_params
+from audiowgan.core.settings import AudioSpec, MelSpec, segment_samples
+from audiowgan.dsp import audio
 
 log = logging.getLogger(__name__)
-
-
-def check_mel_params(
-    *,
-    sample_rate: int,
-    n_fft: int,
-    hop_length: int,
-    n_mels: int,
-    top_db: float,
-    fmin: float = 0.0,
-    fmax: float | None = None,
-) -> None:
-    """Raise ValueError naming the first bad mel parameter, its value and the rule it breaks."""
-    for name, value in (("sample_rate", sample_rate), ("n_fft", n_fft), ("hop_length", hop_length), ("n_mels", n_mels)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-    if hop_length > n_fft:
-        raise ValueError(f"hop_length={hop_length} must not exceed n_fft={n_fft} (frames would skip samples)")
-    if not top_db > 0:
-        raise ValueError(f"top_db={top_db!r} must be positive")
-    nyquist = sample_rate / 2
-    fmax_eff = nyquist if fmax is None else fmax
-    if not 0 <= fmin < fmax_eff <= nyquist:
-        raise ValueError(f"fmin={fmin!r} and fmax={fmax!r} must satisfy 0 <= fmin < fmax <= sample_rate/2={nyquist}")
-    if not _filters_cover_bins(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax_eff):
-        max_mels = max_n_mels(sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff)
-        raise ValueError(
-            f"n_mels={n_mels} exceeds what n_fft={n_fft} supports at {sample_rate} Hz "
-            f"(at most {max_mels} mel bands without empty filters)"
-        )
-
-
-def _filters_cover_bins(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> bool:
-    """True if every triangular mel filter of librosa.filters.mel has a nonzero weight.
-
-    Filter i rises from mel point i to i+1 and falls to i+2, so it is nonzero exactly
-    when some STFT bin lies strictly between points i and i+2. Checked with librosa's
-    own frequency grids, without importing librosa.filters (it pulls in scipy.signal,
-    about a second, and this check runs every time the Snakefile is parsed).
-    """
-    from librosa.core.convert import fft_frequencies, mel_frequencies
-
-    points = mel_frequencies(n_mels + 2, fmin=fmin, fmax=sample_rate / 2 if fmax is None else fmax)
-    bins = fft_frequencies(sr=sample_rate, n_fft=n_fft)
-    lo = np.searchsorted(bins, points[:-2], side="right")  # first bin above point i
-    hi = np.searchsorted(bins, points[2:], side="left")  # first bin at or above point i+2
-    return bool(np.all(hi > lo))
-
-
-def max_n_mels(*, sample_rate: int, n_fft: int, fmin: float = 0.0, fmax: float | None = None) -> int:
-    """Largest n_mels whose mel filters all cover at least one STFT bin."""
-    lo, hi = 1, 4 * (n_fft // 2 + 1)  # overlapping filters can outnumber the bins
-    while lo < hi:  # empty filters only appear above some n_mels: bisect for it
-        mid = (lo + hi + 1) // 2
-        if _filters_cover_bins(sample_rate=sample_rate, n_fft=n_fft, n_mels=mid, fmin=fmin, fmax=fmax):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def n_frames(n_samples: int, hop_length: int) -> int:
@@ -212,3 +155,35 @@ def _mels_into(segments_dir: Path, out_dir: Path, *, seg_meta: dict, spec: MelSp
     }
     atomic.write_json(out_dir / "mel.json", meta)
     return meta
+
+
+# ------------------------------------------------------------------ clips and waves with a dataset's settings
+
+
+def meta_mel_args(meta: dict) -> dict:
+    """The sample rate and mel settings a dataset was made with (its meta.json), as keyword arguments."""
+    return {"sample_rate": AudioSpec.from_meta(meta).sample_rate, **MelSpec.from_meta(meta).stft_args()}
+
+
+def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
+    """Scaled mels (N, n_mels, frames) of WAV files, with the dataset's parameters and length."""
+    return waves_mels(read_clips(clips, meta), meta)
+
+
+def waves_mels(waves: np.ndarray, meta: dict) -> np.ndarray:
+    """Scaled mels (N, n_mels, frames) of audio arrays, with the dataset's parameters."""
+    args = meta_mel_args(meta)
+    return np.stack([mel(w, top_db=float(meta["top_db"]), **args) for w in waves])
+
+
+def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
+    """(N, segment samples) float32 audio of WAV files at the dataset's rate, cut or padded to its length."""
+    spec = AudioSpec.from_meta(meta)
+    sr, length = spec.sample_rate, spec.segment_samples
+    out = []
+    for clip in clips:
+        samples, file_sr = audio.read_wav(clip)
+        if file_sr != sr:
+            raise ValueError(f"{clip} is at {file_sr} Hz, the dataset at {sr} Hz")
+        out.append(np.pad(samples[:length], (0, max(0, length - len(samples)))))
+    return np.stack(out).astype(np.float32)

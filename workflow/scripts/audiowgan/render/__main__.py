@@ -1,9 +1,9 @@
 """Render more from a trained model without the workflow: clips, or long pieces with ``--seconds``.
 
-    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.generate --model results/model --n 50 --seed 100 --out more
-    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.generate --model results/model --seconds 120 --out long
+    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.render --model results/model --n 50 --seed 100 --out more
+    PYTHONPATH=workflow/scripts .venv/bin/python -m audiowgan.render --model results/model --seconds 120 --out long
 
-The same code as the ``generate`` and ``longform`` rules (:mod:`audiowgan.generation`); defaults come
+The same code as the ``generate`` and ``longform`` rules (:mod:`.generate`, :mod:`.longform`); defaults come
 from the config schema. The audio settings come from the copy of the dataset's meta.json that
 ``train`` records in model.json, so only the model folder is needed. Files are named like the
 rules' (``clip_NNN.wav``, ``piece_NNN.wav``), with a ``manifest.csv``; existing files are replaced.
@@ -16,14 +16,13 @@ import logging
 import sys
 from pathlib import Path
 
-from .settings import ConfigError, GenerateSpec
-
-WEIGHTS = {"ema": "generator_ema.weights.h5", "raw": "generator.weights.h5"}
+from audiowgan.core.names import WEIGHTS, clip_file, piece_file
+from audiowgan.core.settings import ConfigError, GenerateSpec
 
 
 def parser() -> argparse.ArgumentParser:
     d = GenerateSpec.from_mapping()  # the schema's defaults
-    ap = argparse.ArgumentParser(prog="python -m audiowgan.generate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m audiowgan.render", description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, required=True, help="a trained model folder (results/model)")
     ap.add_argument("--out", type=Path, required=True, help="folder for the WAVs (created) and manifest.csv")
     ap.add_argument(
@@ -88,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         ap.error(str(exc))  # one line and exit status 2, like argparse's own errors
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    log = logging.getLogger("audiowgan.generate")
-    from . import generation  # imports TensorFlow (seconds): only once the options are known to be good
+    log = logging.getLogger("audiowgan.render")
+    # Rendering imports TensorFlow (seconds): only once the options are known to be good.
+    from audiowgan.render import generate, longform
 
     args.out.mkdir(parents=True, exist_ok=True)
     common = {
@@ -104,11 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         "log": log,
     }
     if args.seconds is None:
-        clips = [args.out / f"clip_{i:03d}.wav" for i in range(spec.n_clips)]
-        generation.generate(clips=clips, seed=spec.seed, **common)
+        clips = [args.out / clip_file(i) for i in range(spec.n_clips)]
+        generate.generate(clips=clips, seed=spec.seed, **common)
     else:
-        pieces = [args.out / f"piece_{i:03d}.wav" for i in range(spec.longform.n)]
-        generation.longform(pieces=pieces, spec=spec.longform, **common)
+        pieces = [args.out / piece_file(i) for i in range(spec.longform.n)]
+        longform.longform(pieces=pieces, spec=spec.longform, **common)
     log.info("wrote %s", args.out)
     return 0
 

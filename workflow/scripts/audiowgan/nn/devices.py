@@ -1,4 +1,5 @@
-"""What TensorFlow runs on in a rule job: its threads, the devices it sees, and a GPU it was given but cannot use.
+"""What TensorFlow runs on in a rule job: its threads, the devices it sees, a GPU it was given but cannot use,
+and (for training) the precision and the distribution strategy: decided here and nowhere else.
 
 The rule scripts that run TensorFlow (``train``, ``generate``) call, in this order:
 
@@ -8,14 +9,14 @@ The rule scripts that run TensorFlow (``train``, ``generate``) call, in this ord
    operations run side by side) = at most :data:`INTER_OP_MAX`.
 2. :func:`log_devices`: the TensorFlow build, GPUs and CPUs seen, the precision and the thread
    counts, as the first lines of the job's log.
-3. :func:`check_gpu` (``train``) with ``snakemake.resources.get("gpu", 0)``: a job that was given a
+3. :func:`check_gpu` (``train``, through :func:`setup_runtime`) with ``snakemake.resources.get("gpu", 0)``: a job that was given a
    GPU but whose TensorFlow sees none trains on the CPU while the GPU stays reserved. Where the
    machine shows an NVIDIA GPU (``nvidia-smi -L``, ``/dev/nvidia*`` or ``CUDA_VISIBLE_DEVICES`` set
    by a scheduler) that is a loud WARNING naming the fix; on a machine without any (a laptop running
    the workflow as it is, whose ``train`` rule always declares ``gpu=1``) one INFO line. With
    ``require=True`` (``train.require_gpu``) it raises :class:`GPUNotFoundError` instead.
 
-TensorFlow is imported inside the functions only, like everything below ``model`` in the package.
+TensorFlow is imported inside the functions: importing this module costs nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 INTER_OP_MAX = 2  # the train step has a few independent branches (critic steps, generator calls), not dozens
@@ -212,3 +216,96 @@ def check_gpu(requested: float | int | None, log: logging.Logger, *, require: bo
     )
     log.warning(bar)
     return False
+
+
+# ------------------------------------------------------------------------------------- training: precision, strategy
+
+
+def cpu_has_bfloat16() -> bool:
+    """True on x86 CPUs with native bfloat16 arithmetic (AVX512-BF16 or AMX), where oneDNN runs bf16 fast."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def precision_policy(mixed_precision: bool, *, gpu: bool) -> str:
+    """Keras dtype policy for ``train.mixed_precision``: float16 compute on GPUs, bfloat16 on CPUs that
+    have it, else float32. Variables, the critic's score, the losses and the penalty stay float32."""
+    if not mixed_precision:
+        return "float32"
+    if gpu:
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bfloat16() else "float32"
+
+
+@dataclass
+class Runtime:
+    """Where and in what precision training runs: GPUs seen, the Keras dtype policy, the strategy."""
+
+    gpus: list
+    policy: str
+    strategy: object | None  # a tf.distribute.Strategy, or None for the default device
+
+    @property
+    def loss_scale(self) -> bool:
+        return self.policy == "mixed_float16"  # float16 needs loss scaling; bfloat16 has float32's range
+
+    def scope(self):
+        return self.strategy.scope() if self.strategy is not None else nullcontext()
+
+    @contextmanager
+    def policy_scope(self) -> Iterator[None]:
+        """The dtype policy set for the block, the previous one restored after it."""
+        import keras
+
+        old = keras.mixed_precision.global_policy()
+        if self.policy != "float32":
+            keras.mixed_precision.set_global_policy(self.policy)
+        try:
+            yield
+        finally:
+            keras.mixed_precision.set_global_policy(old)
+
+
+def setup_runtime(
+    tp, log: logging.Logger, *, strategy=None, threads: int | None = None, gpu_requested: float = 0
+) -> Runtime:
+    """Devices, precision, determinism and the global seed for training ``tp`` (a TrainSpec), logged once.
+
+    ``threads``: the job's threads, given by the rule (which called :func:`configure_threads`); with it
+    the device lines (:func:`log_devices`) come first in the log and :func:`check_gpu` runs on
+    ``gpu_requested`` (the job's ``gpu`` resource; ``train.require_gpu`` makes a missing GPU fatal).
+    ``strategy`` overrides the automatic choice (MirroredStrategy over every GPU when there are
+    several, else none): e.g. a MirroredStrategy over two logical CPU devices, to test the
+    multi-replica path without GPUs.
+    """
+    import keras
+    import tensorflow as tf
+
+    gpus = physical_gpus()
+    policy = precision_policy(tp.mixed_precision, gpu=bool(gpus))
+    if threads is not None:
+        flag = str(tp.mixed_precision).lower()
+        log_devices(log, threads=threads, precision=f"{policy} (train.mixed_precision: {flag})")
+        check_gpu(gpu_requested, log, require=tp.require_gpu)
+    if tp.mixed_precision:
+        log.info("train.mixed_precision: %s", policy if policy != "float32" else "ignored (no GPU, no bfloat16 CPU)")
+    if tp.xla and not gpus:
+        log.info("train.xla on CPU: expect it to be slower than without")
+    if gpus:  # deterministic GPU kernels are slower and some ops lack them: reproducibility is a CPU promise
+        log.info("GPU: op determinism not enforced; runs may differ in the last bits")
+    else:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(tp.seed)
+    if strategy is None and len(gpus) > 1:
+        strategy = tf.distribute.MirroredStrategy()
+    if strategy is not None:
+        name = type(strategy).__name__
+        log.info("%s over %d replicas, global batch %d", name, strategy.num_replicas_in_sync, tp.batch_size)
+        if tp.xla:
+            # strategy.run of the XLA-compiled step fails on the random generator's replicated state
+            # (tested on logical CPUs); the distributed step runs without XLA.
+            log.warning("train.xla is not applied under %s", name)
+    return Runtime(gpus, policy, strategy)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic
-from .settings import AudioSpec
+from audiowgan.core import atomic
+from audiowgan.core.settings import AudioSpec
 
 META_KEYS = (
     "sample_rate",

@@ -1,19 +1,33 @@
-"""Evaluation: Frechet distance between mel-frame statistics, and the inversion's own error.
+"""Distances: Frechet between mel-frame statistics or embeddings, the kernel distance (KID), and the
+inversion's own error.
 
 A generated clip can sound wrong for two reasons: the generator's mel is off, or
 Griffin-Lim could not turn even a correct mel into matching audio. The Frechet
 distance compares mels (model error only); :func:`griffin_lim_round_trip_error`
 measures the second on real segments, whose mels are right by construction, so a
-report can show how much of the audible error inversion alone explains.
+report can show how much of the audible error inversion alone explains. The Frechet and
+kernel distances also compare CREPE frame embeddings (:mod:`audiowgan.nn.crepe`), in
+:func:`audiowgan.look.evaluate.perceptual_distances`.
 """
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 
-from . import features, inversion
+from audiowgan.core.check import positive_int
+from audiowgan.dsp import inversion
+from audiowgan.dsp import mel as features
 
-__all__ = ["frechet_distance", "gaussian_frechet_distance", "griffin_lim_round_trip_error", "mel_frame_stats"]
+__all__ = [
+    "frechet_distance",
+    "gaussian_frechet_distance",
+    "griffin_lim_round_trip_error",
+    "kernel_distance",
+    "mel_frame_stats",
+    "spectral_convergence",
+]
 
 
 def mel_frame_stats(mels: np.ndarray) -> np.ndarray:
@@ -136,7 +150,7 @@ def griffin_lim_round_trip_error(
 
     Each segment goes through the workflow's own path: ``features.mel_power``,
     ``features.scale`` to [-1, 1] float32, ``features.unscale``, then
-    :func:`inversion.mel_to_audio`. The STFT magnitude of the result is compared
+    :func:`audiowgan.dsp.inversion.mel_to_audio`. The STFT magnitude of the result is compared
     with the segment's, scaled by the same peak the mel was normalised by.
 
     Parameters
@@ -146,7 +160,7 @@ def griffin_lim_round_trip_error(
     sample_rate, n_fft, hop_length, n_mels, top_db, fmin, fmax
         The mel settings (as in the workflow's config).
     n_iter, method, seed
-        Passed to :func:`inversion.mel_to_audio`.
+        Passed to :func:`audiowgan.dsp.inversion.mel_to_audio`.
 
     Returns
     -------
@@ -180,4 +194,134 @@ def griffin_lim_round_trip_error(
     )
     true_mag = inversion.stft_magnitude(segs, n_fft=n_fft, hop_length=hop_length) / np.sqrt(peaks)[:, None, None]
     est_mag = inversion.stft_magnitude(audio, n_fft=n_fft, hop_length=hop_length)
-    return np.array([inversion.spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
+    return np.array([spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
+
+
+def _as_rows(name: str, x) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{name}.shape={x.shape} must be (n_samples, n_features)")
+    if x.shape[0] < 2 or x.shape[1] < 1:
+        raise ValueError(f"{name}.shape={x.shape} needs at least 2 samples of at least 1 feature")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name} must be finite")
+    return x
+
+
+def spectral_convergence(reference_mag: np.ndarray, estimate_mag: np.ndarray) -> float:
+    """Spectral convergence ``||S - S_hat||_F / ||S||_F`` of two magnitude spectrograms.
+
+    Parameters
+    ----------
+    reference_mag : np.ndarray [shape=(..., bins, frames)]
+        The true magnitude ``S``; not all zero.
+    estimate_mag : np.ndarray [shape=same as reference_mag]
+        The estimate ``S_hat``.
+
+    Returns
+    -------
+    float
+        0 for a perfect estimate; 1 for an all-zero one.
+    """
+    ref = np.asarray(reference_mag, dtype=np.float64)
+    est = np.asarray(estimate_mag, dtype=np.float64)
+    if ref.shape != est.shape:
+        raise ValueError(f"estimate_mag.shape={est.shape} must equal reference_mag.shape={ref.shape}")
+    norm = np.linalg.norm(ref)
+    if not np.isfinite(norm) or norm == 0:
+        raise ValueError(f"reference_mag must be finite and not all zero (norm={norm})")
+    return float(np.linalg.norm(ref - est) / norm)
+
+
+# --------------------------------------------------------------------------- kernel distance (KID)
+
+
+def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, *, degree: int, gamma: float, coef0: float) -> float:
+    """Unbiased MMD^2 of the polynomial kernel: the diagonals of k(x, x) and k(y, y) are left out."""
+    m, n = len(x), len(y)
+    kxx = (gamma * (x @ x.T) + coef0) ** degree
+    kyy = (gamma * (y @ y.T) + coef0) ** degree
+    kxy = (gamma * (x @ y.T) + coef0) ** degree
+    xx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+    yy = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+    return float(xx + yy - 2.0 * kxy.mean())
+
+
+def kernel_distance(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    degree: int = 3,
+    gamma: float | None = None,
+    coef0: float = 1.0,
+    subsets: int | None = 100,
+    subset_size: int = 1000,
+    seed: int = 0,
+) -> float:
+    """Kernel distance: the unbiased estimate of MMD^2 with a polynomial kernel (KID).
+
+    With ``k(a, b) = (gamma * a.b + coef0) ** degree``, by default ``(a.b / d + 1)^3``
+    for ``d`` features (Binkowski et al., "Demystifying MMD GANs", ICLR 2018), the
+    estimate from ``m`` rows of ``x`` and ``n`` of ``y`` is::
+
+        sum_{i != j} k(x_i, x_j) / (m (m - 1)) + sum_{i != j} k(y_i, y_j) / (n (n - 1))
+            - 2 sum_{i, j} k(x_i, y_j) / (m n)
+
+    Leaving out the diagonal terms ``k(x_i, x_i)`` makes it unbiased: its expected value
+    is the population MMD^2, so 0 when both sets come from the same distribution, and a
+    single estimate can then be negative (it is returned as is, not clipped). Unlike
+    the Frechet distance its value does not drift with the number of rows, only its
+    spread does. Rows are treated as independent draws; frames of one clip are not,
+    which widens the spread but does not bias the mean.
+
+    Parameters
+    ----------
+    x, y : np.ndarray [shape=(m, d) and (n, d)]
+        Samples (e.g. :func:`audiowgan.nn.crepe.clip_embeddings`), finite, at least 2 rows each.
+    degree : int > 0
+        Polynomial degree (3 in KID).
+    gamma : float > 0 or None
+        Scale of the dot product; None for ``1 / d``.
+    coef0 : float >= 0
+        Constant term (1 in KID); non-negative keeps the kernel positive definite.
+    subsets : int > 0 or None
+        Average the estimate over this many random subsets (KID's 100) of
+        ``min(subset_size, m, n)`` rows of each set, drawn without replacement; an
+        average of unbiased estimates is unbiased. None: one estimate from all rows,
+        which needs ``(m + n)^2`` floats of memory.
+    subset_size : int >= 2
+        Rows per subset (KID's 1000); unused when ``subsets`` is None.
+    seed : int >= 0
+        Seeds the subset draws: the same inputs and seed give the same value.
+
+    Returns
+    -------
+    float
+        The estimate, in squared kernel units (near 0: same distribution).
+    """
+    x = _as_rows("x", x)
+    y = _as_rows("y", y)
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x has {x.shape[1]} features and y {y.shape[1]}; they must match")
+    degree = positive_int("degree", degree)
+    if gamma is None:
+        gamma = 1.0 / x.shape[1]
+    elif isinstance(gamma, bool) or not isinstance(gamma, Real) or not np.isfinite(gamma) or gamma <= 0:
+        raise ValueError(f"gamma={gamma!r} must be a positive number or None (1 / n_features)")
+    if isinstance(coef0, bool) or not isinstance(coef0, Real) or not np.isfinite(coef0) or coef0 < 0:
+        raise ValueError(f"coef0={coef0!r} must be a non-negative number")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
+        raise ValueError(f"seed={seed!r} must be a non-negative integer")
+    kernel = dict(degree=degree, gamma=float(gamma), coef0=float(coef0))
+    if subsets is None:
+        return _mmd2_unbiased(x, y, **kernel)
+    subsets = positive_int("subsets", subsets)
+    if isinstance(subset_size, bool) or not isinstance(subset_size, Integral) or subset_size < 2:
+        raise ValueError(f"subset_size={subset_size!r} must be an integer >= 2")
+    size = min(int(subset_size), len(x), len(y))
+    rng = np.random.default_rng(seed)
+    estimates = [
+        _mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)], **kernel)
+        for _ in range(subsets)
+    ]
+    return float(np.mean(estimates))

@@ -133,7 +133,7 @@ def fill_defaults(config: dict, schema: dict) -> None:
             fill_defaults(config[key], sub)
 
 
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "schemas" / "config.schema.yaml"
 
 
 @functools.cache
@@ -188,9 +188,6 @@ class Spec:
         return {
             k: v.to_dict() if isinstance(v, Spec) else list(v) if isinstance(v, tuple) else v for k, v in out.items()
         }
-
-    def replace(self, **changes: Any) -> Self:
-        return type(self).from_mapping(self.to_dict(), **changes)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .settings import schema
+from audiowgan.core.settings import schema
 
 NEUTRAL = "x-result-neutral"
 

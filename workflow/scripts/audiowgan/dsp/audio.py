@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from . import atomic
-from .settings import AudioSpec
+from audiowgan.core import atomic
+from audiowgan.core.settings import AudioSpec
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import atomic
+from audiowgan.core import atomic
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html.j2"
 

@@ -29,7 +29,7 @@ Two paths, selected by ``method``:
     took 40 % more CPU time here.
 
     The mel -> linear step, not Griffin-Lim, sets the quality. Measured on one
-    5-second clip of ``audiowgan.demo`` music (256 mels, n_fft 2048): librosa's
+    5-second clip of ``audiowgan.ingest.demo`` music (256 mels, n_fft 2048): librosa's
     L-BFGS-B stops at a relative mel residual of about 1 % and a magnitude 0.195
     (spectral convergence) from the true STFT; 50 Richardson-Lucy steps reach 0.2 %
     and 0.124. After 32 Griffin-Lim iterations the audio's STFT is about 0.14 from
@@ -44,15 +44,16 @@ Shapes follow librosa: ``(n_mels, frames)`` or a batch ``(B, n_mels, frames)`` i
 from __future__ import annotations
 
 import functools
-import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral, Real
 
 import numpy as np
 
-from . import features
+from audiowgan.core.check import check_band, check_hop, positive_int
+from audiowgan.dsp import mel as features
 
-__all__ = ["mel_to_audio", "mel_to_magnitude", "spectral_convergence", "stft_magnitude"]
+__all__ = ["mel_to_audio", "mel_to_magnitude", "stft_magnitude"]
 
 METHODS = ("fast", "librosa")
 _EPS = 1e-12  # guards divisions by a band or bin with no energy
@@ -61,34 +62,24 @@ _EPS = 1e-12  # guards divisions by a band or bin with no energy
 # --------------------------------------------------------------------------- checks
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive integer")
-    return int(value)
-
-
 def _check_params(
     mel_power, *, sample_rate, n_fft, hop_length, fmin, fmax, n_iter, length, method, momentum, seed
 ) -> tuple[np.ndarray, float]:
     """Validate every argument of :func:`mel_to_audio`; return the mel as a float array and fmax."""
-    sample_rate = _check_positive_int("sample_rate", sample_rate)
-    n_fft = _check_positive_int("n_fft", n_fft)
-    hop_length = _check_positive_int("hop_length", hop_length)
-    if hop_length > n_fft:
-        raise ValueError(f"hop_length={hop_length} must not exceed n_fft={n_fft} (frames would skip samples)")
-    _check_positive_int("n_iter", n_iter)
+    sample_rate = positive_int("sample_rate", sample_rate)
+    n_fft = positive_int("n_fft", n_fft)
+    hop_length = positive_int("hop_length", hop_length)
+    check_hop(hop_length, n_fft)
+    positive_int("n_iter", n_iter)
     if length is not None:
-        _check_positive_int("length", length)
+        positive_int("length", length)
     if method not in METHODS:
         raise ValueError(f"method={method!r} must be one of {METHODS}")
     if isinstance(momentum, bool) or not isinstance(momentum, Real) or not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum={momentum!r} must be a number in [0, 1]")
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    nyquist = sample_rate / 2
-    fmax_eff = nyquist if fmax is None else fmax
-    if not isinstance(fmin, Real) or not isinstance(fmax_eff, Real) or not 0 <= fmin < fmax_eff <= nyquist:
-        raise ValueError(f"fmin={fmin!r} and fmax={fmax!r} must satisfy 0 <= fmin < fmax <= sample_rate/2={nyquist}")
+    fmax_eff = check_band(fmin, fmax, sample_rate)
     mel = np.asarray(mel_power)
     if mel.ndim not in (2, 3):
         raise ValueError(f"mel_power.shape={mel.shape} must be (n_mels, frames) or (batch, n_mels, frames)")
@@ -98,7 +89,7 @@ def _check_params(
         raise ValueError(f"mel_power.shape={mel.shape} must not be empty")
     if not np.all(np.isfinite(mel)) or np.any(mel < 0):
         raise ValueError("mel_power must be finite and non-negative (a power mel, not dB or the [-1, 1] scaling)")
-    return mel, float(fmax_eff)
+    return mel, fmax_eff
 
 
 # ------------------------------------------------------------------ cached operators
@@ -113,10 +104,9 @@ def _mel_operators(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
     Richardson-Lucy normaliser 1 / colsum(M) (0 for bins outside [fmin, fmax]) is folded
     into the rows of ``M^T``, which saves a pass over the spectrogram per step.
     """
-    import librosa
     import scipy.sparse
 
-    basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float32)
+    basis = features.mel_filters(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     col_sums = basis.sum(axis=0)
     inv_cols = np.where(col_sums > 0, 1.0 / np.maximum(col_sums, _EPS), 0.0).astype(np.float32)
     m = scipy.sparse.csr_matrix(basis)
@@ -256,7 +246,7 @@ def _fast(
     momentum: float,
     seed: int,
     n_nnls: int = 50,
-    backend: str = "numpy",
+    backend: Callable | None = None,
     workers: int = 1,
 ) -> np.ndarray:
     b, _, t = mel.shape
@@ -265,9 +255,9 @@ def _fast(
     magnitude = functools.partial(
         _linear_magnitude, sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax, n_nnls=n_nnls
     )
-    if backend == "tensorflow":
+    if backend is not None:
         mag, scale = magnitude(mel)
-        y = _griffin_lim_tf(
+        y = backend(
             mag, phases * mag, n_fft=n_fft, hop_length=hop_length, n_iter=n_iter, length=length, momentum=momentum
         )
         return (y * np.sqrt(scale)[:, None]).astype(np.float32)
@@ -329,55 +319,6 @@ def _griffin_lim(
     return _istft(spec, n_fft=n_fft, hop_length=hop_length, length=length)
 
 
-def _griffin_lim_tf(
-    mag: np.ndarray, spec: np.ndarray, *, n_fft: int, hop_length: int, n_iter: int, length: int, momentum: float
-) -> np.ndarray:
-    """The same fast Griffin-Lim loop in TensorFlow (for GPUs): (B, T, bins) magnitude and start -> (B, length).
-
-    Same STFT conventions as :func:`_stft`/:func:`_istft`: centered by zero-padding n_fft // 2 on each
-    side, periodic Hann window, inverse by window-sum-square-normalised overlap-add.
-    """
-    import tensorflow as tf
-
-    pad, t = n_fft // 2, mag.shape[1]
-    window = functools.partial(tf.signal.hann_window, periodic=True)
-    inverse_window = tf.signal.inverse_stft_window_fn(hop_length, forward_window_fn=window)
-    accel = momentum / (1.0 + momentum)
-
-    def stft(y):
-        return tf.signal.stft(tf.pad(y, [[0, 0], [pad, pad]]), n_fft, hop_length, n_fft, window_fn=window)
-
-    def istft(s, n):
-        y = tf.signal.inverse_stft(s, n_fft, hop_length, n_fft, window_fn=inverse_window)[:, pad : pad + n]
-        return tf.pad(y, [[0, 0], [0, n - tf.shape(y)[1]]])
-
-    @tf.function
-    def run(mag, spec):
-        mag_c = tf.cast(mag, tf.complex64)
-        rebuilt = tf.zeros_like(spec)
-        for _ in tf.range(n_iter):
-            prev = rebuilt
-            rebuilt = stft(istft(spec, hop_length * (t - 1)))
-            target = rebuilt - tf.cast(accel, tf.complex64) * prev
-            spec = mag_c * tf.math.exp(tf.complex(0.0, tf.math.angle(target)))  # target magnitude, phase of t_n
-        return istft(spec, length)
-
-    return run(tf.constant(mag, tf.float32), tf.constant(spec, tf.complex64)).numpy()
-
-
-BACKENDS = ("auto", "numpy", "tensorflow")
-
-
-def _pick_backend(backend: str) -> str:
-    """``auto``: TensorFlow when it is already loaded (never imported for this) and sees a GPU, else numpy."""
-    if backend != "auto":
-        return backend
-    tf = sys.modules.get("tensorflow")
-    if tf is not None and tf.config.list_physical_devices("GPU"):
-        return "tensorflow"
-    return "numpy"
-
-
 # ---------------------------------------------------------------------- public API
 
 
@@ -394,7 +335,7 @@ def mel_to_audio(
     method: str = "fast",
     momentum: float = 0.99,
     seed: int = 0,
-    backend: str = "auto",
+    backend: Callable | None = None,
     workers: int = 1,
 ) -> np.ndarray:
     """Invert power mel spectrograms to audio with (fast) Griffin-Lim.
@@ -426,9 +367,10 @@ def mel_to_audio(
         Fast Griffin-Lim momentum; 0 gives plain Griffin-Lim.
     seed : int >= 0
         Seed of the random initial phases; the same seed gives the same audio.
-    backend : {"auto", "numpy", "tensorflow"}
-        Where the fast path's Griffin-Lim loop runs. ``"auto"`` picks TensorFlow when it
-        is already imported (as in the ``generate`` rule) and sees a GPU, numpy otherwise.
+    backend : callable or None
+        Where the fast path's Griffin-Lim loop runs: None for numpy, or a function with the
+        signature of :func:`audiowgan.nn.griffinlim.griffin_lim_tf` (TensorFlow, for GPUs),
+        which the caller passes; never chosen from what happens to be imported.
     workers : int > 0
         Threads for the numpy Griffin-Lim loop, a few items each (numpy and scipy.fft release
         the GIL); the audio is the same for any number.
@@ -456,9 +398,9 @@ def mel_to_audio(
         momentum=momentum,
         seed=seed,
     )
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r} must be one of {BACKENDS}")
-    _check_positive_int("workers", workers)
+    if backend is not None and not callable(backend):
+        raise ValueError(f"backend={backend!r} must be None (numpy) or a Griffin-Lim function")
+    positive_int("workers", workers)
     single = mel.ndim == 2
     batch = mel[None] if single else mel
     n_frames = batch.shape[-1]
@@ -502,7 +444,7 @@ def mel_to_audio(
             length=out_length,
             momentum=float(momentum),
             seed=int(seed),
-            backend=_pick_backend(backend),
+            backend=backend,
             workers=int(workers),
         )
     return out[0] if single else out
@@ -543,28 +485,3 @@ def mel_to_magnitude(
     mag, scale = _linear_magnitude(batch, sample_rate=sample_rate, n_fft=n_fft, fmin=fmin, fmax=fmax_eff, n_nnls=50)
     out = (mag * np.sqrt(scale)[:, None, None]).swapaxes(1, 2)
     return out[0] if mel.ndim == 2 else out
-
-
-def spectral_convergence(reference_mag: np.ndarray, estimate_mag: np.ndarray) -> float:
-    """Spectral convergence ``||S - S_hat||_F / ||S||_F`` of two magnitude spectrograms.
-
-    Parameters
-    ----------
-    reference_mag : np.ndarray [shape=(..., bins, frames)]
-        The true magnitude ``S``; not all zero.
-    estimate_mag : np.ndarray [shape=same as reference_mag]
-        The estimate ``S_hat``.
-
-    Returns
-    -------
-    float
-        0 for a perfect estimate; 1 for an all-zero one.
-    """
-    ref = np.asarray(reference_mag, dtype=np.float64)
-    est = np.asarray(estimate_mag, dtype=np.float64)
-    if ref.shape != est.shape:
-        raise ValueError(f"estimate_mag.shape={est.shape} must equal reference_mag.shape={ref.shape}")
-    norm = np.linalg.norm(ref)
-    if not np.isfinite(norm) or norm == 0:
-        raise ValueError(f"reference_mag must be finite and not all zero (norm={norm})")
-    return float(np.linalg.norm(ref - est) / norm)

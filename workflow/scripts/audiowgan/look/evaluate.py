@@ -14,7 +14,7 @@ be read side by side:
   same mel as the clips: a generator that learnt only the loudness or the spectral tilt.
 
 With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of a
-pretrained pitch network (CREPE, :mod:`perceptual`): a Frechet and an unbiased kernel distance on its
+pretrained pitch network (CREPE, :mod:`audiowgan.nn.crepe`): a Frechet and an unbiased kernel distance on its
 frame embeddings, a second opinion from features the GAN was never trained on. That part imports
 TensorFlow.
 
@@ -38,8 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import atomic, audio, dataset, features, metrics
-from .settings import AudioSpec, MelSpec
+from audiowgan.core import atomic
+from audiowgan.core.settings import AudioSpec
+from audiowgan.data import pack as dataset
+from audiowgan.dsp import audio
+from audiowgan.dsp import mel as features
+from audiowgan.look import distances as metrics
 
 FD_KEYS = (
     "generated",
@@ -52,16 +56,6 @@ FD_KEYS = (
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
 ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT magnitude (0 is perfect)"
-
-
-def _mel_args(meta: dict) -> dict:
-    """The sample rate and mel settings a dataset was made with (its meta.json), as keyword arguments."""
-    return {"sample_rate": AudioSpec.from_meta(meta).sample_rate, **MelSpec.from_meta(meta).stft_args()}
-
-
-def clip_mels(clips: list[str | Path], meta: dict) -> np.ndarray:
-    """Scaled mels (N, n_mels, frames) of WAV files, with the dataset's parameters and length."""
-    return waves_mels(read_clips(clips, meta), meta)
 
 
 def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,25 +94,6 @@ def noise_waves(kind: str, *, n: int, length: int, seed: int) -> np.ndarray:
     return (white / rms * 10 ** (-20 / 20)).astype(np.float32)
 
 
-def waves_mels(waves: np.ndarray, meta: dict) -> np.ndarray:
-    """Scaled mels (N, n_mels, frames) of audio arrays, with the dataset's parameters."""
-    args = _mel_args(meta)
-    return np.stack([features.mel(w, top_db=float(meta["top_db"]), **args) for w in waves])
-
-
-def read_clips(clips: list[str | Path], meta: dict) -> np.ndarray:
-    """(N, segment samples) float32 audio of WAV files at the dataset's rate, cut or padded to its length."""
-    spec = AudioSpec.from_meta(meta)
-    sr, length = spec.sample_rate, spec.segment_samples
-    out = []
-    for clip in clips:
-        samples, file_sr = audio.read_wav(clip)
-        if file_sr != sr:
-            raise ValueError(f"{clip} is at {file_sr} Hz, the dataset at {sr} Hz")
-        out.append(np.pad(samples[:length], (0, max(0, length - len(samples)))))
-    return np.stack(out).astype(np.float32)
-
-
 def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.ndarray) -> np.ndarray:
     """(len(rows), samples) audio of dataset rows, read from their segment WAVs."""
     index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str}).set_index("row")
@@ -129,13 +104,14 @@ def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.n
 
 def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int) -> dict:
     """Frechet and kernel distances of each set's CREPE frame embeddings to the reference's (rounded)."""
-    from . import perceptual
+    from audiowgan.nn import crepe  # TensorFlow: only when the perceptual distances are asked for
 
-    ref = perceptual.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
-    out: dict = {"frechet": {}, "kernel": {}, "embedding": perceptual.describe(), "reference_frames": len(ref)}
+    ref = crepe.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
+    out: dict = {"frechet": {}, "kernel": {}, "embedding": crepe.describe(), "reference_frames": len(ref)}
     for name, waves in sets.items():
-        d = perceptual.embedding_distances(perceptual.clip_embeddings(waves, sample_rate=sample_rate), ref, seed=seed)
-        out["frechet"][name], out["kernel"][name] = round(d["frechet"], 6), round(d["kernel"], 6)
+        emb = crepe.clip_embeddings(waves, sample_rate=sample_rate)
+        fd, kd = metrics.frechet_distance(emb, ref), metrics.kernel_distance(emb, ref, seed=seed)
+        out["frechet"][name], out["kernel"][name] = round(fd, 6), round(kd, 6)
     return out
 
 
@@ -170,21 +146,65 @@ def evaluate(
     heldout = dataset.distinct_rows(dataset_dir, "heldout", AudioSpec.from_meta(meta).span_hops)
     a_rows, b_rows = split_halves(heldout, seed)
     n = min(len(b_rows), len(clips))  # items per compared set: equal sizes, equal FD bias
-    result: dict = {
+    split = {
+        "heldout_segments": int(len(dataset.split_rows(dataset_dir, "heldout"))),
+        "distinct_heldout_segments": int(len(heldout)),  # of them, those sharing no audio (overlapping segments)
+        "reference_a": int(len(a_rows)),
+        "compare_b": int(len(b_rows)),
+        "items_per_set": int(n),
+        "frames_per_item": int(meta["frames"]),
+        "seed": int(seed),
+        **_holdout_account(meta),
+    }
+    result = _result(split, inversion_method=inversion_method, griffin_lim_iters=griffin_lim_iters)
+    if len(heldout) < 2 or n < 1:
+        result["status"] = "skipped"
+        result["reason"] = (
+            f"{len(heldout)} held-out segment(s) and {len(clips)} clip(s): the Frechet distances need at least "
+            "2 held-out segments (two halves) and 1 clip; raise evaluate.holdout_fraction or add audio"
+        )
+        log.warning("Frechet distances skipped: %s", result["reason"])
+    else:
+        generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
+        noises = _frechet_distances(
+            result["frechet_distance"], mels, meta, a_rows, b_rows[:n], generated, generator_mels, seed=seed
+        )
+        log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n,
+                 result["frechet_distance"])  # fmt: skip
+        if perceptual:
+            sets = {"generated": generated, "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
+                    **noises}  # fmt: skip
+            result["perceptual"] = perceptual_distances(
+                segment_waves(dataset_dir, segments_root, a_rows), sets,
+                sample_rate=AudioSpec.from_meta(meta).sample_rate, seed=seed,
+            )  # fmt: skip
+            log.info("CREPE-embedding distances: Frechet %s, kernel %s", result["perceptual"]["frechet"],
+                     result["perceptual"]["kernel"])  # fmt: skip
+    result["round_trip"].update(
+        _round_trip(
+            dataset_dir,
+            segments_root,
+            heldout[:round_trip_segments],
+            meta,
+            n_iter=griffin_lim_iters,
+            method=inversion_method,
+            seed=seed,
+            log=log,
+        )  # fmt: skip
+    )
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
+    return result
+
+
+def _result(split: dict, *, inversion_method: str, griffin_lim_iters: int) -> dict:
+    """metrics.json before anything is measured: every key there, its values None."""
+    return {
         "status": "ok",
         "reason": None,
         "features": FEATURES,
         "noise": NOISE,
-        "split": {
-            "heldout_segments": int(len(dataset.split_rows(dataset_dir, "heldout"))),
-            "distinct_heldout_segments": int(len(heldout)),  # of them, those sharing no audio (overlapping segments)
-            "reference_a": int(len(a_rows)),
-            "compare_b": int(len(b_rows)),
-            "items_per_set": int(n),
-            "frames_per_item": int(meta["frames"]),
-            "seed": int(seed),
-            **_holdout_account(meta),
-        },
+        "split": split,
         "frechet_distance": dict.fromkeys(FD_KEYS),
         "perceptual": None,
         "round_trip": {
@@ -197,58 +217,24 @@ def evaluate(
             "measure": ROUND_TRIP_MEASURE,
         },
     }
-    if len(heldout) < 2 or n < 1:
-        result["status"] = "skipped"
-        result["reason"] = (
-            f"{len(heldout)} held-out segment(s) and {len(clips)} clip(s): the Frechet distances need at least "
-            "2 held-out segments (two halves) and 1 clip; raise evaluate.holdout_fraction or add audio"
-        )
-        log.warning("Frechet distances skipped: %s", result["reason"])
-    else:
-        reference = np.asarray(mels[a_rows])
-        fd = result["frechet_distance"]
-        generated = read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
-        fd["generated"] = _fd(waves_mels(generated, meta), reference)
-        if generator_mels is not None:
-            fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
-        fd["real_vs_real"] = _fd(np.asarray(mels[b_rows[:n]]), reference)
-        noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
-        fd["noise_vs_real"] = _fd(noise, reference)
-        audio_spec = AudioSpec.from_meta(meta)
-        length, sr = audio_spec.segment_samples, audio_spec.sample_rate
-        noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
-        for key, waves in noises.items():
-            fd[key] = _fd(waves_mels(waves, meta), reference)
-        log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n, fd)
-        if perceptual:
-            sets = {
-                "generated": generated,
-                "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
-                **noises,
-            }
-            result["perceptual"] = perceptual_distances(
-                segment_waves(dataset_dir, segments_root, a_rows), sets, sample_rate=sr, seed=seed
-            )
-            log.info(
-                "CREPE-embedding distances: Frechet %s, kernel %s",
-                result["perceptual"]["frechet"],
-                result["perceptual"]["kernel"],
-            )
-    result["round_trip"].update(
-        _round_trip(
-            dataset_dir,
-            segments_root,
-            heldout[:round_trip_segments],
-            meta,
-            n_iter=griffin_lim_iters,
-            method=inversion_method,
-            seed=seed,
-            log=log,
-        )
-    )
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
-    return result
+
+
+def _frechet_distances(fd: dict, mels, meta: dict, a_rows, b_rows, generated, generator_mels, *, seed: int) -> dict:
+    """Fill ``fd`` with the mel-frame Frechet distances of each set to reference half A; return the noise waves
+    (white and pink), for the perceptual distances. ``b_rows``: the n rows of half B that are compared."""
+    n = len(b_rows)
+    reference = np.asarray(mels[a_rows])
+    fd["generated"] = _fd(features.waves_mels(generated, meta), reference)
+    if generator_mels is not None:
+        fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
+    fd["real_vs_real"] = _fd(np.asarray(mels[b_rows]), reference)
+    noise = np.random.default_rng([seed, 1]).uniform(-1.0, 1.0, size=(n, *mels.shape[1:])).astype(np.float32)
+    fd["noise_vs_real"] = _fd(noise, reference)
+    length = AudioSpec.from_meta(meta).segment_samples
+    noises = {f"{k}_noise_vs_real": noise_waves(k, n=n, length=length, seed=seed) for k in ("white", "pink")}
+    for key, waves in noises.items():
+        fd[key] = _fd(features.waves_mels(waves, meta), reference)
+    return noises
 
 
 def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed, log) -> dict:
@@ -261,7 +247,7 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
         n_iter=n_iter,
         method=method,
         seed=seed,
-        **_mel_args(meta),
+        **features.meta_mel_args(meta),
     )
     log.info(
         "Griffin-Lim round trip (%s, %d iterations) on %d held-out segment(s): mean %.4f",

@@ -5,7 +5,7 @@ Each piece has a chord progression (detuned saw-like pads), a bass line, drums
 The files are ordinary WAVs listed in ``config/demo_sources.tsv`` as local paths,
 so they flow through the same stages (yt-dlp, ffmpeg, segment, mel) as any source.
 
-Run ``python -m audiowgan.demo OUT_DIR`` (with workflow/scripts on PYTHONPATH).
+Run ``python -m audiowgan.ingest.demo OUT_DIR`` (with workflow/scripts on PYTHONPATH).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
+from audiowgan.dsp import audio
 
 # Triads as semitone offsets from the root, and progressions as scale degrees.
 _MAJOR = (0, 4, 7)

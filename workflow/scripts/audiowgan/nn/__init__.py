@@ -1,0 +1,7 @@
+"""nn: everything that runs TensorFlow/Keras, and the only folder that imports them.
+
+``model`` (networks), ``step`` (one WGAN-GP step), ``augment`` (DiffAugment), ``batches`` (data order and
+reads), ``state`` (what a checkpoint holds), ``losses`` (losses.csv), ``loop`` and ``callbacks``,
+``devices`` (threads, GPUs, precision, strategy), ``train`` (rule ``train``), ``crepe`` (pretrained
+embeddings) and ``griffinlim`` (Griffin-Lim on TensorFlow, passed to :mod:`audiowgan.dsp.inversion`).
+"""

@@ -1,0 +1,102 @@
+"""Training input: a deterministic batch order per epoch, batch reads from the packed memmap, tf.data.
+
+The order of an epoch is a function of (seed, epoch) only, so a resumed run reads the same batches
+as an uninterrupted one; held-out rows are never read (they are for evaluation).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from audiowgan.data import pack
+
+
+def batch_order(n: int, batch_size: int, *, seed: int, epoch: int) -> np.ndarray:
+    """(n // batch_size, batch_size) row indices of one epoch, a function of (seed, epoch) only."""
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    steps = n // batch_size
+    return perm[: steps * batch_size].reshape(steps, batch_size)
+
+
+def read_batch(mels: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """mels[rows] as (B, n_mels, frames, 1) float32, reading rows in ascending order.
+
+    For a memmap opened by ``np.load(mmap_mode="r")`` the rows are read with ``os.preadv`` from the
+    file at the memmap's offset rather than through the mapping: pages touched through a mapping stay
+    in the process's resident set (measured: +75 MB peak RSS for +81 MB of data over one epoch;
+    madvise(DONTNEED) after each batch still left +30 MB), so RSS would grow with the dataset.
+    """
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), *mels.shape[1:], 1), dtype=np.float32)
+    filename = getattr(mels, "filename", None)
+    if isinstance(mels, np.memmap) and filename and mels.dtype == np.float32 and mels.flags.c_contiguous:
+        row_bytes = int(np.prod(mels.shape[1:])) * 4
+        fd = os.open(filename, os.O_RDONLY)
+        try:
+            for k in order:
+                view = memoryview(out[k]).cast("B")
+                if os.preadv(fd, [view], int(mels.offset) + int(rows[k]) * row_bytes) != row_bytes:
+                    raise OSError(f"short read of row {rows[k]} from {filename}")
+        finally:
+            os.close(fd)
+    else:
+        out[order, ..., 0] = mels[rows[order]]
+    return out
+
+
+def epoch_dataset(mels: np.ndarray, order: np.ndarray, start: int = 0) -> tf.data.Dataset:
+    """Batches ``order[start:]`` of one epoch, read from the memmap on a tf.data thread, prefetched."""
+    shape = (order.shape[1], *mels.shape[1:], 1)
+
+    def gen():
+        for rows in order[start:]:
+            yield read_batch(mels, rows)
+
+    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec(shape, tf.float32))
+    return ds.prefetch(2)
+
+
+@dataclass
+class TrainingData:
+    """The packed dataset as training sees it: the memory-mapped mels and the train split's rows."""
+
+    directory: Path
+    mels: np.ndarray  # (N, n_mels, frames) float32 memmap, never loaded whole
+    meta: dict
+    index_bytes: bytes  # index.csv as written, for the fingerprint
+    rows: np.ndarray  # train-split row numbers; held-out rows are for evaluation only
+    batch_size: int
+
+    @classmethod
+    def open(cls, directory: str | Path, *, batch_size: int) -> TrainingData:
+        directory = Path(directory)
+        mels = np.load(directory / "mels.npy", mmap_mode="r")
+        if mels.ndim != 3:
+            raise ValueError(f"{directory / 'mels.npy'} has shape {mels.shape}, expected (N, n_mels, frames)")
+        rows = pack.split_rows(directory, "train")
+        if len(rows) < batch_size:
+            raise ValueError(
+                f"train.batch_size={batch_size} is larger than the training split (N={len(rows)} "
+                "segments): lower train.batch_size or add audio"
+            )
+        meta = json.loads((directory / "meta.json").read_text())
+        return cls(directory, mels, meta, (directory / "index.csv").read_bytes(), rows, batch_size)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return int(self.mels.shape[1]), int(self.mels.shape[2])
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.rows) // self.batch_size
+
+    def epoch(self, epoch: int, *, seed: int, start: int = 0) -> tf.data.Dataset:
+        """The batches of ``epoch`` from its ``start``-th on (a resumed epoch skips the done ones)."""
+        order = self.rows[batch_order(len(self.rows), self.batch_size, seed=seed, epoch=epoch)]
+        return epoch_dataset(self.mels, order, start)

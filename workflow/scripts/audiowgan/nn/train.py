@@ -1,0 +1,115 @@
+"""Rule ``train``: WGAN-GP training with exact resume. :func:`train` is the table of contents.
+
+One *step* is one generator update: one real batch, reused by ``d_steps`` critic updates (fresh
+noise and interpolation weights each) and followed by one generator update, as in the write-up
+(:mod:`~audiowgan.nn.step`). A checkpoint (:mod:`~audiowgan.nn.state`) is resumed only when its
+fingerprint (model settings, train settings other than the ``TrainSpec.NOT_FINGERPRINTED`` ones,
+dataset meta and index) matches; it is saved every ``checkpoint_every`` steps, at the end and on
+SIGTERM/SIGINT. What watches or extends the loop (:mod:`~audiowgan.nn.loop`) without changing it is a
+callback (:mod:`~audiowgan.nn.callbacks`): the generator's moving average, checkpoint cadence,
+progress lines, the live losses.csv and TensorBoard. Devices, precision and the strategy are decided
+in :func:`audiowgan.nn.devices.setup_runtime`; the batches come from :mod:`~audiowgan.nn.batches`.
+
+Outputs in ``model_dir``: ``generator.weights.h5``, ``critic.weights.h5``, ``generator_ema.weights.h5``,
+``losses.csv`` and ``model.json``, each written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from audiowgan.core.settings import ModelSpec, TrainSpec
+from audiowgan.nn import callbacks as C
+from audiowgan.nn.batches import TrainingData
+from audiowgan.nn.devices import Runtime, setup_runtime
+from audiowgan.nn.loop import Callback, Loop, StopFlag, run_epoch, write_outputs
+from audiowgan.nn.state import Checkpoints, TrainState, build_state, fingerprint
+from audiowgan.nn.step import WGANGP
+
+
+def train(
+    *,
+    dataset_dir: str | Path,
+    model_dir: str | Path,
+    checkpoint_dir: str | Path,
+    model_params: ModelSpec | Mapping[str, Any],
+    train_params: TrainSpec | Mapping[str, Any],
+    log: logging.Logger | None = None,
+    callbacks: Sequence[Callback] = (),
+    strategy=None,
+    tensorboard_dir: str | Path | None = None,
+    threads: int | None = None,
+    gpu_requested: float = 0,
+) -> dict:
+    """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
+
+    ``model_params``/``train_params`` are settings objects or config mappings (checked against the
+    schema, missing keys taking its defaults). ``callbacks`` run after the built-in ones.
+    ``strategy`` (a ``tf.distribute.Strategy``), if given, replaces the automatic device choice.
+    ``tensorboard_dir``: where TensorBoard logs go when ``train.tensorboard`` is on (none without it).
+    ``threads``/``gpu_requested``: the rule job's threads and ``gpu`` resource, logged with the devices
+    first (see :func:`~audiowgan.nn.devices.setup_runtime`). Raises ``FloatingPointError`` on a
+    non-finite loss (the last good checkpoint is kept) and ``TrainingInterrupted`` after saving a
+    checkpoint on SIGTERM/SIGINT.
+    """
+    log = log or logging.getLogger(__name__)
+    logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
+    mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
+    runtime = setup_runtime(tp, log, strategy=strategy, threads=threads, gpu_requested=gpu_requested)
+    data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
+    hooks = builtin_callbacks(tp, Path(model_dir), tensorboard_dir) + list(callbacks)
+    with runtime.policy_scope():
+        state = build_state(mp, tp, data.shape, runtime)
+        with runtime.scope():
+            for cb in hooks:
+                state.extra.update(cb.state(state))
+        checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
+        rows = checkpoints.restore()
+        loop = Loop(mp=mp, tp=tp, data=data, state=state, gan=make_gan(state, mp, tp, runtime),
+                    checkpoints=checkpoints, runtime=runtime, rows=rows, log=log,
+                    step=int(state.step.numpy()), _t_offset=float(state.seconds.numpy()))  # fmt: skip
+        run_epochs(loop, hooks)
+        spec = write_outputs(loop, Path(model_dir))
+        log.info("done: %d steps in %.1f s (cumulative); outputs in %s", loop.step, loop.elapsed(), model_dir)
+        return spec
+
+
+def builtin_callbacks(tp: TrainSpec, model_dir: Path, tensorboard_dir: str | Path | None) -> list[Callback]:
+    """The callbacks every training runs, in this order; TensorBoard only with ``train.tensorboard`` and a folder."""
+    hooks = [
+        C.GeneratorEMA(tp.ema_decay),
+        C.CheckpointEvery(tp.checkpoint_every),
+        C.ProgressLog(),
+        C.LiveLosses(model_dir / "losses.csv"),
+    ]
+    if tp.tensorboard and tensorboard_dir is not None:
+        hooks.append(C.TensorBoard(tensorboard_dir, image_every=tp.tensorboard_image_every, seed=tp.seed))
+    return hooks
+
+
+def make_gan(state: TrainState, mp: ModelSpec, tp: TrainSpec, runtime: Runtime) -> WGANGP:
+    """The step over ``state``'s networks, optimizers and random stream."""
+    return WGANGP(state.generator, state.critic, state.g_opt, state.d_opt, state.rng, noise_dim=mp.noise_dim,
+                  d_steps=tp.d_steps, gp_weight=tp.gp_weight, jit_compile=tp.xla, strategy=runtime.strategy,
+                  augment=tp.augment)  # fmt: skip
+
+
+def run_epochs(loop: Loop, hooks: Sequence[Callback]) -> None:
+    """The epochs left, a checkpoint at the end, the callbacks' begin/end hooks; the callbacks are closed
+    whatever happens."""
+    try:
+        for cb in hooks:
+            cb.on_train_begin(loop)
+        with StopFlag() as stop:
+            for epoch in range(loop.step // loop.data.steps_per_epoch, loop.tp.epochs):
+                run_epoch(loop, epoch, hooks, stop)
+            if loop.checkpoints.saved_step != loop.step:
+                loop.save_checkpoint()
+        for cb in hooks:
+            cb.on_train_end(loop)
+    finally:
+        for cb in hooks:
+            cb.close()
