@@ -233,16 +233,20 @@ def _distinct_seconds(numbers: list[int], spec: AudioSpec) -> float:
     return float(np.minimum(gaps, spec.segment_seconds).sum() + spec.segment_seconds)
 
 
+def _split_index(dataset_dir: str | Path, split: str) -> pd.DataFrame:
+    """The ``index.csv`` rows of one split that have a row in mels.npy; no ``split`` column means all ``train``."""
+    index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str})
+    if "split" not in index:
+        index["split"] = "train"
+    return index[(index["split"] == split) & (index["row"] >= 0)]
+
+
 def split_rows(dataset_dir: str | Path, split: str = "train") -> np.ndarray:
     """Row numbers of one split (``train`` or ``heldout``) from ``index.csv``, ascending.
 
     An index without a ``split`` column puts every row in ``train``.
     """
-    index = pd.read_csv(Path(dataset_dir) / "index.csv")
-    if "split" not in index:
-        index["split"] = "train"
-    rows = index.loc[index["split"] == split, "row"].to_numpy(dtype=np.int64)
-    return np.sort(rows[rows >= 0])
+    return np.sort(_split_index(dataset_dir, split)["row"].to_numpy(dtype=np.int64))
 
 
 def distinct_rows(dataset_dir: str | Path, split: str, span: int) -> np.ndarray:
@@ -250,8 +254,7 @@ def distinct_rows(dataset_dir: str | Path, split: str, span: int) -> np.ndarray:
     starts at least ``span`` hops (``AudioSpec.span_hops``) after the last kept one. With side-by-side
     segments (span 1) that is every row of the split. Evaluation compares such rows, so overlapping
     segments cannot make real music look closer to itself than it is."""
-    index = pd.read_csv(Path(dataset_dir) / "index.csv", dtype={"track": str, "segment": str})
-    index = index[(index["row"] >= 0) & (index.get("split", "train") == split)]
+    index = _split_index(dataset_dir, split)
     kept = []
     for _, rows in index.assign(number=index["segment"].astype(int)).sort_values("number").groupby("track"):
         last = None
