@@ -142,22 +142,29 @@ def main() -> None:
         "--configs", default="0,4", help="comma-separated indices into CONFIGS (0: before, 4: today's defaults)"
     )
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
+    ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its default); 1 keeps CPU-time budgets "
+                    "fair when other work loads the machine (idle threads of a pool spin, and that counts)")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"))
     args = ap.parse_args()
     out = args.out / args.corpus
+    if args.threads:
+        from audiowgan.nn import devices
+
+        devices.configure_threads(args.threads)
     base = prepare(out, args.corpus, args.minutes, args.holdout, None, args.holdout_by)
     mels, meta = dataset.open_dataset(base)
     print(f"held out: {meta['holdout']['reason']}", flush=True)
     a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
     n = min(args.clips, len(b_rows))
+    b_rows = evaluation.compared_rows(b_rows, n, seed=0)
     segments = out / "side-by-side" / "segments"
     reference_waves = evaluation.segment_waves(base, segments, a_rows)
     reference_mels = np.asarray(mels[a_rows])
     sets: dict[str, np.ndarray] = {
-        "real vs real (held-out half B)": evaluation.segment_waves(base, segments, b_rows[:n]),
+        "real vs real (held-out half B)": evaluation.segment_waves(base, segments, b_rows),
         "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
         "pink noise": evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
-        CEILING: inversion_ceiling(np.asarray(mels[b_rows[:n]])),
+        CEILING: inversion_ceiling(np.asarray(mels[b_rows])),
         TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
     runs = {}

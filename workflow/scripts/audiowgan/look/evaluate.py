@@ -66,6 +66,16 @@ def split_halves(rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(rows[:half]), np.sort(rows[half : 2 * half])
 
 
+def compared_rows(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` of ``rows`` drawn with ``seed``, sorted: a compared set that spans every held-out track.
+
+    Not the first ``n``: rows are in track order, so those would come from the first track or two and
+    make the real-vs-real floor (and the inversion ceiling) a comparison of one track with all of them.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(rows, size=min(int(n), len(rows)), replace=False))
+
+
 def _holdout_account(meta: dict) -> dict:
     """How pack chose the held-out segments (its meta.json ``holdout``), for metrics.json's ``split``."""
     holdout = meta.get("holdout", {})
