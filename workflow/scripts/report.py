@@ -1,6 +1,6 @@
 """Rule `report`: results/report.html, a self-contained page with metrics, plots and a player per clip."""
 
-from audiowgan.core import runlog
+from audiowgan.core import experiments, runlog
 from audiowgan.look import report
 
 snakemake = globals()["snakemake"]
@@ -17,5 +17,7 @@ report.write_report(
     copies=list(snakemake.input.copies),
     longform_csv=snakemake.input.longform,
     pieces=list(snakemake.input.pieces),
+    comparison=snakemake.params.comparison,
+    title=experiments.report_title(snakemake.wildcards.exp),
 )
 log.info("wrote %s", snakemake.output.html)

@@ -43,6 +43,11 @@ def label(exp: str) -> str:
     return exp.removeprefix("experiments/").rstrip("/") or BASE_LABEL
 
 
+def report_title(exp: str) -> str:
+    """The title of run ``exp``'s report."""
+    return "audio-wgan results" + (f": experiment {label(exp)}" if exp != BASE else "")
+
+
 def model_dir(exp: str) -> str:
     """Where run ``exp`` writes its model (generator and critic weights, model.json)."""
     return f"results/{exp}model"
@@ -108,6 +113,14 @@ def run_configs(config: Mapping[str, Any], check) -> dict[str, dict]:
     return runs
 
 
+def config_of(config: Mapping[str, Any], exp: str) -> dict:
+    """The config of run ``exp`` from the checked top-level ``config`` (what a rule script reads from
+    ``snakemake.config`` for its result-neutral values, which are not params)."""
+    if exp == BASE:
+        return dict(config)
+    return merged(config, config["experiments"][label(exp)])
+
+
 def init_source(runs: Mapping[str, Mapping[str, Any]], exp: str) -> str | None:
     """The model folder that run ``exp`` starts from (``train.init_from``), or None for random weights.
 
@@ -128,9 +141,10 @@ def _check_init_from(runs: Mapping[str, Mapping[str, Any]]) -> None:
         while (src := init_source(runs, cur)) in by_dir:
             cur = by_dir[src]
             if cur in seen:
-                chain = " -> ".join(label(e) for e in [*seen, cur])
+                cycle = [*seen[seen.index(cur) :], cur]
                 raise ConfigError(
-                    f"config key 'train.init_from' of {label(exp)!r}: the runs start from each other ({chain}); "
+                    f"config key 'train.init_from' of {label(cur)!r}: the runs start from each other "
+                    f"({' -> '.join(map(label, cycle))}); "
                     "an experiment inherits the top level's init_from unless it sets its own (null for none)"
                 )
             seen.append(cur)
