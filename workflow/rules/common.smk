@@ -8,7 +8,9 @@ from pathlib import Path
 SCRIPTS = Path(str(workflow.current_basedir)).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
-from audiowgan.core import experiments  # noqa: E402
+from audiowgan.core.experiments import init_source, run_configs  # noqa: E402
+from audiowgan.core.experiments import label, report_title  # noqa: E402
+from audiowgan.core.experiments import shown_overrides  # noqa: E402
 from audiowgan.core.check import ConfigError, check as check_config  # noqa: E402
 from audiowgan.core.imports import module_files  # noqa: E402
 from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
@@ -25,7 +27,7 @@ try:
         )
     # {exp wildcard: its checked config}: "" is the top level (results/model/...), "experiments/<name>/" an
     # experiment (results/experiments/<name>/model/...). One set of rules serves them all.
-    RUNS = experiments.run_configs(config, check_config)
+    RUNS = run_configs(config, check_config)
 except ConfigError as exc:
     # One line, no traceback: the message names the key, the value and the rule.
     print(f"audio-wgan: invalid configuration: {exc}", file=sys.stderr)
@@ -81,8 +83,9 @@ def train_params(wildcards):
 
 def init_inputs(wildcards):
     """The model that train.init_from names, as inputs: an experiment's then trains first (the DAG orders them),
-    and a retrained or another source reruns the job. None for a training from random weights."""
-    source = experiments.init_source(RUNS, wildcards.exp)
+    and a retrained or another source reruns the job. None for a training from random weights.
+    """
+    source = init_source(RUNS, wildcards.exp)
     if source is None:
         return {}
     return {
@@ -100,7 +103,9 @@ def generator_weights(wildcards):
 
 def run_outputs(*groups):
     """The files of ``groups`` (patterns, or lists of them) for every run, run by run: the top level first."""
-    patterns = [p for group in groups for p in ([group] if isinstance(group, str) else group)]
+    patterns = [
+        p for group in groups for p in ([group] if isinstance(group, str) else group)
+    ]
     return [path for exp in RUNS for path in expand(patterns, exp=exp)]
 
 

@@ -21,10 +21,9 @@ rule compare:
         runtime=5,
         mem_mb=1000,
     params:
-        runs=[experiments.label(exp) for exp in RUNS],
-        # Shown beside each experiment; a param, so that editing one redraws the page.
-        overrides={
-            name: overrides or {} for name, overrides in config["experiments"].items()
-        },
+        runs=[label(exp) for exp in RUNS],
+        # Shown beside each experiment; a param, so that editing one redraws the page (result-neutral
+        # keys left out: changing one reruns nothing).
+        overrides=shown_overrides(config),
     script:
         "../scripts/compare.py"

@@ -25,6 +25,7 @@ rule report:
         runtime=5,
         mem_mb=1000,
     params:
+        title=lambda wildcards: report_title(wildcards.exp),
         # Linked from every run's report when there are experiments (not an input: no report waits for them all).
         comparison=COMPARISON if len(RUNS) > 1 else None,
     script:

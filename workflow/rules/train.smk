@@ -22,8 +22,8 @@ rule train:
         "../../envs/train.yaml"
     # Fits common GPU nodes (2 CPUs feed the GPU); raise it for CPU training: --set-threads train=8.
     threads: 2
-    # One job per run (the top level and each experiment), each with its GPU: side by side on a cluster.
     resources:
+        # One job per run (the top level and each experiment), each with its GPU: side by side on a cluster.
         runtime=24 * 60,
         mem_mb=16000,
         gpu=1,

@@ -1,6 +1,6 @@
 """Rule `report`: results/report.html, a self-contained page with metrics, plots and a player per clip."""
 
-from audiowgan.core import experiments, runlog
+from audiowgan.core import runlog
 from audiowgan.look import report
 
 snakemake = globals()["snakemake"]
@@ -18,6 +18,6 @@ report.write_report(
     longform_csv=snakemake.input.longform,
     pieces=list(snakemake.input.pieces),
     comparison=snakemake.params.comparison,
-    title=experiments.report_title(snakemake.wildcards.exp),
+    title=snakemake.params.title,
 )
 log.info("wrote %s", snakemake.output.html)

@@ -80,9 +80,24 @@ def check_overrides(experiments: Any) -> None:
                 )
         for keys, why in SHARED_KEYS.items():
             if _has(overrides or {}, keys):
-                raise ConfigError(
-                    f"config key '{where}.{'.'.join(keys)}': set it at the top level only: {why}"
-                )
+                raise ConfigError(f"config key '{where}.{'.'.join(keys)}': set it at the top level only: {why}")
+
+
+def shown_overrides(config: Mapping[str, Any]) -> dict[str, dict]:
+    """{name: its overrides} without the result-neutral keys (for the comparison page's params)."""
+    from audiowgan.core.rerun import neutral_keys
+
+    def strip(values: Mapping[str, Any], section: str) -> dict:
+        out = {}
+        for key, value in values.items():
+            if isinstance(value, Mapping):
+                out[key] = strip(value, f"{section}.{key}")
+            elif key not in neutral_keys(section):
+                out[key] = value
+        return out
+
+    exps = config.get("experiments") or {}
+    return {name: {s: strip(v, s) for s, v in (o or {}).items()} for name, o in exps.items()}
 
 
 def merged(base: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict:

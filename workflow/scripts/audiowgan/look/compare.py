@@ -116,8 +116,10 @@ def write_comparison(
             "overrides": yaml.safe_dump(dict(overrides.get(run) or {}), sort_keys=False).strip()
             if i
             else "the top-level config",
-            "clips": [{"name": Path(c).stem, "link": rel(c), "image": rel(im)}
-                      for c, im in zip(clips[i * k:(i + 1) * k], clip_images[i * k:(i + 1) * k])],  # fmt: skip
+            "clips": [
+                {"name": Path(c).stem, "link": rel(c), "image": rel(im)}
+                for c, im in zip(clips[i * k : (i + 1) * k], clip_images[i * k : (i + 1) * k])
+            ],  # fmt: skip
         }
         for i, (run, report) in enumerate(zip(runs, reports))
     ]
