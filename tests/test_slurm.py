@@ -254,6 +254,7 @@ def test_train_stopped_by_slurm_resumes_in_the_retry(slurm_run, cluster):
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > 500
 
 
+@pytest.mark.timeout(1800)  # five SLURM jobs, each parsing the workflow: minutes on 2 busy cores
 def test_two_experiments_are_two_train_jobs_each_with_its_gpu(cluster, music_server, tmp_path):
     """A sweep: each experiment's training is its own SLURM job asking for its GPU (side by side given GPUs)."""
     exps = {"seed1": {"train": {"seed": 1}}, "wide": {"model": {"critic_channels": [8, 32]}}}
