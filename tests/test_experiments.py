@@ -109,7 +109,7 @@ def test_an_added_experiment_runs_alone_and_init_from_starts_it_from_its_source(
     jobs = planned(exp_copy)
     assert {exp for rule, exp in jobs if rule != "all"} == {"experiments/tuned/", None}, jobs
     assert ("compare", None) in jobs
-    run = snakemake(exp_copy, *CONFIG, "results/experiments/tuned/model/losses.csv")
+    run = snakemake(exp_copy, "results/experiments/tuned/model/losses.csv", *CONFIG)  # --configfile takes several
     assert [(r, wc.get("exp")) for r, wc in run.jobs] == [("train", "experiments/tuned/")]
     log = (exp_copy / "results" / "logs" / "experiments" / "tuned" / "train.log").read_text()
     assert re.search(r"initial weights from results/experiments/seed1/model \(generator, critic\)", log), log
