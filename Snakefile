@@ -31,15 +31,20 @@ include: "workflow/rules/longform.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/compare.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.generate.output,
-        rules.longform.output,
-        rules.train.output.losses,
-        rules.evaluate.output,
-        rules.plots.output,
-        rules.report.output,
+        # Every run: the top level (results/...) and each experiment (results/experiments/<name>/...).
+        run_outputs(
+            rules.generate.output,
+            rules.longform.output,
+            [rules.train.output.losses],
+            rules.evaluate.output,
+            rules.plots.output,
+            rules.report.output,
+        ),
+        rules.compare.output if len(RUNS) > 1 else [],
         rules.track_status.output.tracks,

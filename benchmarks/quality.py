@@ -24,6 +24,10 @@ tracks, held-out tracks can differ from the training ones by more than any model
 CREPE KD has come (100% = as close as real music).
 
     nice .venv/bin/python benchmarks/quality.py [--corpus wesnoth] [--minutes 24] [--budget 10] [--out DIR]
+
+The workflow makes the same table from ``config/experiments-quality.yaml`` (one experiment per
+configuration that shares the side-by-side dataset), with equal epochs instead of equal CPU minutes:
+docs/experiments.md, "The quality table". This script stays for the equal-budget comparison.
 """
 
 from __future__ import annotations

@@ -118,7 +118,8 @@ def render(schema: dict) -> str:
         lines += [f"## {dotted}", ""]
         if sub.get("description"):
             lines += [one_line(sub["description"]).replace("\\|", "|"), ""]
-        lines += [*table(f"{dotted}.", sub.get("properties", {})), ""]
+        if sub.get("properties"):  # `experiments` has none: its description says what it holds
+            lines += [*table(f"{dotted}.", sub["properties"]), ""]
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

@@ -51,8 +51,9 @@ def test_rules_live_in_the_stage_file_their_name_says():
 def test_imports_are_followed_through_the_package():
     names = imports.module_names(SCRIPTS / "train.py")
     nn = {"nn.train", "nn.model", "nn.augment", "nn.batches", "nn.callbacks", "nn.devices", "nn.loop", "nn.losses",
-          "nn.state", "nn.step"}  # fmt: skip
-    assert nn | {"data.pack", "core.settings", "core.atomic", "core.runlog", "core.names", "core.rerun"} == set(names)
+          "nn.state", "nn.step", "nn.warm_start"}  # fmt: skip
+    core = {"core.settings", "core.atomic", "core.runlog", "core.names", "core.rerun", "core.experiments"}
+    assert nn | core | {"data.pack"} == set(names)
     assert "dsp.mel" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments
     files = imports.module_files(SCRIPTS / "report.py")
     root, *inits = [f for f in files if f.name == "__init__.py"]
@@ -97,12 +98,13 @@ FEEDS = {
     "mel": {"pack", "track_status"},
     "pack": {"train", "generate", "longform", "evaluate", "plots"},
     "track_status": set(),  # train waits for results/tracks.tsv through ancient(): it never reruns train
-    "train": {"generate", "longform", "plots"},
-    "generate": {"evaluate", "plots", "report"},
+    "train": {"generate", "longform", "plots", "compare"},
+    "generate": {"evaluate", "plots", "report", "compare"},
     "longform": {"report"},
-    "evaluate": {"report"},
-    "plots": {"report"},
-    "report": set(),
+    "evaluate": {"report", "compare"},
+    "plots": {"report", "compare"},
+    "report": {"compare"},  # only with experiments; the finished tiny run has none
+    "compare": set(),
 }
 
 

@@ -252,3 +252,19 @@ def test_train_stopped_by_slurm_resumes_in_the_retry(slurm_run, cluster):
     assert "resuming from" in train_log.read_text()
     steps = pd.read_csv(wd / "results" / "model" / "losses.csv")["step"].tolist()
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > 500
+
+
+@pytest.mark.timeout(1800)  # five SLURM jobs, each parsing the workflow: minutes on 2 busy cores
+def test_two_experiments_are_two_train_jobs_each_with_its_gpu(cluster, music_server, tmp_path):
+    """A sweep: each experiment's training is its own SLURM job asking for its GPU (side by side given GPUs)."""
+    exps = {"seed1": {"train": {"seed": 1}}, "wide": {"model": {"critic_channels": [8, 32]}}}
+    wd = make_workdir(tmp_path / "wd", music_server, overrides={"experiments": exps})
+    before = last_job_id(cluster)
+    targets = [f"results/experiments/{name}/model/losses.csv" for name in exps]
+    snakemake_in(wd, cluster, "--group-components=track=4", *targets)  # "=": the option takes several values
+    trains = [j for j in slurm_jobs_since(cluster, before) if rule_of(j) == "train"]
+    # The plugin writes the wildcards into the comment with "/" as "_": rule_train_wildcards_experiments_wide_
+    assert sorted(name for j in trains for name in exps if f"_experiments_{name}_" in j["Comment"]) == sorted(exps)
+    assert [(j["TresPerJob"], j["NumCPUs"], j["JobState"]) for j in trains] == [("gres:gpu:1", "2", "COMPLETED")] * 2
+    for name in exps:
+        assert (wd / "results" / "experiments" / name / "model" / "generator.weights.h5").is_file()

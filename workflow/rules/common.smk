@@ -8,6 +8,9 @@ from pathlib import Path
 SCRIPTS = Path(str(workflow.current_basedir)).parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
+from audiowgan.core.experiments import init_source, run_configs  # noqa: E402
+from audiowgan.core.experiments import label, report_title  # noqa: E402
+from audiowgan.core.experiments import shown_overrides  # noqa: E402
 from audiowgan.core.check import ConfigError, check as check_config  # noqa: E402
 from audiowgan.core.imports import module_files  # noqa: E402
 from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
@@ -22,6 +25,9 @@ try:
             f"config key 'sources' = {config['sources']!r}: the file does not exist "
             f"(relative paths are read from the working directory {Path.cwd()})"
         )
+    # {exp wildcard: its checked config}: "" is the top level (results/model/...), "experiments/<name>/" an
+    # experiment (results/experiments/<name>/model/...). One set of rules serves them all.
+    RUNS = run_configs(config, check_config)
 except ConfigError as exc:
     # One line, no traceback: the message names the key, the value and the rule.
     print(f"audio-wgan: invalid configuration: {exc}", file=sys.stderr)
@@ -29,15 +35,20 @@ except ConfigError as exc:
 
 AUDIO = config["audio"]
 MEL = config["mel"]
-# The generated clips: outputs of `generate`, inputs of `evaluate`, `plots` and `report`.
+# The generated clips of a run (its `exp` wildcard left open): outputs of `generate`, inputs of `evaluate`,
+# `plots` and `report`. Every run renders as many (experiments may not override generate.n_clips).
 CLIPS = [
-    f"results/generated/{clip_file(i)}" for i in range(config["generate"]["n_clips"])
+    f"results/{{exp}}generated/{clip_file(i)}"
+    for i in range(config["generate"]["n_clips"])
 ]
 # Long pieces: outputs of `longform`, inputs of `report`.
 PIECES = [
-    f"results/longform/{piece_file(i)}"
+    f"results/{{exp}}longform/{piece_file(i)}"
     for i in range(config["generate"]["longform"]["n"])
 ]
+# The comparison page of the experiments, and the clips of each run it shows with a player.
+COMPARISON = "results/experiments/comparison.html"
+COMPARED_CLIPS = range(min(3, config["generate"]["n_clips"]))
 
 
 def compressed(wavs):
@@ -49,22 +60,59 @@ def compressed(wavs):
     ]
 
 
-def result_params(section):
-    """The values of a config section that shape a rule's outputs, for its `params:`.
+def run_params(section):
+    """For `params:`: the values of a config section that shape a rule's outputs, in the job's run.
 
     Keys marked `x-result-neutral` in the schema are left out, so that changing one reruns no job
     (Snakemake's params trigger compares every param); scripts read those from `snakemake.config`.
+    Each run's own values: editing one experiment reruns its jobs only.
     """
-    return result_values(config, section)
+    return lambda wildcards: result_values(RUNS[wildcards.exp], section)
+
+
+def run_value(section, key):
+    """For `params:`: one config value of the job's run (the top level or an experiment)."""
+    return lambda wildcards: RUNS[wildcards.exp][section][key]
+
+
+def train_params(wildcards):
+    """The train section's result values without init_from: its model folder is an input (init_inputs)."""
+    values = result_values(RUNS[wildcards.exp], "train")
+    return {k: v for k, v in values.items() if k != "init_from"}
+
+
+def init_inputs(wildcards):
+    """The model that train.init_from names, as inputs: an experiment's then trains first (the DAG orders them),
+    and a retrained or another source reruns the job. None for a training from random weights.
+    """
+    source = init_source(RUNS, wildcards.exp)
+    if source is None:
+        return {}
+    return {
+        "init_model": f"{source}/model.json",
+        "init_generator": f"{source}/generator.weights.h5",
+        "init_critic": f"{source}/critic.weights.h5",
+    }
 
 
 def generator_weights(wildcards):
-    """The generator weights that `generate` and `longform` render with (generate.weights)."""
-    return f"results/model/{WEIGHTS[config['generate']['weights']]}"
+    """The generator weights that `generate` and `longform` render with (generate.weights of the run)."""
+    chosen = RUNS[wildcards.exp]["generate"]["weights"]
+    return f"results/{wildcards.exp}model/{WEIGHTS[chosen]}"
+
+
+def run_outputs(*groups):
+    """The files of ``groups`` (patterns, or lists of them) for every run, run by run: the top level first."""
+    patterns = [
+        p for group in groups for p in ([group] if isinstance(group, str) else group)
+    ]
+    return [path for exp in RUNS for path in expand(patterns, exp=exp)]
 
 
 wildcard_constraints:
     track=r"[A-Za-z0-9_-]+",
+    # Empty for the top-level run: its files keep their paths (results/model/...), so nothing reruns.
+    exp=r"(experiments/[A-Za-z0-9][A-Za-z0-9_-]*/)?",
 
 
 def module_inputs(script):

@@ -1,7 +1,7 @@
 rule evaluate:
     input:
         clips=CLIPS,
-        generator_mels="results/generated/mels.npy",
+        generator_mels="results/{exp}generated/mels.npy",
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
@@ -9,14 +9,14 @@ rule evaluate:
         code=module_inputs("evaluate.py"),
     output:
         metrics=report(
-            "results/eval/metrics.json",
+            "results/{exp}eval/metrics.json",
             caption="../report/metrics.rst",
             category="Evaluation",
         ),
     log:
-        "results/logs/evaluate.log",
+        "results/logs/{exp}evaluate.log",
     benchmark:
-        "results/benchmarks/evaluate.tsv"
+        "results/benchmarks/{exp}evaluate.tsv"
     conda:
         "../../envs/train.yaml"
     # TensorFlow's thread pools, for the CREPE embeddings (evaluate.perceptual).
@@ -25,10 +25,10 @@ rule evaluate:
         runtime=30,
         mem_mb=4000,
     params:
-        seed=config["evaluate"]["seed"],
-        round_trip_segments=config["evaluate"]["round_trip_segments"],
-        griffin_lim_iters=config["generate"]["griffin_lim_iters"],
-        inversion=config["generate"]["inversion"],
-        perceptual=config["evaluate"]["perceptual"],
+        seed=run_value("evaluate", "seed"),
+        round_trip_segments=run_value("evaluate", "round_trip_segments"),
+        griffin_lim_iters=run_value("generate", "griffin_lim_iters"),
+        inversion=run_value("generate", "inversion"),
+        perceptual=run_value("evaluate", "perceptual"),
     script:
         "../scripts/evaluate.py"

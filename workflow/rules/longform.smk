@@ -1,7 +1,7 @@
 rule longform:
     input:
         generator=generator_weights,
-        model="results/model/model.json",
+        model="results/{exp}model/model.json",
         meta="results/dataset/meta.json",
         code=module_inputs("longform.py"),
     output:
@@ -10,12 +10,12 @@ rule longform:
             caption="../report/longform.rst",
             category="Long pieces",
         ),
-        manifest="results/longform/manifest.csv",
+        manifest="results/{exp}longform/manifest.csv",
         copies=compressed(PIECES),
     log:
-        "results/logs/longform.log",
+        "results/logs/{exp}longform.log",
     benchmark:
-        "results/benchmarks/longform.tsv"
+        "results/benchmarks/{exp}longform.tsv"
     conda:
         "../../envs/train.yaml"
     threads: 2
@@ -23,11 +23,11 @@ rule longform:
         runtime=60,
         mem_mb=4000,
     params:
-        longform=result_params("generate.longform"),
-        griffin_lim_iters=config["generate"]["griffin_lim_iters"],
-        target_dbfs=config["generate"]["target_dbfs"],
-        inversion=config["generate"]["inversion"],
+        longform=run_params("generate.longform"),
+        griffin_lim_iters=run_value("generate", "griffin_lim_iters"),
+        target_dbfs=run_value("generate", "target_dbfs"),
+        inversion=run_value("generate", "inversion"),
         # generate.weights picks input.generator (a changed input reruns the job), not a param.
-        formats=config["generate"]["formats"],
+        formats=config["generate"]["formats"],  # the same in every run
     script:
         "../scripts/longform.py"

@@ -1,29 +1,29 @@
 rule plots:
     input:
-        losses="results/model/losses.csv",
+        losses="results/{exp}model/losses.csv",
         clips=CLIPS,
-        generator_mels="results/generated/mels.npy",
+        generator_mels="results/{exp}generated/mels.npy",
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
         code=module_inputs("plots.py"),
     output:
         losses=report(
-            "results/plots/losses.png",
+            "results/{exp}plots/losses.png",
             caption="../report/losses.rst",
             category="Training",
         ),
         spectrograms=report(
-            "results/plots/spectrograms.png",
+            "results/{exp}plots/spectrograms.png",
             caption="../report/spectrograms.rst",
             category="Generated clips",
         ),
         clips=expand(
-            "results/plots/clips/clip_{i:03d}.png",
+            "results/{{exp}}plots/clips/clip_{i:03d}.png",
             i=range(config["generate"]["n_clips"]),
         ),
     log:
-        "results/logs/plots.log",
+        "results/logs/{exp}plots.log",
     conda:
         "../../envs/audio.yaml"
     resources:

@@ -1,7 +1,7 @@
 rule report:
     input:
         metrics=rules.evaluate.output.metrics,
-        manifest="results/generated/manifest.csv",
+        manifest="results/{exp}generated/manifest.csv",
         clips=CLIPS,
         clip_images=rules.plots.output.clips,
         losses=rules.plots.output.losses,
@@ -13,16 +13,20 @@ rule report:
         template=str(SCRIPTS / "audiowgan" / "look" / "templates" / "report.html.j2"),
     output:
         html=report(
-            "results/report.html",
+            "results/{exp}report.html",
             caption="../report/report.rst",
             category="Report",
         ),
     log:
-        "results/logs/report.log",
+        "results/logs/{exp}report.log",
     conda:
         "../../envs/audio.yaml"
     resources:
         runtime=5,
         mem_mb=1000,
+    params:
+        title=lambda wildcards: report_title(wildcards.exp),
+        # Linked from every run's report when there are experiments (not an input: no report waits for them all).
+        comparison=COMPARISON if len(RUNS) > 1 else None,
     script:
         "../scripts/report.py"

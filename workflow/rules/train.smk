@@ -1,5 +1,6 @@
 rule train:
     input:
+        unpack(init_inputs),
         mels="results/dataset/mels.npy",
         index="results/dataset/index.csv",
         meta="results/dataset/meta.json",
@@ -8,30 +9,32 @@ rule train:
         tracks=ancient("results/tracks.tsv"),
         code=module_inputs("train.py"),
     output:
-        generator="results/model/generator.weights.h5",
-        generator_ema="results/model/generator_ema.weights.h5",
-        critic="results/model/critic.weights.h5",
-        losses="results/model/losses.csv",
-        model="results/model/model.json",
+        generator="results/{exp}model/generator.weights.h5",
+        generator_ema="results/{exp}model/generator_ema.weights.h5",
+        critic="results/{exp}model/critic.weights.h5",
+        losses="results/{exp}model/losses.csv",
+        model="results/{exp}model/model.json",
     log:
-        "results/logs/train.log",
+        "results/logs/{exp}train.log",
     benchmark:
-        "results/benchmarks/train.tsv"
+        "results/benchmarks/{exp}train.tsv"
     conda:
         "../../envs/train.yaml"
     # Fits common GPU nodes (2 CPUs feed the GPU); raise it for CPU training: --set-threads train=8.
     threads: 2
     resources:
+        # One job per run (the top level and each experiment), each with its GPU: side by side on a cluster.
         runtime=24 * 60,
         mem_mb=16000,
         gpu=1,
     params:
-        model=result_params("model"),
+        model=run_params("model"),
         # Without checkpoint_every, tensorboard, ... (x-result-neutral): the script reads them from the config.
-        train=result_params("train"),
-        # Resumable state; not an output, so Snakemake never deletes it on failure.
-        checkpoint_dir="results/checkpoints",
+        # Without init_from: the model it names is an input (init_inputs).
+        train=train_params,
+        # Resumable state, per run; not an output, so Snakemake never deletes it on failure.
+        checkpoint_dir=lambda wildcards: f"results/{wildcards.exp}checkpoints",
         # Live curves (train.tensorboard); like the checkpoints, not an output.
-        tensorboard_dir="results/logs/tensorboard",
+        tensorboard_dir=lambda wildcards: f"results/logs/{wildcards.exp}tensorboard",
     script:
         "../scripts/train.py"

@@ -17,5 +17,7 @@ report.write_report(
     copies=list(snakemake.input.copies),
     longform_csv=snakemake.input.longform,
     pieces=list(snakemake.input.pieces),
+    comparison=snakemake.params.comparison,
+    title=snakemake.params.title,
 )
 log.info("wrote %s", snakemake.output.html)

@@ -31,4 +31,5 @@ RULES = {  # rule: the module its script (workflow/scripts/<rule>.py) calls
     "evaluate": "look.evaluate",
     "plots": "look.plots",
     "report": "look.report",
+    "compare": "look.compare",
 }

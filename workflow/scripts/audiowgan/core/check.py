@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from audiowgan.core import experiments
 from audiowgan.core.settings import AudioSpec, ConfigError, coerce, fill_defaults, validate
 
 
@@ -23,6 +24,7 @@ def check(config: dict, schema: dict) -> dict:
     module's configfile is not read), and a key it omits means the schema's default, as it does in a
     standalone run, where config/config.yaml holds exactly those defaults.
     """
+    experiments.check_overrides(config.get("experiments"))  # first: says why `audio` is refused there
     config = coerce(config, schema)
     fill_defaults(config, schema)
     validate(config, schema)

@@ -295,6 +295,7 @@ class TrainSpec(Spec):
     tensorboard: bool
     tensorboard_image_every: int
     ema_decay: float
+    init_from: str | None
     augment: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
@@ -304,6 +305,8 @@ class TrainSpec(Spec):
         "tensorboard",
         "tensorboard_image_every",
         "require_gpu",
+        # The folder's weights are fingerprinted instead (nn.warm_start): a path says nothing of what it holds.
+        "init_from",
     )
 
 

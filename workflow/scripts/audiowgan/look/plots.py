@@ -71,6 +71,29 @@ def plot_losses(losses: pd.DataFrame, out: str | Path) -> None:
         fig.savefig(tmp, dpi=110)
 
 
+def plot_loss_overlay(losses: dict[str, pd.DataFrame], out: str | Path) -> None:
+    """One figure, one colour per run: critic loss, generator loss and Wasserstein estimate over generator steps.
+
+    ``losses`` maps a run's name to its model/losses.csv table; the moving averages are drawn (raw values of
+    several runs on one axis hide each other).
+    """
+    fig = Figure(figsize=(9, 7.5), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True)
+    panels = (("d_loss", "critic loss"), ("g_loss", "generator loss"), ("wasserstein", "Wasserstein estimate"))
+    for (column, title), ax in zip(panels, axes):
+        for i, (name, table) in enumerate(losses.items()):
+            if len(table):
+                y = _smooth(table[column].to_numpy(dtype=float))
+                ax.plot(table["step"].to_numpy(), y, color=f"C{i % 10}", linewidth=1.6, label=name)
+        ax.set_ylabel(title)
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="best", fontsize="small")
+    axes[-1].set_xlabel("generator step")
+    fig.suptitle("Training of every run (moving averages)", fontsize=13)
+    with atomic.replacing(out, keep_suffix=True) as tmp:  # matplotlib takes the format from the suffix
+        fig.savefig(tmp, dpi=110)
+
+
 def _show_mel(ax, mel: np.ndarray, *, seconds: float):
     return ax.imshow(
         mel,

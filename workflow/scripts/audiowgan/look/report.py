@@ -116,6 +116,7 @@ def render_html(
     piece_links: list[str] | None = None,
     piece_copies: list[list[str]] | None = None,
     title: str = "audio-wgan results",
+    comparison_link: str | None = None,
 ) -> str:
     """The report page as a string; every link is used verbatim (make them relative).
 
@@ -179,6 +180,7 @@ def render_html(
         grid_image=grid_image,
         clips=clips,
         pieces=long_pieces,
+        comparison_link=comparison_link,
     )
 
 
@@ -194,10 +196,13 @@ def write_report(
     copies: list[str | Path] = (),
     longform_csv: str | Path | None = None,
     pieces: list[str | Path] = (),
+    comparison: str | Path | None = None,
+    title: str = "audio-wgan results",
 ) -> None:
     """Write the report page with every link relative to ``out``'s folder.
 
-    ``copies`` are compressed copies of clips and pieces (matched to them by file stem).
+    ``copies`` are compressed copies of clips and pieces (matched to them by file stem); ``comparison``, the
+    experiments' comparison page to link to (none without experiments).
     """
     base = Path(out).parent
 
@@ -228,5 +233,7 @@ def write_report(
         pieces=long_manifest,
         piece_links=[rel(piece_by_name[name]) for name in long_manifest["piece"]],
         piece_copies=[copies_of(piece_by_name[name]) for name in long_manifest["piece"]],
+        comparison_link=rel(comparison) if comparison else None,
+        title=title,
     )
     atomic.write_text(out, page)

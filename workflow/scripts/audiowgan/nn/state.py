@@ -69,10 +69,13 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
         )
 
 
-def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes) -> str:
-    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every."""
+def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes, init_sha256: str | None = None) -> str:
+    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every, and the weights
+    it started from (``init_sha256``, train.init_from; left out when there are none, so older checkpoints match)."""
     train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
     doc = {"model": mp.to_dict(), "train": train, "meta": meta, "index_sha256": hashlib.sha256(index_bytes).hexdigest()}
+    if init_sha256 is not None:
+        doc["init_sha256"] = init_sha256
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -28,6 +28,7 @@ from audiowgan.nn.devices import Runtime, setup_runtime
 from audiowgan.nn.loop import Callback, Loop, StopFlag, run_epoch, write_outputs
 from audiowgan.nn.state import Checkpoints, TrainState, build_state, fingerprint
 from audiowgan.nn.step import WGANGP
+from audiowgan.nn.warm_start import WarmStart
 
 
 def train(
@@ -47,7 +48,8 @@ def train(
     """Train (or resume training) the WGAN-GP and write its outputs; returns the model.json dict.
 
     ``model_params``/``train_params`` are settings objects or config mappings (checked against the
-    schema, missing keys taking its defaults). ``callbacks`` run after the built-in ones.
+    schema, missing keys taking its defaults); ``train_params.init_from`` is a model folder to start from
+    (:mod:`~audiowgan.nn.warm_start`). ``callbacks`` run after the built-in ones.
     ``strategy`` (a ``tf.distribute.Strategy``), if given, replaces the automatic device choice.
     ``tensorboard_dir``: where TensorBoard logs go when ``train.tensorboard`` is on (none without it).
     ``threads``/``gpu_requested``: the rule job's threads and ``gpu`` resource, logged with the devices
@@ -60,13 +62,19 @@ def train(
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     runtime = setup_runtime(tp, log, strategy=strategy, threads=threads, gpu_requested=gpu_requested)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
+    # Checked before anything is built: a source of other networks stops here, not at its first load.
+    warm = WarmStart.open(tp.init_from, mp, data.shape) if tp.init_from else None
     hooks = builtin_callbacks(tp, Path(model_dir), tensorboard_dir) + list(callbacks)
     with runtime.policy_scope():
         state = build_state(mp, tp, data.shape, runtime)
         with runtime.scope():
+            if warm is not None:  # before the callbacks' state: the moving average is cloned from the loaded weights
+                warm.load(state)
+                log.info("initial weights from %s (generator, critic); fresh optimizers from step 0", warm.folder)
             for cb in hooks:
                 state.extra.update(cb.state(state))
-        checkpoints = Checkpoints(checkpoint_dir, state, fingerprint(mp, tp, data.meta, data.index_bytes), log)
+        fp = fingerprint(mp, tp, data.meta, data.index_bytes, init_sha256=warm.digest if warm else None)
+        checkpoints = Checkpoints(checkpoint_dir, state, fp, log)
         rows = checkpoints.restore()
         loop = Loop(mp=mp, tp=tp, data=data, state=state, gan=make_gan(state, mp, tp, runtime),
                     checkpoints=checkpoints, runtime=runtime, rows=rows, log=log,
