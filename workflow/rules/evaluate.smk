@@ -29,6 +29,7 @@ rule evaluate:
         round_trip_segments=config["evaluate"]["round_trip_segments"],
         griffin_lim_iters=config["generate"]["griffin_lim_iters"],
         inversion=config["generate"]["inversion"],
+        target_dbfs=config["generate"]["target_dbfs"],
         perceptual=config["evaluate"]["perceptual"],
     script:
         "../scripts/evaluate.py"

@@ -23,6 +23,7 @@ from audiowgan.dsp import mel as features
 __all__ = [
     "frechet_distance",
     "gaussian_frechet_distance",
+    "griffin_lim_round_trip",
     "griffin_lim_round_trip_error",
     "kernel_distance",
     "mel_frame_stats",
@@ -132,7 +133,12 @@ def frechet_distance(a_frames: np.ndarray, b_frames: np.ndarray) -> float:
     return gaussian_frechet_distance(a.mean(axis=0), cov_a, b.mean(axis=0), cov_b)
 
 
-def griffin_lim_round_trip_error(
+def griffin_lim_round_trip_error(segments_audio: np.ndarray, **kwargs) -> np.ndarray:
+    """Spectral convergence of real segments sent through mel and back: :func:`griffin_lim_round_trip`'s errors."""
+    return griffin_lim_round_trip(segments_audio, **kwargs)[1]
+
+
+def griffin_lim_round_trip(
     segments_audio: np.ndarray,
     *,
     sample_rate: int,
@@ -145,8 +151,8 @@ def griffin_lim_round_trip_error(
     n_iter: int = 32,
     method: str = "fast",
     seed: int = 0,
-) -> np.ndarray:
-    """Spectral convergence of real segments sent through mel and back.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real segments sent through mel and back: the audio, and its spectral convergence.
 
     Each segment goes through the workflow's own path: ``features.mel_power``,
     ``features.scale`` to [-1, 1] float32, ``features.unscale``, then
@@ -164,7 +170,10 @@ def griffin_lim_round_trip_error(
 
     Returns
     -------
-    np.ndarray [shape=(N,)], float64
+    audio : np.ndarray [shape=(N, samples)], float32
+        The segments as the inversion renders them from their own mels (the level of a peak-1 mel): the best
+        a generator that produced exactly the real mels could sound, the inversion's ceiling.
+    errors : np.ndarray [shape=(N,)], float64
         ``||S - S_hat||_F / ||S||_F`` per segment: the floor that inversion alone
         puts under any generated clip. Its mean is the figure to report.
     """
@@ -194,7 +203,7 @@ def griffin_lim_round_trip_error(
     )
     true_mag = inversion.stft_magnitude(segs, n_fft=n_fft, hop_length=hop_length) / np.sqrt(peaks)[:, None, None]
     est_mag = inversion.stft_magnitude(audio, n_fft=n_fft, hop_length=hop_length)
-    return np.array([spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
+    return np.asarray(audio, np.float32), np.array([spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
 
 
 def _as_rows(name: str, x) -> np.ndarray:
