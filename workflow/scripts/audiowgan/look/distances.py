@@ -297,6 +297,15 @@ def _mmd2_subsets(x: np.ndarray, y: np.ndarray, draws_x, draws_y, **kernel) -> f
     return float(np.mean(xx + yy - 2.0 * xy))
 
 
+def whole_set_gram(m: int, n: int, *, subsets: int, size: int) -> bool:
+    """Whether :func:`kernel_distance` computes one Gram matrix for the whole sets rather than one per subset.
+
+    The whole sets cost (m + n)^2 kernel values, the subsets ``subsets * 4 * size^2`` (with their diagonal
+    blocks): the whole-set Gram wins unless the sets are much larger than the subsets cover.
+    """
+    return (m + n) ** 2 <= subsets * 4 * size**2
+
+
 def kernel_distance(
     x: np.ndarray,
     y: np.ndarray,
@@ -371,8 +380,6 @@ def kernel_distance(
     size = min(int(subset_size), len(x), len(y))
     rng = np.random.default_rng(seed)
     draws = [(rng.choice(len(x), size, replace=False), rng.choice(len(y), size, replace=False)) for _ in range(subsets)]
-    # One Gram matrix per pair of sets costs (m + n)^2 kernel values, one per subset 4 size^2 (with the
-    # diagonal blocks): the whole-set Gram wins unless the sets are much larger than subsets x size.
-    if (len(x) + len(y)) ** 2 <= subsets * 4 * size**2:
+    if whole_set_gram(len(x), len(y), subsets=subsets, size=size):
         return _mmd2_subsets(x, y, [d[0] for d in draws], [d[1] for d in draws], **kernel)
     return float(np.mean([_mmd2_unbiased(x[dx], y[dy], **kernel) for dx, dy in draws]))
