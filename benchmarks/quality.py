@@ -16,7 +16,11 @@ compared with half A of the held-out segments (the segments themselves, never ov
   embeddings (``perceptual``), with the same reference;
 
 next to half B of the held-out segments (real vs real, the floor) and white and pink noise at the
-clips' loudness. ``KD gap closed`` is how much of the way from pink noise to real-vs-real a set's
+clips' loudness, and the inversion ceiling: half B's own mels through the clips' Griffin-Lim (32 fast
+iterations) and loudness, the best a generator whose mels were perfect could score; and training
+segments themselves, what a model that reproduced its training set exactly would score (with few
+tracks, held-out tracks can differ from the training ones by more than any model error).
+``KD gap closed`` is how much of the way from pink noise to real-vs-real a set's
 CREPE KD has come (100% = as close as real music).
 
     nice .venv/bin/python benchmarks/quality.py [--corpus wesnoth] [--minutes 24] [--budget 10] [--out DIR]
@@ -49,6 +53,8 @@ MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
 MODEL = {"noise_dim": 64, "generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}  # demo.yaml
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
 # name: model and train overrides on top of MODEL and the schema's defaults, and audio.segment_hop_seconds.
+CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
+TRAINING = "training segments (a perfect copy of the training set)"
 CONFIGS = {
     "before (5x5 G, no augment, no overlap)": BEFORE,
     "3x3 G, augment 0.5, hop 1 s": {"model": {}, "train": {"augment": 0.5}, "hop": 1.0},
@@ -67,12 +73,13 @@ class BudgetSpent(Exception):
     """Raised by :class:`Budget` once the training has used its CPU seconds."""
 
 
-def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float | None) -> Path:
-    """Segments, mels and the packed dataset of the corpus subset at segment hop ``hop`` (reused when there)."""
+def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float | None, by: str = "auto") -> Path:
+    """Segments, mels and the packed dataset of the corpus subset at segment hop ``hop``, held out ``by``
+    (``evaluate.holdout_by``); reused when there."""
     from real_corpus import audio_files
 
     tag = "side-by-side" if hop is None else f"hop-{hop:g}"
-    ds = out / tag / "dataset"
+    ds = out / tag / ("dataset" if by == "auto" else f"dataset-{by}")
     if (ds / "meta.json").exists():
         return ds
     mel_dirs = {}
@@ -84,7 +91,7 @@ def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float |
         )
         features.mel_directory(seg, mel, spec=MEL, threads=2)
         mel_dirs[track] = mel
-    meta = dataset.pack(mel_dirs, ds, holdout_fraction=holdout)
+    meta = dataset.pack(mel_dirs, ds, holdout_fraction=holdout, holdout_by=by)
     print(f"dataset {tag}: {meta['n_segments']} segments of {AUDIO.segment_seconds} s from {meta['tracks']} tracks; "
           f"{meta['n_heldout']} held out ({meta['holdout']['by']}: {', '.join(meta['holdout']['tracks'])})",
           flush=True)  # fmt: skip
@@ -134,11 +141,13 @@ def main() -> None:
     ap.add_argument(
         "--configs", default="0,4", help="comma-separated indices into CONFIGS (0: before, 4: today's defaults)"
     )
+    ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"))
     args = ap.parse_args()
     out = args.out / args.corpus
-    base = prepare(out, args.corpus, args.minutes, args.holdout, None)
+    base = prepare(out, args.corpus, args.minutes, args.holdout, None, args.holdout_by)
     mels, meta = dataset.open_dataset(base)
+    print(f"held out: {meta['holdout']['reason']}", flush=True)
     a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
     n = min(args.clips, len(b_rows))
     segments = out / "side-by-side" / "segments"
@@ -148,13 +157,16 @@ def main() -> None:
         "real vs real (held-out half B)": evaluation.segment_waves(base, segments, b_rows[:n]),
         "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
         "pink noise": evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
+        CEILING: inversion_ceiling(np.asarray(mels[b_rows[:n]])),
+        TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
     runs = {}
     names = list(CONFIGS)
-    for i in (int(k) for k in args.configs.split(",")):
+    for i in (int(k) for k in args.configs.split(",") if k):
         name, config = names[i], CONFIGS[names[i]]
-        ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"])
-        snap, runs[name] = train_for_budget(ds, out / f"config-{i}", config, args.budget * 60)
+        ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by)
+        run = out / (f"config-{i}" if args.holdout_by == "auto" else f"config-{i}-{args.holdout_by}")
+        snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60)
         clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=base / "meta.json", clips=clips, manifest=snap / "manifest.csv",
@@ -164,8 +176,20 @@ def main() -> None:
               flush=True)  # fmt: skip
     table = distances(sets, reference_waves, reference_mels, meta)
     report(table, runs, args, len(a_rows), n)
-    (out / "quality.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "runs": runs,
+    (out / f"quality-{args.holdout_by}.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "runs": runs,
                                                   "table": table}, indent=2))  # fmt: skip
+
+
+def training_sample(ds: Path, n: int) -> np.ndarray:
+    """``n`` training rows drawn with seed 0 (sorted): a model that copied its training set perfectly."""
+    rows = dataset.split_rows(ds, "train")
+    return np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
+
+
+def inversion_ceiling(real_mels: np.ndarray) -> np.ndarray:
+    """Real held-out mels through the same inversion and loudness as the clips: the best a perfect generator scores."""
+    waves = generation.Inverter(AUDIO, MEL, griffin_lim_iters=32, method="fast", workers=2)(real_mels)
+    return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
 
 
 def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str, float]]:

@@ -29,11 +29,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
 
+DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
+CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
 VARIANTS = {
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
     "defaults: resize 3x3 G and 5x5 D": {},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
+    # benchmarks/quality.py's networks (the demo's widths) and its conv1d row, for its step counts
+    "quality: conv2d, demo widths": {"noise_dim": 64, **DEMO},
+    "quality: conv1d [512, 256, 128] / [128, 256, 256]": {"noise_dim": 64, "kind": "conv1d", **CONV1D},
+    "quality: conv1d [256, 128, 64] / [64, 128, 128]": {
+        "noise_dim": 64,
+        "kind": "conv1d",
+        "generator_channels": [256, 128, 64],
+        "critic_channels": [64, 128, 128],
+    },
 }
+WRITE_UP_VARIANTS = list(VARIANTS)[:3]  # the default: the write-up's widths, before and after the kernel change
 
 
 def conv_macs(model) -> int:
@@ -124,7 +136,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=3, help="timed calls per part and round")
     ap.add_argument("--mixed", action="store_true", help="train.mixed_precision (bfloat16 on CPUs that have it)")
-    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated names from VARIANTS")
+    ap.add_argument("--variants", default=",".join(WRITE_UP_VARIANTS), help="comma-separated names from VARIANTS")
     args = ap.parse_args()
     n_mels, frames = (int(v) for v in args.input.lower().split("x"))
 

@@ -134,6 +134,22 @@ def test_holdout_with_one_track_is_its_last_block_and_pack_records_it(tmp_path):
     assert index.groupby("track")["split"].nunique().max() == 1  # no track on both sides
 
 
+def test_end_blocks_on_request_hold_out_the_end_of_every_track_even_where_whole_tracks_fit(tmp_path):
+    keys = keys_of(a=12, b=7, c=9, d=15, e=8, f=10)  # auto holds out whole tracks here (test above)
+    splits, info = dataset.split_holdout(keys, 0.2, by="end-blocks")
+    held = rows_of(splits, "heldout")
+    assert info["by"] == "end-blocks" and "requested" in info["reason"] and len(held) == info["target"] == 12
+    assert info["tracks"] == list("abcdef")  # every track gives its share, at its end
+    for track in "abcdef":
+        rows = [i for i, k in enumerate(keys) if k.startswith(track + "/")]
+        assert [i in held for i in rows] == sorted(i in held for i in rows)
+    meta = dataset.pack({"a": mel_dir(tmp_path, "a", 6), "b": mel_dir(tmp_path, "b", 4)}, tmp_path / "ds",
+                        holdout_fraction=0.3, holdout_by="end-blocks")  # fmt: skip
+    assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["tracks"] == ["a", "b"]  # auto: track b whole
+    with pytest.raises(ValueError, match="holdout_by='tracks' must be one of auto, end-blocks"):
+        dataset.split_holdout(keys, 0.2, by="tracks")
+
+
 def test_segment_numbers_sort_as_numbers_not_as_text():
     keys = ["t/99999", "t/100000", "t/100001", "t/99998", "u/00000", "u/00001", "u/00002", "u/00003"]
     splits, info = dataset.split_holdout(keys, 0.25)

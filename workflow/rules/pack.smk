@@ -17,5 +17,6 @@ rule pack:
         mem_mb=2000,
     params:
         holdout_fraction=config["evaluate"]["holdout_fraction"],
+        holdout_by=config["evaluate"]["holdout_by"],
     script:
         "../scripts/pack.py"

@@ -9,7 +9,12 @@ snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 
 mel_dirs = {Path(d).name: d for d in snakemake.input.mels}
-meta = pack.pack(mel_dirs, Path(snakemake.output.mels).parent, holdout_fraction=snakemake.params.holdout_fraction)
+meta = pack.pack(
+    mel_dirs,
+    Path(snakemake.output.mels).parent,
+    holdout_fraction=snakemake.params.holdout_fraction,
+    holdout_by=snakemake.params.holdout_by,
+)
 log.info(
     "packed %d segment(s) of shape %s from %d track(s): %d for training, %d held out",
     meta["n_segments"],

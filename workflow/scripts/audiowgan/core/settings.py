@@ -335,6 +335,7 @@ class GenerateSpec(Spec):
 class EvaluateSpec(Spec):
     SECTION: ClassVar[str] = "evaluate"
     holdout_fraction: float
+    holdout_by: str
     seed: int
     round_trip_segments: int
     perceptual: bool

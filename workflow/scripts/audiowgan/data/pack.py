@@ -40,7 +40,10 @@ class DatasetError(RuntimeError):
 HOLDOUT_SLACK = 1.5  # the held-out share stays within this factor of holdout_fraction, either way
 
 
-def split_holdout(keys: list[str], fraction: float, *, span: int = 1) -> tuple[list[str], dict]:
+HOLDOUT_BY = ("auto", "end-blocks")
+
+
+def split_holdout(keys: list[str], fraction: float, *, span: int = 1, by: str = "auto") -> tuple[list[str], dict]:
     """Each row's split (``train``, ``heldout`` or ``boundary``) and how it was chosen; keys are ``track/NNNNN``.
 
     The target is about ``fraction`` of the rows: at least 2 (evaluation compares two halves of them),
@@ -50,6 +53,9 @@ def split_holdout(keys: list[str], fraction: float, *, span: int = 1) -> tuple[l
     target / HOLDOUT_SLACK and target * HOLDOUT_SLACK rows with a track left for training
     (``"by": "track"``). Otherwise (one track, or tracks too large: two equal tracks would hold out
     half) every track holds out its last segments, its share of the target (``"by": "end-blocks"``).
+    ``by="end-blocks"`` skips the whole tracks: the held-out music then comes from every piece the model
+    learnt from (does it sound like these pieces?) rather than from pieces it never heard (does it
+    generalise to others?); with few, unlike tracks the two answers differ.
     Segments whose numbers differ by less than ``span`` share audio (``AudioSpec.span_hops``); the
     training segments that overlap the first segment of a block are marked ``boundary`` and used
     nowhere, so held-out rows never share a sample with training rows. Deterministic and
@@ -57,6 +63,8 @@ def split_holdout(keys: list[str], fraction: float, *, span: int = 1) -> tuple[l
     """
     if not 0 <= fraction < 1:
         raise ValueError(f"holdout_fraction={fraction!r} must be in [0, 1)")
+    if by not in HOLDOUT_BY:
+        raise ValueError(f"holdout_by={by!r} must be one of {', '.join(HOLDOUT_BY)}")
     splits = ["train"] * len(keys)
     info = {"by": "none", "tracks": [], "fraction": fraction, "target": 0, "boundary_dropped": 0}
     if fraction == 0 or len(keys) < 4:
@@ -64,11 +72,11 @@ def split_holdout(keys: list[str], fraction: float, *, span: int = 1) -> tuple[l
         return splits, info
     info["target"] = target = min(len(keys) - 2, max(2, round(len(keys) * fraction)))
     tracks = _rows_by_track(keys)
-    held = _whole_tracks(tracks, target)
+    held = _whole_tracks(tracks, target) if by == "auto" else []
     if held:
         info.update(by="track", **_hold_out_tracks(tracks, held, target, splits))
     else:
-        info.update(by="end-blocks", **_hold_out_end_blocks(tracks, target, span, splits))
+        info.update(by="end-blocks", **_hold_out_end_blocks(tracks, target, span, splits, requested=by != "auto"))
     return splits, info
 
 
@@ -121,12 +129,18 @@ def _hold_out_tracks(tracks: dict[str, list], held: list[str], target: int, spli
     return {"tracks": sorted(held), "reason": reason}
 
 
-def _hold_out_end_blocks(tracks: dict[str, list], target: int, span: int, splits: list[str]) -> dict:
+def _hold_out_end_blocks(
+    tracks: dict[str, list], target: int, span: int, splits: list[str], *, requested: bool = False
+) -> dict:
     """Mark each track's end block as held out and its overlapping neighbours as ``boundary``; the account."""
     blocks = _end_blocks(tracks, target)
     dropped = sum(_hold_out_end(tracks[t], size, span, splits) for t, size in blocks.items())
     n = sum(map(len, tracks.values()))
-    if len(tracks) == 1:
+    if requested:
+        reason = (
+            f"end blocks requested (evaluate.holdout_by): the last segments of each track are held out, {target} of {n}"
+        )
+    elif len(tracks) == 1:
         reason = f"only one track: its last {target} of {n} segments are held out"
     else:
         reason = (
@@ -153,7 +167,9 @@ def _hold_out_end(rows: list[tuple[int, int]], size: int, span: int, splits: lis
     return len(overlapping)
 
 
-def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fraction: float = 0.0) -> dict:
+def pack(
+    mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fraction: float = 0.0, holdout_by: str = "auto"
+) -> dict:
     """Pack ``{track: mel_dir}`` into ``out_dir/{mels.npy,index.csv,meta.json}``.
 
     Every mel folder must carry the same parameters (its ``mel.json``); tracks
@@ -198,7 +214,7 @@ def pack(mel_dirs: dict[str, str | Path], out_dir: str | Path, *, holdout_fracti
             rows.append({"row": i, "track": track, "segment": path.stem, "split": "train"})
         spec = AudioSpec.from_meta(reference)
         splits, holdout = split_holdout(
-            [f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction, span=spec.span_hops
+            [f"{r['track']}/{r['segment']}" for r in rows], holdout_fraction, span=spec.span_hops, by=holdout_by
         )
         for row, split in zip(rows, splits, strict=True):
             row["split"] = split
