@@ -89,8 +89,10 @@ def main() -> None:
                                  out_dir=Path(tmp) / "nearest", quantile=ev["copy_quantile"],
                                  perceptual=ev["perceptual"])  # fmt: skip
     n_train = len(dataset.split_rows(res / "dataset", "train"))
-    print(f"nearest: {wall:.1f} s wall, {cpu:.1f} s CPU for {table['clip'].nunique()} clips and pieces "
-          f"({len(table) // table['space'].nunique()} queries) against {n_train} training segments")
+    print(
+        f"nearest: {wall:.1f} s wall, {cpu:.1f} s CPU for {table['clip'].nunique()} clips and pieces "
+        f"({len(table) // table['space'].nunique()} queries) against {n_train} training segments"
+    )
 
 
 if __name__ == "__main__":
