@@ -21,6 +21,12 @@ def _crepe() -> ModuleType:
     return crepe
 
 
+# Issue 18 part 1, once audiowgan/nn/musicnn.py lands (same API): add this loader and its line in the table
+# below; the copy check then uses it as its primary space (nearest.PRIMARY) and metrics.json gains its distances.
+#     def _musicnn() -> ModuleType:
+#         from audiowgan.nn import musicnn
+#         return musicnn
+
 # name: loader of its module. Order matters: the first is the copy check's primary space when no
 # music-level embedder is present (see nearest.PRIMARY).
 EMBEDDERS = {
