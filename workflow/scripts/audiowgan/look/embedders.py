@@ -27,8 +27,8 @@ def _crepe() -> ModuleType:
 #         from audiowgan.nn import musicnn
 #         return musicnn
 
-# name: loader of its module. Order matters: the first is the copy check's primary space when no
-# music-level embedder is present (see nearest.PRIMARY).
+# name: loader of its module, in the order of metrics.json and the report (the copy check's primary
+# space is chosen by nearest.PRIMARY, not by this order).
 EMBEDDERS = {
     "crepe": _crepe,  # CREPE tiny: 64-ms frames of a pitch network (pitch, harmonicity, timbre)
     # "musicnn": _musicnn,  # issue 18 part 1 (audiowgan.nn.musicnn: 3-s windows of a music-tagging network)
