@@ -24,7 +24,7 @@ TF_CHANGED := $(if $(filter tf-route=$(TF_ROUTE),$(INSTALLED)),$(if $(filter tf-
 
 # The virtual environment is updated whenever a requirements file changes, and rebuilt from scratch
 # when the TensorFlow route changes (scripts/setup-venv.sh).
-$(BIN)/.installed: requirements.txt requirements-dev.txt $(if $(TF_ROUTE),requirements-tf-$(TF_ROUTE).txt,tf-route) $(TF_CHANGED)
+$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-no-deps.txt $(if $(TF_ROUTE),requirements-tf-$(TF_ROUTE).txt,tf-route) $(TF_CHANGED)
 	PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/setup-venv.sh $(TF_ROUTE) $(TF_HOW)
 
 setup: system-deps venv ## create .venv (TensorFlow build: TF=cpu|cuda|plain, detected when unset) and install ffmpeg if missing

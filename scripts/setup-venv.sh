@@ -3,7 +3,8 @@
 # Usage: scripts/setup-venv.sh ROUTE HOW    (what scripts/tf-route.sh printed; the Makefile passes it)
 #
 # Installs requirements-dev.txt (which includes requirements.txt) and requirements-tf-ROUTE.txt in one
-# call of uv (pinned below; pip where uv does not install). The stamp $VENV/bin/.installed records
+# call of uv (pinned below; pip where uv does not install), then requirements-no-deps.txt with --no-deps
+# (packages whose metadata pins what cannot be met, e.g. musicnn's numpy<1.17). The stamp $VENV/bin/.installed records
 # the route (tf-route=, tf-route-chosen=); when the
 # route differs from the recorded one, the environment is deleted and built afresh, so no two
 # TensorFlow builds (nor the CUDA wheels of a former one) ever share it. An environment from before
@@ -52,8 +53,10 @@ done
 "$bin/pip" install --quiet "$UV_PIN" >/dev/null 2>&1 || echo "no $UV_PIN for this platform: installing with pip" >&2
 if [ -x "$bin/uv" ]; then
     "$bin/uv" pip install --quiet --python "$bin/python" -r requirements-dev.txt -r "$req"
+    "$bin/uv" pip install --quiet --python "$bin/python" --no-deps -r requirements-no-deps.txt
 else
     "$bin/pip" install --quiet -r requirements-dev.txt -r "$req"
+    "$bin/pip" install --quiet --no-deps -r requirements-no-deps.txt
 fi
 
 found="$(installed | tr '\n' ' ')"

@@ -5,6 +5,8 @@ every package pinned in an environment is pinned in requirements.txt (or, for Te
 of the route files requirements-tf-*.txt that `make setup` chooses from) at the same version,
 under the PyPI name that NAME_MAP gives for a conda-forge name. Pip entries keep their extras
 (``yt-dlp[default]``, ``tensorflow[and-cuda]``) and must match a requirement with the same extras.
+The packages of requirements-no-deps.txt (pip --no-deps: their metadata cannot be met) cannot be pip
+entries of an environment; an environment's post-deploy script installs them, with --no-deps.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from conftest import REPO
 ENVS = sorted((REPO / "envs").glob("*.yaml"))
 # TensorFlow's install routes (scripts/tf-route.sh): one of them joins requirements.txt in an environment.
 TF_ROUTES = sorted(REPO.glob("requirements-tf-*.txt"))
+NO_DEPS = REPO / "requirements-no-deps.txt"  # installed with --no-deps (scripts/setup-venv.sh)
 # conda-forge name -> the PyPI name pinned in requirements.txt.
 NAME_MAP = {
     "pysoundfile": "soundfile",
@@ -126,3 +129,28 @@ def test_every_conda_directive_names_an_existing_environment():
             assert target.is_file(), f"{smk.name}: conda env {m.group(1)} does not exist"
             named.add(target)
     assert named == {p.resolve() for p in ENVS}, "an environment file is unused, or a rule has none"
+
+
+def post_deploy_installs(path: Path) -> dict[str, str]:
+    """{canonical name: version} that an environment's post-deploy script installs with pip --no-deps."""
+    script = path.with_suffix(".post-deploy.sh")
+    if not script.is_file():
+        return {}
+    found = {}
+    for line in script.read_text().splitlines():
+        if re.match(r"\s*python -m pip install --no-deps ", line):
+            for name, version in re.findall(r"([A-Za-z0-9_.\-\[\]]+)==(\S+)", line):
+                found[canonical(name)] = version
+    return found
+
+
+def test_no_deps_requirements_are_installed_by_a_post_deploy_script_at_their_pins():
+    pins = requirements(NO_DEPS)
+    assert pins, "requirements-no-deps.txt pins nothing"
+    installed = {}
+    for path in ENVS:
+        installed |= post_deploy_installs(path)
+        in_yaml = {canonical(name) for name, _, _ in env_packages(path)}
+        assert not in_yaml & set(pins), f"{path.name} lists a --no-deps package as an ordinary dependency"
+    assert installed == pins, f"post-deploy scripts install {installed}, requirements-no-deps.txt pins {pins}"
+    assert set(pins).isdisjoint(all_pins()), "a package pinned both with and without its dependencies"

@@ -293,3 +293,15 @@ def test_uv_installs_the_requirements_where_it_installs_and_pip_where_it_does_no
     assert "pip install --quiet -r requirements-dev.txt" not in calls
     assert tf_packages(checkout) == ["tensorflow-cpu==2.21.0"]
     assert "pytest==9.2.0" in installed(checkout)
+
+
+@pytest.mark.parametrize("uv", [True, False], ids=["uv", "pip"])
+def test_the_no_deps_requirements_are_installed_without_their_dependencies(checkout, uv):
+    calls = make(checkout, "venv", uv=uv).splitlines()
+    tool = "uv pip install --quiet --python .venv/bin/python" if uv else "pip install --quiet"
+    main = calls.index(f"{tool} -r requirements-dev.txt -r requirements-tf-cpu.txt")
+    assert calls.index(f"{tool} --no-deps -r requirements-no-deps.txt") > main  # after what it relies on
+    assert "musicnn==0.1.0" in installed(checkout)
+    later = (checkout / ".venv" / "bin" / ".installed").stat().st_mtime + 10
+    os.utime(checkout / "requirements-no-deps.txt", (later, later))  # a changed pin updates the venv
+    assert "requirements-no-deps.txt" in make(checkout, "venv", uv=uv)

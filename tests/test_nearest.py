@@ -13,7 +13,7 @@ import pytest
 from audiowgan.dsp import audio
 from audiowgan.dsp import mel as features
 from audiowgan.ingest import demo
-from audiowgan.look import nearest
+from audiowgan.look import embedders, nearest
 from audiowgan.render.longform import overlap_add
 
 SR, SECONDS = 8000, 0.5
@@ -59,8 +59,10 @@ def test_a_training_segment_posing_as_a_clip_is_a_copy_and_noise_and_heldout_mus
     out = nearest.copy_check(dataset_dir=ds, segments_root=segs, clips=clips, out_csv=tmp_path / "eval" / "nearest.csv",
                              out_dir=tmp_path / "eval" / "nearest")  # fmt: skip
     written = pd.read_csv(tmp_path / "eval" / "nearest.csv", dtype={"segment": str})
-    assert list(written.columns) == nearest.COLUMNS and len(written) == len(out) == 4 * 2  # mel and CREPE
-    assert set(written["space"]) == {"mel", "crepe"} and (written["primary"] == (written["space"] == "mel")).all()
+    spaces = ["mel", *embedders.names()]  # mel, CREPE, musicnn
+    assert list(written.columns) == nearest.COLUMNS and len(written) == len(out) == 4 * len(spaces)
+    assert set(written["space"]) == set(spaces)
+    assert (written["primary"] == (written["space"] == nearest.primary_space(spaces))).all()
     for space, rows in written.groupby("space"):
         rows = rows.set_index("clip")
         assert rows.loc["clip_000.wav", "copy"], space  # the copy

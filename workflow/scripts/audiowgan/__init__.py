@@ -13,7 +13,7 @@ LAYERS = {  # folder: what it holds (and, by its place in this table, what it ma
     "dsp": "audio I/O and loudness, STFT and the mel filter bank, Griffin-Lim in numpy (numpy, scipy, librosa)",
     "ingest": "sources.tsv -> tracks, yt-dlp downloads with retries, track status, demo sources (yt-dlp, pandas)",
     "data": "packing the per-track mels into one dataset, its splits (numpy, pandas)",
-    "nn": "networks, the WGAN-GP step and training, devices and precision, CREPE, Griffin-Lim on TensorFlow",
+    "nn": "networks, the WGAN-GP step and training, devices and precision, CREPE and musicnn, Griffin-Lim on TensorFlow",
     "render": "clips and long pieces from a trained generator",
     "look": "distances, evaluation, the copy check, plots and the HTML report",
 }

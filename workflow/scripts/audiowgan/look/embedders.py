@@ -21,17 +21,17 @@ def _crepe() -> ModuleType:
     return crepe
 
 
-# Issue 18 part 1, once audiowgan/nn/musicnn.py lands (same API): add this loader and its line in the table
-# below; the copy check then uses it as its primary space (nearest.PRIMARY) and metrics.json gains its distances.
-#     def _musicnn() -> ModuleType:
-#         from audiowgan.nn import musicnn
-#         return musicnn
+def _musicnn() -> ModuleType:
+    from audiowgan.nn import musicnn  # TensorFlow: only when embedding
+
+    return musicnn
+
 
 # name: loader of its module, in the order of metrics.json and the report (the copy check's primary
 # space is chosen by nearest.PRIMARY, not by this order).
 EMBEDDERS = {
     "crepe": _crepe,  # CREPE tiny: 64-ms frames of a pitch network (pitch, harmonicity, timbre)
-    # "musicnn": _musicnn,  # issue 18 part 1 (audiowgan.nn.musicnn: 3-s windows of a music-tagging network)
+    "musicnn": _musicnn,  # musicnn: 3-s windows of a music-tagging network (the copy check's primary space)
 }
 
 
