@@ -29,6 +29,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/generate.smk"
 include: "workflow/rules/longform.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/nearest.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/compare.smk"
@@ -43,6 +44,7 @@ rule all:
             rules.longform.output,
             [rules.train.output.losses],
             rules.evaluate.output,
+            rules.nearest.output,
             rules.plots.output,
             rules.report.output,
         ),

@@ -205,7 +205,9 @@ def inversion_ceiling(real_mels: np.ndarray) -> np.ndarray:
 
 def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str, float]]:
     """{set: {mel_fd, crepe_fd, crepe_kd}} against the reference (half A of the held-out segments)."""
-    perceptual = evaluation.perceptual_distances(reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0)
+    perceptual = evaluation.perceptual_distances(
+        reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=["crepe"]
+    )["crepe"]
     ref_stats = metrics.mel_frame_stats(reference_mels)
     return {
         name: {

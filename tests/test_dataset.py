@@ -15,6 +15,7 @@ from audiowgan.dsp import audio
 from audiowgan.dsp import mel as features
 from audiowgan.ingest import demo
 from audiowgan.look import evaluate as evaluation
+from audiowgan.look import nearest
 from conftest import dry_run_counts, snakemake
 
 SPEC = MelSpec(n_fft=256, hop_length=128, n_mels=16, top_db=80.0, fmin=0.0, fmax=None)
@@ -203,6 +204,11 @@ def test_overlapping_segments_are_held_out_and_packed_without_sharing_audio(tmp_
     assert metrics["split"]["by"] == "end-blocks" and metrics["split"]["boundary_dropped"] == 6
     assert metrics["split"]["holdout_reason"] == meta["holdout"]["reason"]
     assert "no whole track" in meta["holdout"]["reason"] and "6 training segment(s)" in meta["holdout"]["reason"]
+    # The copy check compares against every training segment, overlapping ones included, and the held-out ones
+    # that share no audio: training segments posing as clips are copies, found at their own place.
+    table = nearest.copy_check(dataset_dir=tmp_path / "ds", segments_root=tmp_path / "segments", clips=clips,
+                               out_csv=tmp_path / "nearest.csv", out_dir=tmp_path / "nearest", perceptual=False)  # fmt: skip
+    assert table["copy"].all() and table["segment"].tolist() == [c.stem for c in clips]
 
 
 @pytest.mark.workflow

@@ -91,3 +91,12 @@ def test_griffin_lim_round_trip_error():
         metrics.griffin_lim_round_trip_error(np.zeros((1, 8000)), **args)
     with pytest.raises(ValueError, match="hop_length=0"):
         metrics.griffin_lim_round_trip_error(segs, **(args | {"hop_length": 0}))
+
+
+def test_the_compared_real_set_is_drawn_across_the_held_out_tracks_not_taken_from_the_first():
+    rows = np.arange(100)  # held-out rows in track order: rows 0-49 one track, 50-99 another
+    drawn = evaluation.compared_rows(rows, 20, seed=0)
+    assert len(drawn) == 20 and len(set(drawn)) == 20 and list(drawn) == sorted(drawn)
+    assert (drawn < 50).any() and (drawn >= 50).any()  # both tracks, where rows[:20] holds one
+    assert np.array_equal(drawn, evaluation.compared_rows(rows, 20, seed=0))
+    assert np.array_equal(evaluation.compared_rows(rows[:5], 20, seed=0), rows[:5])  # n above the size: all of them

@@ -38,8 +38,8 @@ def rule_scripts() -> dict[str, str]:
 
 def test_every_rule_lists_the_modules_of_its_own_script():
     scripts = rule_scripts()
-    assert {"tracks", "download", "segment", "mel", "pack", "train", "generate", "longform", "evaluate", "plots",
-            "report", "track_status"} <= set(scripts)  # fmt: skip
+    assert {"tracks", "download", "segment", "mel", "pack", "train", "generate", "longform", "evaluate", "nearest",
+            "plots", "report", "track_status"} <= set(scripts)  # fmt: skip
 
 
 def test_rules_live_in_the_stage_file_their_name_says():
@@ -94,14 +94,15 @@ def copied_workflow(finished_workdir, tmp_path_factory):
 FEEDS = {
     "tracks": {"download", "track_status"},
     "download": {"segment"},
-    "segment": {"mel", "evaluate"},
+    "segment": {"mel", "evaluate", "nearest"},
     "mel": {"pack", "track_status"},
-    "pack": {"train", "generate", "longform", "evaluate", "plots"},
+    "pack": {"train", "generate", "longform", "evaluate", "nearest", "plots"},
     "track_status": set(),  # train waits for results/tracks.tsv through ancient(): it never reruns train
     "train": {"generate", "longform", "plots", "compare"},
-    "generate": {"evaluate", "plots", "report", "compare"},
-    "longform": {"report"},
+    "generate": {"evaluate", "nearest", "plots", "report", "compare"},
+    "longform": {"nearest", "report"},
     "evaluate": {"report", "compare"},
+    "nearest": {"report"},
     "plots": {"report", "compare"},
     "report": {"compare"},  # only with experiments; the finished tiny run has none
     "compare": set(),

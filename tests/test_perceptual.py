@@ -239,3 +239,17 @@ def test_kernel_distance_rejects_bad_arguments(kwargs, match):
     args = dict(x=np.ones((4, 3)), y=np.zeros((4, 3))) | kwargs
     with pytest.raises(ValueError, match=match):
         metrics.kernel_distance(args.pop("x"), args.pop("y"), **args)
+
+
+@pytest.mark.parametrize(("subsets", "subset_size"), [(8, 150), (2, 50)])  # one Gram matrix; one per subset
+def test_kernel_distance_is_the_mean_of_its_subset_estimates(subsets, subset_size):
+    # Both ways of computing it (the whole-set Gram matrix when the subsets cover the sets many times over,
+    # a Gram matrix per subset otherwise) give the mean of the unbiased estimates on the same seeded draws.
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(300, 5)), rng.normal(0.3, 1.0, size=(200, 5))
+    draws = np.random.default_rng(9)
+    pairs = [(draws.choice(300, subset_size, replace=False), draws.choice(200, subset_size, replace=False))
+             for _ in range(subsets)]  # fmt: skip
+    expected = np.mean([metrics.kernel_distance(x[a], y[b], subsets=None) for a, b in pairs])
+    got = metrics.kernel_distance(x, y, subsets=subsets, subset_size=subset_size, seed=9)
+    assert got == pytest.approx(expected, rel=1e-10)

@@ -19,8 +19,8 @@ from PIL import Image
 from audiowgan.dsp import audio
 from audiowgan.dsp import mel as features
 from audiowgan.ingest import demo
+from audiowgan.look import embedders, plots, report
 from audiowgan.look import evaluate as evaluation
-from audiowgan.look import plots, report
 from conftest import REPO, TINY_CONFIG, dry_run_counts, snakemake
 
 N_CLIPS = TINY_CONFIG["generate"]["n_clips"]
@@ -94,8 +94,10 @@ def test_evaluate_orders_baselines_and_writes_json(tmp_path):
                                "frames_per_item": 32, "seed": 0, "by": None, "heldout_tracks": [],
                                "holdout_reason": None, "boundary_dropped": 0}  # fmt: skip
     assert fd["generated"] < fd["white_noise_vs_real"] and fd["generated"] < fd["pink_noise_vs_real"]
-    rt = result["round_trip"]
-    assert rt["n_segments"] == 4 and 0 < rt["mean"] < 1 and rt["max"] >= rt["mean"]
+    # The inversion's ceiling: half B through its own mels and the clips' inversion, near real music, far from noise.
+    assert fd["inversion_ceiling"] < min(fd["noise_vs_real"], fd["white_noise_vs_real"], fd["pink_noise_vs_real"])
+    rt = result["round_trip"]  # the same round trip: the 3 compared half-B segments (round_trip_segments=4)
+    assert rt["n_segments"] == 3 and 0 < rt["mean"] < 1 and rt["max"] >= rt["mean"]
 
 
 @pytest.mark.parametrize("n_heldout", [0, 1])
@@ -142,7 +144,11 @@ class _Page(html.parser.HTMLParser):
         self.audio: list[str] = []
         self.images: list[str] = []
         self.downloads: list[str] = []
+        self.text = ""
         self.feed(text)
+
+    def handle_data(self, data):
+        self.text += data
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -180,6 +186,25 @@ def test_render_html_has_a_player_and_image_per_clip():
     with pytest.raises(ValueError, match="clip"):
         report.render_html(metrics=METRICS, manifest=MANIFEST, clip_links=["a.wav"], clip_images=["a.png"],
                            losses_image="l.png", grid_image="g.png")  # fmt: skip
+
+
+def test_render_html_plays_each_clips_nearest_training_segment_and_flags_copies():
+    rows = [("clip_000.wav", "mel", True, "song", "00003", 0.01, 0.2, 0.05, True),
+            ("clip_000.wav", "crepe", False, "song", "00003", 0.002, 0.1, 0.02, True),
+            ("clip_<1>.wav", "mel", True, "other", "00001", 0.4, 0.2, 2.0, False),
+            ("clip_<1>.wav", "crepe", False, "other", "00002", 0.3, 0.1, 3.0, False)]  # fmt: skip
+    table = pd.DataFrame(rows, columns=["clip", "space", "primary", "track", "segment", "distance", "reference",
+                                        "ratio", "copy"]).assign(part=0, start_seconds=0.0)  # fmt: skip
+    links = {"clip_000.wav": "eval/nearest/clip_000.wav", "clip_<1>.wav": "eval/nearest/clip_<1>.wav"}
+    page = report.render_html(metrics=METRICS, manifest=MANIFEST, clip_links=["c0.wav", "c1.wav"],
+                              clip_images=["a.png", "b.png"], losses_image="l.png", grid_image="g.png",
+                              nearest=table, nearest_links=links)  # fmt: skip
+    parsed = _Page(page)
+    assert parsed.audio == ["c0.wav", "eval/nearest/clip_000.wav", "c1.wav", "eval/nearest/clip_<1>.wav"]
+    assert "1 of 2 clips flagged as copies" in parsed.text and "mel space" in parsed.text
+    assert page.count('<span class="flag">copy</span>') == 1 and page.count('class="card copy"') == 1
+    assert "song/00003" in parsed.text and "crepe ratio 0.02 (copy)" in parsed.text
+    assert "Ceiling: real mels, inverted" in parsed.text
 
 
 def test_render_html_shows_the_reason_when_evaluation_was_skipped():
@@ -276,13 +301,14 @@ def test_metrics_json_is_complete_and_sane(finished_workdir):
     assert set(fd) == FD_KEYS
     assert all(isinstance(v, float) and math.isfinite(v) and v >= 0 for v in fd.values()), fd
     assert fd["real_vs_real"] < fd["noise_vs_real"]
-    perceptual = metrics["perceptual"]
-    assert set(perceptual["frechet"]) == set(perceptual["kernel"]) == {"generated", "real_vs_real",
-                                                                       "white_noise_vs_real", "pink_noise_vs_real"}  # fmt: skip
+    assert list(metrics["perceptual"]) == embedders.names()
+    perceptual = metrics["perceptual"]["crepe"]
+    assert set(perceptual["frechet"]) == set(perceptual["kernel"]) == {"generated", "real_vs_real", "white_noise_vs_real",
+                                                                       "pink_noise_vs_real", "inversion_ceiling"}  # fmt: skip
     assert all(math.isfinite(v) for v in [*perceptual["frechet"].values(), *perceptual["kernel"].values()])
     assert perceptual["embedding"]["name"] == "crepe-tiny"
     rt = metrics["round_trip"]
-    assert rt["n_segments"] == 2 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
+    assert rt["n_segments"] == 1 and rt["n_iter"] == TINY_CONFIG["generate"]["griffin_lim_iters"]
     assert 0 < rt["mean"] < 1
 
 
@@ -302,7 +328,7 @@ def test_plots_decode_as_png(finished_workdir):
 def test_report_page_works_in_a_browser_after_copying_results(finished_workdir, chromium, tmp_path):
     # Copy only what the page links to, somewhere else: every link must be relative and resolve.
     src, dest = finished_workdir / "results", tmp_path / "elsewhere"
-    for name in ("generated", "plots", "longform"):
+    for name in ("generated", "plots", "longform", "eval/nearest"):
         shutil.copytree(src / name, dest / name)
     (dest / "report.html").write_text(with_check_script((src / "report.html").read_text()))
     url = (dest / "report.html").as_uri()
@@ -310,15 +336,19 @@ def test_report_page_works_in_a_browser_after_copying_results(finished_workdir, 
     assert dom.body.get("data-images-ok") == "true", dom.body
     assert int(dom.body["data-images"]) == 2 + N_CLIPS  # losses, grid, one per clip
     n_pieces = TINY_CONFIG["generate"]["longform"]["n"]
-    assert len(dom.audio) == N_CLIPS + n_pieces
-    assert sum(Path(a).name.startswith("piece_") for a in dom.audio) == n_pieces
+    # A player per clip and piece, and one per clip and piece for its nearest training segment (the copy check).
+    assert len(dom.audio) == 2 * (N_CLIPS + n_pieces)
+    nearest = [a for a in dom.audio if a.startswith("eval/nearest/")]
+    assert sorted(Path(a).name for a in nearest) == sorted(Path(a).name for a in dom.audio if a not in nearest)
+    assert sum(Path(a).name.startswith("piece_") for a in dom.audio) == 2 * n_pieces
     for link in dom.audio + dom.images:
         assert not link.startswith(("/", "file:", "http")), link
         assert (dest / link).is_file(), link
     manifest = pd.read_csv(src / "generated" / "manifest.csv")
     pieces = pd.read_csv(src / "longform" / "manifest.csv")
-    assert sorted(Path(a).name for a in dom.audio) == sorted([*manifest["clip"], *pieces["piece"]])
-    assert dom.body.get("data-audio-ready") == str(N_CLIPS + n_pieces), dom.body  # every WAV loaded its metadata
+    assert sorted(Path(a).name for a in dom.audio if a not in nearest) == sorted([*manifest["clip"], *pieces["piece"]])
+    assert dom.body.get("data-audio-ready") == str(2 * (N_CLIPS + n_pieces)), dom.body  # every WAV loaded its metadata
+    assert "clips flagged as copies" in dom.text
     for link in dom.downloads:
         assert link.endswith((".mp3", ".ogg")) and (dest / link).is_file(), link
     assert len(dom.downloads) == (N_CLIPS + n_pieces) * len(TINY_CONFIG["generate"].get("formats", ["mp3"]))
@@ -348,14 +378,16 @@ def test_perceptual_distances_tell_music_from_noise_and_show_in_the_report():
     # 4 clips of 2 s: about 390 frames a set, more than the embedding's 256 dimensions (the FD needs that).
     music = np.stack([demo.piece(seed=s, seconds=2.0, sample_rate=16000) for s in range(8)])
     noise = evaluation.noise_waves("pink", n=4, length=32000, seed=0)
-    out = evaluation.perceptual_distances(music[:4], {"real_vs_real": music[4:], "pink_noise_vs_real": noise},
-                                          sample_rate=16000, seed=0)  # fmt: skip
+    every = evaluation.perceptual_distances(music[:4], {"real_vs_real": music[4:], "pink_noise_vs_real": noise},
+                                            sample_rate=16000, seed=0)  # fmt: skip
+    assert list(every) == embedders.names()  # one entry per embedder of the table
+    out = every["crepe"]
     # The unbiased kernel distance separates them; the Frechet distance on this few frames does not reliably
     # (its small-sample bias dominates: see perceptual's notes), so only its presence is checked here.
     assert out["kernel"]["real_vs_real"] < out["kernel"]["pink_noise_vs_real"]
     assert set(out["frechet"]) == {"real_vs_real", "pink_noise_vs_real"}
     assert out["embedding"]["name"].startswith("crepe") and out["reference_frames"] > 0
-    page = report.render_html(metrics={**METRICS, "perceptual": out}, manifest=MANIFEST, clip_links=["a.wav", "b.wav"],
+    page = report.render_html(metrics={**METRICS, "perceptual": every}, manifest=MANIFEST, clip_links=["a.wav", "b.wav"],
                               clip_images=["a.png", "b.png"], losses_image="l.png", grid_image="g.png")  # fmt: skip
     assert "crepe" in page and "Kernel distance" in page
 

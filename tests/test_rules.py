@@ -14,7 +14,7 @@ from conftest import REPO
 
 RULES = REPO / "workflow" / "rules"
 SCRIPTS = REPO / "workflow" / "scripts"
-TENSORFLOW_RULES = {"train", "generate", "longform", "evaluate"}  # the rules that run a network (DESIGN.md)
+TENSORFLOW_RULES = {"train", "generate", "longform", "evaluate", "nearest"}  # the rules that run a network (DESIGN.md)
 
 
 def rule_blocks() -> dict[str, str]:

@@ -19,7 +19,7 @@ SR = TINY_CONFIG["audio"]["sample_rate"]
 SEG = TINY_CONFIG["audio"]["segment_seconds"]
 HOP = TINY_CONFIG["mel"]["hop_length"]
 N_MELS = TINY_CONFIG["mel"]["n_mels"]
-LOOK = {"evaluate", "plots", "report"}  # read the generated clips
+LOOK = {"evaluate", "nearest", "plots", "report"}  # read the generated clips
 DOWNSTREAM_OF_MEL = {"mel", "pack", "track_status", "train", "generate", "longform", *LOOK, "all"}
 
 
@@ -171,15 +171,15 @@ def test_changing_n_clips_reruns_generate_and_what_reads_clips_only(workdir_copy
     assert len(list((workdir_copy / "results" / "generated").glob("clip_*.wav"))) == 5
 
 
-def test_changing_longform_reruns_longform_and_the_report_only(workdir_copy):
+def test_changing_longform_reruns_longform_its_copy_check_and_the_report_only(workdir_copy):
     path = workdir_copy / "config" / "test.yaml"
     cfg = yaml.safe_load(path.read_text())
     cfg["generate"]["longform"]["seconds"] = 3.0
     path.write_text(yaml.safe_dump(cfg))
     counts = dry_run_counts(workdir_copy, "--configfile", "config/test.yaml")
-    assert set(counts) == {"longform", "report", "all"}, counts
+    assert set(counts) == {"longform", "nearest", "report", "all"}, counts  # nearest: the pieces' copy check
     run = snakemake(workdir_copy, "--configfile", "config/test.yaml")
-    assert set(run.rules) == {"longform", "report", "all"}
+    assert set(run.rules) == {"longform", "nearest", "report", "all"}
     wave, sr = sf.read(workdir_copy / "results" / "longform" / "piece_000.wav")
     assert len(wave) == 3 * sr
 

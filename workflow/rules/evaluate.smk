@@ -29,6 +29,7 @@ rule evaluate:
         round_trip_segments=run_value("evaluate", "round_trip_segments"),
         griffin_lim_iters=run_value("generate", "griffin_lim_iters"),
         inversion=run_value("generate", "inversion"),
+        target_dbfs=run_value("generate", "target_dbfs"),
         perceptual=run_value("evaluate", "perceptual"),
     script:
         "../scripts/evaluate.py"

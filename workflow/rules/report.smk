@@ -1,6 +1,8 @@
 rule report:
     input:
         metrics=rules.evaluate.output.metrics,
+        nearest=rules.nearest.output.nearest,
+        nearest_segments=rules.nearest.output.segments,
         manifest="results/{exp}generated/manifest.csv",
         clips=CLIPS,
         clip_images=rules.plots.output.clips,

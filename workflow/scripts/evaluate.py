@@ -9,7 +9,7 @@ from audiowgan.nn import devices
 snakemake = globals()["snakemake"]
 log = runlog.setup(snakemake.log[0])
 p = snakemake.params
-if p.perceptual:  # TensorFlow runs here only for the CREPE embeddings: don't import it (seconds) otherwise
+if p.perceptual:  # TensorFlow runs here only for the pretrained embeddings: don't import it (seconds) otherwise
     devices.configure_threads(snakemake.threads)  # before any TensorFlow operation: its thread pools are fixed then
     devices.log_devices(log, threads=snakemake.threads)
 
@@ -23,6 +23,7 @@ evaluate.evaluate(
     round_trip_segments=p.round_trip_segments,
     griffin_lim_iters=p.griffin_lim_iters,
     inversion_method=p.inversion,
+    target_dbfs=p.target_dbfs,
     perceptual=p.perceptual,
     log=log,
 )

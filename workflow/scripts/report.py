@@ -16,6 +16,8 @@ report.write_report(
     grid_image=snakemake.input.spectrograms,
     copies=list(snakemake.input.copies),
     longform_csv=snakemake.input.longform,
+    nearest_csv=snakemake.input.nearest,
+    nearest_segments=list(snakemake.input.nearest_segments),
     pieces=list(snakemake.input.pieces),
     comparison=snakemake.params.comparison,
     title=snakemake.params.title,

@@ -15,7 +15,7 @@ LAYERS = {  # folder: what it holds (and, by its place in this table, what it ma
     "data": "packing the per-track mels into one dataset, its splits (numpy, pandas)",
     "nn": "networks, the WGAN-GP step and training, devices and precision, CREPE and musicnn, Griffin-Lim on TensorFlow",
     "render": "clips and long pieces from a trained generator",
-    "look": "distances, evaluation, plots and the HTML report",
+    "look": "distances, evaluation, the copy check, plots and the HTML report",
 }
 
 RULES = {  # rule: the module its script (workflow/scripts/<rule>.py) calls
@@ -29,6 +29,7 @@ RULES = {  # rule: the module its script (workflow/scripts/<rule>.py) calls
     "generate": "render.generate",
     "longform": "render.longform",
     "evaluate": "look.evaluate",
+    "nearest": "look.nearest",
     "plots": "look.plots",
     "report": "look.report",
     "compare": "look.compare",

@@ -1,2 +1,2 @@
-"""look: distances (``distances``), metrics.json (``evaluate``), plots (``plots``) and the HTML report
-(``report``)."""
+"""look: distances (``distances``), the embedding networks' table (``embedders``), metrics.json (``evaluate``),
+the copy check (``nearest``), plots (``plots``) and the HTML report (``report``)."""

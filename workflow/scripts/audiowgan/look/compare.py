@@ -31,6 +31,7 @@ COLUMNS = ["set", "kind", "steps", "mel_fd", "x_real", "crepe_fd", "crepe_kd", "
 
 def _distances(metrics: Mapping, key: str) -> dict:
     perceptual = metrics.get("perceptual") or {}
+    perceptual = perceptual.get("crepe", perceptual)  # {embedder: ...} since musicnn; a bare CREPE entry before
     return {
         "mel_fd": (metrics.get("frechet_distance") or {}).get(key),
         "crepe_fd": (perceptual.get("frechet") or {}).get(key),

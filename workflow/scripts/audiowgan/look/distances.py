@@ -23,6 +23,7 @@ from audiowgan.dsp import mel as features
 __all__ = [
     "frechet_distance",
     "gaussian_frechet_distance",
+    "griffin_lim_round_trip",
     "griffin_lim_round_trip_error",
     "kernel_distance",
     "mel_frame_stats",
@@ -132,7 +133,12 @@ def frechet_distance(a_frames: np.ndarray, b_frames: np.ndarray) -> float:
     return gaussian_frechet_distance(a.mean(axis=0), cov_a, b.mean(axis=0), cov_b)
 
 
-def griffin_lim_round_trip_error(
+def griffin_lim_round_trip_error(segments_audio: np.ndarray, **kwargs) -> np.ndarray:
+    """Spectral convergence of real segments sent through mel and back: :func:`griffin_lim_round_trip`'s errors."""
+    return griffin_lim_round_trip(segments_audio, **kwargs)[1]
+
+
+def griffin_lim_round_trip(
     segments_audio: np.ndarray,
     *,
     sample_rate: int,
@@ -145,8 +151,8 @@ def griffin_lim_round_trip_error(
     n_iter: int = 32,
     method: str = "fast",
     seed: int = 0,
-) -> np.ndarray:
-    """Spectral convergence of real segments sent through mel and back.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Real segments sent through mel and back: the audio, and its spectral convergence.
 
     Each segment goes through the workflow's own path: ``features.mel_power``,
     ``features.scale`` to [-1, 1] float32, ``features.unscale``, then
@@ -164,7 +170,10 @@ def griffin_lim_round_trip_error(
 
     Returns
     -------
-    np.ndarray [shape=(N,)], float64
+    audio : np.ndarray [shape=(N, samples)], float32
+        The segments as the inversion renders them from their own mels (the level of a peak-1 mel): the best
+        a generator that produced exactly the real mels could sound, the inversion's ceiling.
+    errors : np.ndarray [shape=(N,)], float64
         ``||S - S_hat||_F / ||S||_F`` per segment: the floor that inversion alone
         puts under any generated clip. Its mean is the figure to report.
     """
@@ -194,7 +203,7 @@ def griffin_lim_round_trip_error(
     )
     true_mag = inversion.stft_magnitude(segs, n_fft=n_fft, hop_length=hop_length) / np.sqrt(peaks)[:, None, None]
     est_mag = inversion.stft_magnitude(audio, n_fft=n_fft, hop_length=hop_length)
-    return np.array([spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
+    return np.asarray(audio, np.float32), np.array([spectral_convergence(t, e) for t, e in zip(true_mag, est_mag)])
 
 
 def _as_rows(name: str, x) -> np.ndarray:
@@ -236,15 +245,65 @@ def spectral_convergence(reference_mag: np.ndarray, estimate_mag: np.ndarray) ->
 # --------------------------------------------------------------------------- kernel distance (KID)
 
 
-def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, *, degree: int, gamma: float, coef0: float) -> float:
+def _kernel(a: np.ndarray, b: np.ndarray, *, degree: int, gamma: float, coef0: float) -> np.ndarray:
+    return (gamma * (a @ b.T) + coef0) ** degree
+
+
+def _mmd2_unbiased(x: np.ndarray, y: np.ndarray, **kernel) -> float:
     """Unbiased MMD^2 of the polynomial kernel: the diagonals of k(x, x) and k(y, y) are left out."""
     m, n = len(x), len(y)
-    kxx = (gamma * (x @ x.T) + coef0) ** degree
-    kyy = (gamma * (y @ y.T) + coef0) ** degree
-    kxy = (gamma * (x @ y.T) + coef0) ** degree
+    kxx, kyy, kxy = _kernel(x, x, **kernel), _kernel(y, y, **kernel), _kernel(x, y, **kernel)
     xx = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
     yy = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
     return float(xx + yy - 2.0 * kxy.mean())
+
+
+_GRAM_BLOCK = 1024  # rows of a Gram matrix computed at a time: memory O(block * rows), never O(rows^2)
+
+
+def _subset_sums(a: np.ndarray, b: np.ndarray, sa: np.ndarray, sb: np.ndarray, **kernel) -> np.ndarray:
+    """``sum_{i in A_s, j in B_s} k(a_i, b_j)`` for every subset s at once.
+
+    ``sa`` (S, len(a)) and ``sb`` (S, len(b)) are 0/1 membership matrices. The Gram matrix is
+    computed once, block of rows by block, instead of once per subset: ``sum = diag(sa K sb^T)``.
+    """
+    acc = np.zeros((len(sa), len(b)))
+    for start in range(0, len(a), _GRAM_BLOCK):
+        block = slice(start, start + _GRAM_BLOCK)
+        acc += sa[:, block] @ _kernel(a[block], b, **kernel)
+    return np.einsum("sj,sj->s", acc, sb)
+
+
+def _kernel_diagonal(a: np.ndarray, *, degree: int, gamma: float, coef0: float) -> np.ndarray:
+    return (gamma * np.einsum("ij,ij->i", a, a) + coef0) ** degree
+
+
+def _members(draws: list[np.ndarray], n: int) -> np.ndarray:
+    out = np.zeros((len(draws), n))
+    for s, rows in enumerate(draws):
+        out[s, rows] = 1.0
+    return out
+
+
+def _mmd2_subsets(x: np.ndarray, y: np.ndarray, draws_x, draws_y, **kernel) -> float:
+    """The mean over subsets of :func:`_mmd2_unbiased` (the same value up to round-off), from one Gram matrix
+    per pair of sets instead of one per subset: cheaper whenever the sets are not much larger than a subset."""
+    size = len(draws_x[0])
+    sx, sy = _members(draws_x, len(x)), _members(draws_y, len(y))
+    diag_x, diag_y = (_kernel_diagonal(z, **kernel) for z in (x, y))
+    xx = (_subset_sums(x, x, sx, sx, **kernel) - sx @ diag_x) / (size * (size - 1))
+    yy = (_subset_sums(y, y, sy, sy, **kernel) - sy @ diag_y) / (size * (size - 1))
+    xy = _subset_sums(x, y, sx, sy, **kernel) / (size * size)
+    return float(np.mean(xx + yy - 2.0 * xy))
+
+
+def whole_set_gram(m: int, n: int, *, subsets: int, size: int) -> bool:
+    """Whether :func:`kernel_distance` computes one Gram matrix for the whole sets rather than one per subset.
+
+    The whole sets cost (m + n)^2 kernel values, the subsets ``subsets * 4 * size^2`` (with their diagonal
+    blocks): the whole-set Gram wins unless the sets are much larger than the subsets cover.
+    """
+    return (m + n) ** 2 <= subsets * 4 * size**2
 
 
 def kernel_distance(
@@ -320,8 +379,7 @@ def kernel_distance(
         raise ValueError(f"subset_size={subset_size!r} must be an integer >= 2")
     size = min(int(subset_size), len(x), len(y))
     rng = np.random.default_rng(seed)
-    estimates = [
-        _mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)], **kernel)
-        for _ in range(subsets)
-    ]
-    return float(np.mean(estimates))
+    draws = [(rng.choice(len(x), size, replace=False), rng.choice(len(y), size, replace=False)) for _ in range(subsets)]
+    if whole_set_gram(len(x), len(y), subsets=subsets, size=size):
+        return _mmd2_subsets(x, y, [d[0] for d in draws], [d[1] for d in draws], **kernel)
+    return float(np.mean([_mmd2_unbiased(x[dx], y[dy], **kernel) for dx, dy in draws]))

@@ -11,12 +11,16 @@ be read side by side:
 - ``real_vs_real``: half B of the held-out segments, the floor a perfect model reaches;
 - ``noise_vs_real``: i.i.d. uniform noise on [-1, 1] in mel space, a model that learnt nothing;
 - ``white_noise_vs_real``, ``pink_noise_vs_real``: white and pink (1/f) noise audio, through the
-  same mel as the clips: a generator that learnt only the loudness or the spectral tilt.
+  same mel as the clips: a generator that learnt only the loudness or the spectral tilt;
+- ``inversion_ceiling``: the compared half-B segments taken through their own mels and the same
+  inversion as ``generate`` (method, iterations, loudness): a generator that made exactly the real mels.
+  Its distance above ``real_vs_real`` is the inversion's share of the gap, ``generated`` above it the
+  generator's.
 
-With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of a
-pretrained pitch network (CREPE, :mod:`audiowgan.nn.crepe`): a Frechet and an unbiased kernel distance on its
-frame embeddings, a second opinion from features the GAN was never trained on. That part imports
-TensorFlow.
+With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of each
+pretrained network of :data:`audiowgan.look.embedders.EMBEDDERS` (CREPE, a pitch network, today): a Frechet and
+an unbiased kernel distance on its frame embeddings, a second opinion from features the GAN was never
+trained on. That part imports TensorFlow.
 
 Held-out segments come from whole tracks the model never saw (``dataset.split_holdout``), or, when
 no whole track is near the hold-out fraction (one track, or a few long ones), from a block at the
@@ -44,6 +48,7 @@ from audiowgan.data import pack as dataset
 from audiowgan.dsp import audio
 from audiowgan.dsp import mel as features
 from audiowgan.look import distances as metrics
+from audiowgan.look import embedders
 
 FD_KEYS = (
     "generated",
@@ -52,6 +57,7 @@ FD_KEYS = (
     "noise_vs_real",
     "white_noise_vs_real",
     "pink_noise_vs_real",
+    "inversion_ceiling",
 )
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
@@ -112,14 +118,22 @@ def segment_waves(dataset_dir: str | Path, segments_root: str | Path, rows: np.n
     )
 
 
-def perceptual_distances(reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int) -> dict:
-    """Frechet and kernel distances of each set's CREPE frame embeddings to the reference's (rounded)."""
-    from audiowgan.nn import crepe  # TensorFlow: only when the perceptual distances are asked for
+def perceptual_distances(
+    reference: np.ndarray, sets: dict[str, np.ndarray], *, sample_rate: int, seed: int, names: list[str] | None = None
+) -> dict:
+    """``{embedder: {frechet, kernel, embedding, reference_frames}}``: the Frechet and kernel distances of each
+    set's frame embeddings to the reference's, for every embedder in ``names`` (default: the whole table)."""
+    return {
+        name: _embedding_distances(embedders.module(name), reference, sets, sample_rate=sample_rate, seed=seed)
+        for name in (embedders.names() if names is None else names)
+    }
 
-    ref = crepe.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
-    out: dict = {"frechet": {}, "kernel": {}, "embedding": crepe.describe(), "reference_frames": len(ref)}
+
+def _embedding_distances(embedder, reference: np.ndarray, sets: dict, *, sample_rate: int, seed: int) -> dict:
+    ref = embedder.clip_embeddings(reference, sample_rate=sample_rate)  # embedded once for every set
+    out: dict = {"frechet": {}, "kernel": {}, "embedding": embedder.describe(), "reference_frames": len(ref)}
     for name, waves in sets.items():
-        emb = crepe.clip_embeddings(waves, sample_rate=sample_rate)
+        emb = embedder.clip_embeddings(waves, sample_rate=sample_rate)
         fd, kd = metrics.frechet_distance(emb, ref), metrics.kernel_distance(emb, ref, seed=seed)
         out["frechet"][name], out["kernel"][name] = round(fd, 6), round(kd, 6)
     return out
@@ -136,6 +150,7 @@ def evaluate(
     round_trip_segments: int,
     griffin_lim_iters: int,
     inversion_method: str,
+    target_dbfs: float = -20.0,
     perceptual: bool = False,
     log: logging.Logger | None = None,
 ) -> dict:
@@ -147,15 +162,17 @@ def evaluate(
     segments_root : results/segments, holding ``{track}/{segment}.wav``
     clips : generated WAVs; generator_mels : their raw mels (N, n_mels, frames) ``.npy``, or None
     seed : splits the held-out rows into halves and draws the noise
-    round_trip_segments : at most this many held-out segments go through the Griffin-Lim round trip
-    griffin_lim_iters, inversion_method : as in ``generate``, so the round trip matches the clips
-    perceptual : also compute the CREPE-embedding distances (imports TensorFlow)
+    round_trip_segments : at most this many held-out segments go through the Griffin-Lim round trip (the
+        compared half-B segments, whose round trip is also the ``inversion_ceiling`` set)
+    griffin_lim_iters, inversion_method, target_dbfs : as in ``generate``, so the round trip matches the clips
+    perceptual : also compute the distances in every embedder's space (imports TensorFlow)
     """
     log = log or logging.getLogger(__name__)
     mels, meta = dataset.open_dataset(dataset_dir)
     heldout = dataset.distinct_rows(dataset_dir, "heldout", AudioSpec.from_meta(meta).span_hops)
     a_rows, b_rows = split_halves(heldout, seed)
     n = min(len(b_rows), len(clips))  # items per compared set: equal sizes, equal FD bias
+    compared = compared_rows(b_rows, n, seed)  # half B's real-vs-real set, spread over every held-out track
     split = {
         "heldout_segments": int(len(dataset.split_rows(dataset_dir, "heldout"))),
         "distinct_heldout_segments": int(len(heldout)),  # of them, those sharing no audio (overlapping segments)
@@ -167,7 +184,15 @@ def evaluate(
         **_holdout_account(meta),
     }
     result = _result(split, inversion_method=inversion_method, griffin_lim_iters=griffin_lim_iters)
-    if len(heldout) < 2 or n < 1:
+    compare = len(heldout) >= 2 and n >= 1
+    # One round trip serves both the error and the ceiling: the compared half-B rows when there are distances.
+    rt_rows = compared_rows(compared if compare else heldout, round_trip_segments, seed)
+    stats, ceiling = _round_trip(
+        dataset_dir, segments_root, rt_rows, meta, n_iter=griffin_lim_iters, method=inversion_method, seed=seed,
+        target_dbfs=target_dbfs, log=log,
+    )  # fmt: skip
+    result["round_trip"].update(stats)
+    if not compare:
         result["status"] = "skipped"
         result["reason"] = (
             f"{len(heldout)} held-out segment(s) and {len(clips)} clip(s): the Frechet distances need at least "
@@ -176,32 +201,22 @@ def evaluate(
         log.warning("Frechet distances skipped: %s", result["reason"])
     else:
         generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
-        noises = _frechet_distances(
-            result["frechet_distance"], mels, meta, a_rows, b_rows[:n], generated, generator_mels, seed=seed
+        waves = _frechet_distances(
+            result["frechet_distance"], mels, meta, a_rows, compared, generated, generator_mels, seed=seed
         )
+        waves["inversion_ceiling"] = ceiling
+        result["frechet_distance"]["inversion_ceiling"] = _fd(features.waves_mels(ceiling, meta), mels[a_rows])
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n,
                  result["frechet_distance"])  # fmt: skip
         if perceptual:
-            sets = {"generated": generated, "real_vs_real": segment_waves(dataset_dir, segments_root, b_rows[:n]),
-                    **noises}  # fmt: skip
+            sets = {"generated": generated, "real_vs_real": segment_waves(dataset_dir, segments_root, compared),
+                    **waves}  # fmt: skip
             result["perceptual"] = perceptual_distances(
                 segment_waves(dataset_dir, segments_root, a_rows), sets,
                 sample_rate=AudioSpec.from_meta(meta).sample_rate, seed=seed,
             )  # fmt: skip
-            log.info("CREPE-embedding distances: Frechet %s, kernel %s", result["perceptual"]["frechet"],
-                     result["perceptual"]["kernel"])  # fmt: skip
-    result["round_trip"].update(
-        _round_trip(
-            dataset_dir,
-            segments_root,
-            heldout[:round_trip_segments],
-            meta,
-            n_iter=griffin_lim_iters,
-            method=inversion_method,
-            seed=seed,
-            log=log,
-        )  # fmt: skip
-    )
+            for name, d in result["perceptual"].items():
+                log.info("%s-embedding distances: Frechet %s, kernel %s", name, d["frechet"], d["kernel"])
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(out, json.dumps(result, indent=2, allow_nan=False) + "\n")
     return result
@@ -247,11 +262,12 @@ def _frechet_distances(fd: dict, mels, meta: dict, a_rows, b_rows, generated, ge
     return noises
 
 
-def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed, log) -> dict:
+def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed, target_dbfs, log):
+    """The round-trip error's statistics and the round-tripped audio at the clips' loudness (None without rows)."""
     if len(rows) == 0:
         log.warning("no held-out segment: Griffin-Lim round-trip error skipped")
-        return {}
-    errors = metrics.griffin_lim_round_trip_error(
+        return {}, None
+    waves, errors = metrics.griffin_lim_round_trip(
         segment_waves(dataset_dir, segments_root, rows),
         top_db=float(meta["top_db"]),
         n_iter=n_iter,
@@ -266,9 +282,10 @@ def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed,
         len(errors),
         errors.mean(),
     )
-    return {
+    stats = {
         "mean": round(float(errors.mean()), 6),
         "std": round(float(errors.std()), 6),
         "max": round(float(errors.max()), 6),
         "n_segments": int(len(errors)),
     }
+    return stats, np.stack([audio.normalise_loudness(w, target_dbfs=target_dbfs) for w in waves])

@@ -29,12 +29,20 @@ FD_ROWS = (
     ("noise_vs_real", "Baseline: noise vs real", "uniform noise on [-1, 1]: what a model that learnt nothing scores"),
     ("white_noise_vs_real", "Baseline: white noise", "white-noise audio at the clips' loudness, through the same mel"),
     ("pink_noise_vs_real", "Baseline: pink noise", "pink (1/f) noise audio: right spectral tilt, no music"),
+    (
+        "inversion_ceiling",
+        "Ceiling: real mels, inverted",
+        "held-out segments through their own mels and the same inversion as the clips: the best any generator "
+        "can score with this inversion; above real vs real: the inversion's share of the gap, below the clips: "
+        "the generator's",
+    ),
 )
 PERCEPTUAL_ROWS = (
     ("generated", "Generated clips (as heard)", "the clip audio"),
     ("real_vs_real", "Baseline: real vs real", "the other half of the held-out segments"),
     ("white_noise_vs_real", "Baseline: white noise", "white-noise audio"),
     ("pink_noise_vs_real", "Baseline: pink noise", "pink (1/f) noise audio"),
+    ("inversion_ceiling", "Ceiling: real mels, inverted", "held-out segments through mel and the clips' inversion"),
 )
 
 
@@ -64,20 +72,20 @@ def metric_groups(metrics: dict) -> list[dict]:
             FD_ROWS,
         )
     ]
-    perceptual = metrics.get("perceptual") or {}
-    if perceptual:
-        name = perceptual.get("embedding", {}).get("name", "CREPE")
+    for embedding in _embeddings(metrics.get("perceptual")):
+        name = embedding.get("embedding", {}).get("name", "an embedding")
+        network = embedding.get("embedding", {}).get("network", "pretrained network")
         groups.append(
             _group(
-                f"Frechet distance on {name} embeddings (pretrained pitch network; lower is closer)",
-                perceptual.get("frechet", {}),
+                f"Frechet distance on {name} embeddings ({network}; lower is closer)",
+                embedding.get("frechet", {}),
                 PERCEPTUAL_ROWS,
             )
         )
         groups.append(
             _group(
                 f"Kernel distance (unbiased MMD, KID-style) on {name} embeddings; about 0 for the same music",
-                perceptual.get("kernel", {}),
+                embedding.get("kernel", {}),
                 PERCEPTUAL_ROWS,
             )
         )
@@ -99,8 +107,60 @@ def metric_groups(metrics: dict) -> list[dict]:
     return groups
 
 
+def _embeddings(perceptual: dict | None) -> list[dict]:
+    """metrics.json's ``perceptual``, one dict per embedder (``{name: {...}}``; an older file holds one)."""
+    if not perceptual:
+        return []
+    return [perceptual] if "frechet" in perceptual else list(perceptual.values())
+
+
 def _copies(links: list[str] | None) -> list[dict]:
     return [{"link": link, "label": Path(link).suffix.lstrip(".").upper()} for link in links or []]
+
+
+def nearest_by_clip(table: pd.DataFrame | None, links: dict[str, str] | None = None) -> dict[str, dict]:
+    """``{clip or piece name: its copy check}`` from nearest.csv, in its primary space: the nearest training
+    segment (a piece's closest part), distance, ratio, the flag, the flagged parts and the other spaces' ratios."""
+    if table is None or not len(table):
+        return {}
+    out = {}
+    for clip, rows in table.groupby("clip", sort=False):
+        primary = rows[rows["primary"].astype(bool)]
+        best = primary.loc[primary["distance"].idxmin()]
+        others = rows[~rows["primary"].astype(bool)]
+        out[clip] = {
+            "link": (links or {}).get(clip),
+            "space": best["space"],
+            "where": f"{best['track']}/{best['segment']}",
+            "part": int(best["part"]),
+            "start": float(best["start_seconds"]),
+            "distance": _fmt(float(best["distance"])),
+            "ratio": _fmt(float(best["ratio"]), 3),
+            "flagged": bool(primary["copy"].astype(bool).any()),  # not "copy": Jinja would find dict.copy
+            "flagged_parts": int(primary["copy"].astype(bool).sum()),
+            "parts": len(primary),
+            "others": [f"{o['space']} ratio {_fmt(float(o['ratio']), 3)}{' (copy)' if o['copy'] else ''}"
+                       for o in others.sort_values("distance").drop_duplicates("space").to_dict("records")],
+        }  # fmt: skip
+    return out
+
+
+def copy_summary(table: pd.DataFrame | None, clip_names: list[str], piece_names: list[str]) -> str | None:
+    """The summary line: how many clips (and long-piece segments) the copy check flags, in which space."""
+    if table is None or not len(table):
+        return None
+    primary = table[table["primary"].astype(bool)]
+    flagged = primary.groupby("clip")["copy"].any()
+    n_clips = sum(bool(flagged.get(c, False)) for c in clip_names)
+    line = f"{n_clips} of {len(clip_names)} clips flagged as copies"
+    parts = primary[primary["clip"].isin(piece_names)]
+    if len(parts):
+        line += f", {int(parts['copy'].astype(bool).sum())} of {len(parts)} long-piece segments"
+    reference = primary["reference"].iloc[0]
+    return (
+        f"{line}: closer to a training segment than the held-out segments come (reference distance "
+        f"{_fmt(float(reference))}, {primary['space'].iloc[0]} space; results/eval/nearest.csv has every space)."
+    )
 
 
 def render_html(
@@ -115,13 +175,16 @@ def render_html(
     pieces: pd.DataFrame | None = None,
     piece_links: list[str] | None = None,
     piece_copies: list[list[str]] | None = None,
+    nearest: pd.DataFrame | None = None,
+    nearest_links: dict[str, str] | None = None,
     title: str = "audio-wgan results",
     comparison_link: str | None = None,
 ) -> str:
     """The report page as a string; every link is used verbatim (make them relative).
 
     ``clip_copies``/``piece_copies`` are the compressed copies of each clip/piece (download links);
-    ``pieces`` is the long-form manifest, with ``piece_links`` in its row order.
+    ``pieces`` is the long-form manifest, with ``piece_links`` in its row order; ``nearest`` is nearest.csv
+    and ``nearest_links`` the nearest training segment's WAV of each clip and piece, by name.
     """
     import jinja2
 
@@ -140,12 +203,14 @@ def render_html(
         if col in manifest.columns and len(manifest)
     ]
     clip_copies = clip_copies or [[] for _ in clip_links]
+    near = nearest_by_clip(nearest, nearest_links)
     clips = [
         {
             "name": str(row.get("clip", Path(link).name)),
             "link": link,
             "image": image,
             "copies": _copies(copies),
+            "nearest": near.get(str(row.get("clip", Path(link).name))),
             "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.2f} s \u00b7 "
             f"RMS {row.get('rms_dbfs')} dBFS \u00b7 peak {row.get('peak_dbfs')} dBFS",
         }
@@ -157,6 +222,7 @@ def render_html(
             "name": str(row.get("piece")),
             "link": link,
             "copies": _copies(copies),
+            "nearest": near.get(str(row.get("piece"))),
             "facts": f"seed {row.get('seed')} \u00b7 {float(row.get('duration', 0)):.1f} s from "
             f"{row.get('segments')} segments \u00b7 crossfade {row.get('overlap_seconds')} s \u00b7 "
             f"RMS {row.get('rms_dbfs')} dBFS",
@@ -181,6 +247,7 @@ def render_html(
         clips=clips,
         pieces=long_pieces,
         comparison_link=comparison_link,
+        copy_summary=copy_summary(nearest, [c["name"] for c in clips], [p["name"] for p in long_pieces]),
     )
 
 
@@ -198,11 +265,14 @@ def write_report(
     pieces: list[str | Path] = (),
     comparison: str | Path | None = None,
     title: str = "audio-wgan results",
+    nearest_csv: str | Path | None = None,
+    nearest_segments: list[str | Path] = (),
 ) -> None:
     """Write the report page with every link relative to ``out``'s folder.
 
     ``copies`` are compressed copies of clips and pieces (matched to them by file stem); ``comparison``, the
-    experiments' comparison page to link to (none without experiments).
+    experiments' comparison page to link to (none without experiments); ``nearest_segments`` the copy
+    check's nearest training segments, named as their clip or piece.
     """
     base = Path(out).parent
 
@@ -235,5 +305,7 @@ def write_report(
         piece_copies=[copies_of(piece_by_name[name]) for name in long_manifest["piece"]],
         comparison_link=rel(comparison) if comparison else None,
         title=title,
+        nearest=pd.read_csv(nearest_csv, dtype={"track": str, "segment": str}) if nearest_csv else None,
+        nearest_links={Path(p).name: rel(p) for p in nearest_segments},
     )
     atomic.write_text(out, page)
