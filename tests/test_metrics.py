@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from audiowgan.look import distances as metrics
+from audiowgan.look import evaluate as evaluation
 
 
 @pytest.fixture(scope="module")

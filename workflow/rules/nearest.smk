@@ -15,7 +15,9 @@ rule nearest:
             category="Evaluation",
         ),
         # Each clip's and piece's nearest training segment, for the report's players.
-        segments=[f"results/{{exp}}eval/nearest/{Path(wav).name}" for wav in CLIPS + PIECES],
+        segments=[
+            f"results/{{exp}}eval/nearest/{Path(wav).name}" for wav in CLIPS + PIECES
+        ],
     log:
         "results/logs/{exp}nearest.log",
     benchmark:
