@@ -148,6 +148,9 @@ def main() -> None:
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its default); 1 keeps CPU-time budgets "
                     "fair when other work loads the machine (idle threads of a pool spin, and that counts)")  # fmt: skip
+    ap.add_argument(
+        "--embedders", default="crepe", help="comma-separated, from audiowgan.look.embedders (crepe, musicnn)"
+    )
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"))
     args = ap.parse_args()
     out = args.out / args.corpus
@@ -185,7 +188,7 @@ def main() -> None:
         sets[name] = features.read_clips(clips, meta)
         print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
               flush=True)  # fmt: skip
-    table = distances(sets, reference_waves, reference_mels, meta)
+    table = distances(sets, reference_waves, reference_mels, meta, args.embedders.split(","))
     report(table, runs, args, len(a_rows), n)
     (out / f"quality-{args.holdout_by}.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "runs": runs,
                                                   "table": table}, indent=2))  # fmt: skip
@@ -203,17 +206,16 @@ def inversion_ceiling(real_mels: np.ndarray) -> np.ndarray:
     return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
 
 
-def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str, float]]:
-    """{set: {mel_fd, crepe_fd, crepe_kd}} against the reference (half A of the held-out segments)."""
+def distances(sets, reference_waves, reference_mels, meta, embedders=("crepe",)) -> dict[str, dict[str, float]]:
+    """{set: {mel_fd, <embedder>_fd, <embedder>_kd...}} against the reference (half A of the held-out segments)."""
     perceptual = evaluation.perceptual_distances(
-        reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=["crepe"]
-    )["crepe"]
+        reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=list(embedders)
+    )
     ref_stats = metrics.mel_frame_stats(reference_mels)
     return {
         name: {
             "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(features.waves_mels(waves, meta)), ref_stats),
-            "crepe_fd": perceptual["frechet"][name],
-            "crepe_kd": perceptual["kernel"][name],
+            **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
         }
         for name, waves in sets.items()
     }
@@ -221,14 +223,20 @@ def distances(sets, reference_waves, reference_mels, meta) -> dict[str, dict[str
 
 def report(table, runs, args, n_reference: int, n: int) -> None:
     real, pink = table["real vs real (held-out half B)"], table["pink noise"]
+    embedders = args.embedders.split(",")
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
           f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
-    print("| set | steps | mel FD | x real | CREPE FD | CREPE KD | KD gap closed |\n|---|---|---|---|---|---|---|")
+    heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")]
+    print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")
     for name, d in table.items():
-        closed = (pink["crepe_kd"] - d["crepe_kd"]) / (pink["crepe_kd"] - real["crepe_kd"])
+        cells = []
+        for e in embedders:
+            closed = (pink[f"{e}_kd"] - d[f"{e}_kd"]) / (pink[f"{e}_kd"] - real[f"{e}_kd"])
+            cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * closed:.0f}%"]
         steps = runs.get(name, {}).get("steps", "")
-        print(f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | {d['crepe_fd']:.3f} | "
-              f"{d['crepe_kd']:.4f} | {100 * closed:.0f}% |")  # fmt: skip
+        print(
+            f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"
+        )
 
 
 if __name__ == "__main__":

@@ -101,3 +101,24 @@ def test_the_compared_real_set_is_drawn_across_the_held_out_tracks_not_taken_fro
     assert (drawn < 50).any() and (drawn >= 50).any()  # both tracks, where rows[:20] holds one
     assert np.array_equal(drawn, evaluation.compared_rows(rows, 20, seed=0))
     assert np.array_equal(evaluation.compared_rows(rows[:5], 20, seed=0), rows[:5])  # n above the size: all of them
+
+
+class OneRowPerClip:
+    """The embedder interface with musicnn's shape on short clips: one embedding row per clip."""
+
+    @staticmethod
+    def clip_embeddings(waves, *, sample_rate):
+        return np.asarray(waves, np.float64)[:, :8]
+
+    @staticmethod
+    def describe():
+        return {"name": "one row per clip"}
+
+
+def test_an_embedding_with_fewer_than_two_rows_gives_null_distances_and_a_reason_not_an_error():
+    waves = np.random.default_rng(0).normal(size=(3, 64))
+    out = evaluation._embedding_distances(OneRowPerClip, waves[:1], {"generated": waves}, sample_rate=16000, seed=0)
+    assert out["frechet"] == {"generated": None} and out["kernel"] == {"generated": None}
+    assert "at least 2" in out["reason"]
+    ok = evaluation._embedding_distances(OneRowPerClip, waves, {"generated": waves}, sample_rate=16000, seed=0)
+    assert ok["frechet"]["generated"] is not None and "reason" not in ok

@@ -134,6 +134,10 @@ def _embedding_distances(embedder, reference: np.ndarray, sets: dict, *, sample_
     out: dict = {"frechet": {}, "kernel": {}, "embedding": embedder.describe(), "reference_frames": len(ref)}
     for name, waves in sets.items():
         emb = embedder.clip_embeddings(waves, sample_rate=sample_rate)
+        if min(len(emb), len(ref)) < 2:  # musicnn gives one row per short clip: a tiny hold-out has too few
+            out["frechet"][name] = out["kernel"][name] = None
+            out["reason"] = f"{min(len(emb), len(ref))} embedding row(s) in a set: both distances need at least 2"
+            continue
         fd, kd = metrics.frechet_distance(emb, ref), metrics.kernel_distance(emb, ref, seed=seed)
         out["frechet"][name], out["kernel"][name] = round(fd, 6), round(kd, 6)
     return out
