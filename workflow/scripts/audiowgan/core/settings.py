@@ -342,6 +342,7 @@ class EvaluateSpec(Spec):
     seed: int
     round_trip_segments: int
     perceptual: bool
+    copy_quantile: float
 
 
 SECTIONS: tuple[type[Spec], ...] = (DownloadSpec, AudioSpec, MelSpec, ModelSpec, TrainSpec, GenerateSpec, EvaluateSpec)
