@@ -173,9 +173,14 @@ def test_the_train_rule_script_logs_devices_first_and_warns(tmp_path, fake_gpu_p
         model = Path({str(tmp_path)!r}) / "model"
         params = dict(model=MODEL, train={{**TRAIN, "epochs": 1}}, checkpoint_dir={str(tmp_path / "ck")!r},
                       tensorboard_dir={str(tmp_path / "tb")!r})
+        class Input(SimpleNamespace):  # Snakemake's named lists answer .get, as train.py asks for init_model
+            def get(self, key, default=None):
+                return getattr(self, key, default)
+
         snakemake = SimpleNamespace(
-            input=SimpleNamespace(mels=str(ds / "mels.npy")), output=SimpleNamespace(generator=str(model / "generator.weights.h5")),
+            input=Input(mels=str(ds / "mels.npy")), output=SimpleNamespace(generator=str(model / "generator.weights.h5")),
             params=SimpleNamespace(**params), log=[{str(log)!r}], threads=2, resources={{"gpu": 1}},
+            wildcards=SimpleNamespace(exp=""),  # the top-level run
             config={{"train": {{}}}})  # the result-neutral keys (rerun.run_values) take their defaults
         runpy.run_path({str(SCRIPTS / "train.py")!r}, init_globals={{"snakemake": snakemake}})
         assert tf.config.threading.get_intra_op_parallelism_threads() == 2
