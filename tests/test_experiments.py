@@ -19,7 +19,7 @@ pytestmark = pytest.mark.workflow
 NO_CREPE = {"evaluate": {"perceptual": False}}
 EXPERIMENTS = {"seed1": {"train": {"seed": 1}, **NO_CREPE}, "wide": {"model": {"critic_channels": [8, 32]}, **NO_CREPE}}
 CONFIG = ("--configfile", "config/test.yaml")
-PER_RUN = {"train", "generate", "longform", "evaluate", "plots", "report"}
+PER_RUN = {"train", "generate", "longform", "evaluate", "nearest", "plots", "report"}
 
 
 @pytest.fixture(scope="module")
