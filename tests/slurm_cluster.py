@@ -16,7 +16,8 @@ Inside a job, Snakemake's jobstep executor runs the rule through ``srun`` with e
 ``SLURM_*`` variable removed, SLURM_CONF included, so ``srun`` reads the system
 configuration as on a real cluster. The cluster therefore links ``/etc/slurm/slurm.conf``
 to its own configuration while it runs (only when no such file exists; it refuses to
-replace a real one) and removes the link on exit. One cluster per machine at a time.
+replace a real one) and removes the link on exit. One cluster per machine at a time; a
+link and daemons left by a test run that was killed are cleared at the next start.
 
 The node advertises more CPUs and memory than this machine has
 (``SlurmdParameters=config_overrides``) so that rules keep their real ``threads``
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -39,6 +41,9 @@ CLIENTS = ("munge", "unmunge", "sbatch", "squeue", "sinfo", "scontrol", "scancel
 APT_PACKAGES = ("slurm-wlm", "munge")
 # Where SLURM's client commands look when SLURM_CONF is unset (Debian's build).
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
+# The pid of the test process that started a cluster, in its folder: a stale link whose
+# owner is gone is cleared at the next start (see reap_abandoned_link).
+OWNER_FILE = "owner.pid"
 
 
 class SlurmUnavailable(RuntimeError):
@@ -77,6 +82,51 @@ def ensure_slurm_installed() -> None:
             raise SlurmError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     if missing_tools():
         raise SlurmError(f"still missing after apt-get install: {', '.join(missing_tools())}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reap_abandoned_link(link: Path) -> None:
+    """Clear what a test cluster whose test process died (killed, or out of time) left behind.
+
+    Such a run leaves ``link`` (the /etc/slurm/slurm.conf symlink), often its folder and
+    sometimes its daemons. Only a dangling link, or a link into a folder this module wrote
+    (it holds OWNER_FILE) whose owner is gone, is touched: a real configuration, or a
+    cluster whose tests still run, stays as it is.
+    """
+    if not link.is_symlink():
+        return
+    folder = Path(os.readlink(link)).parent
+    owner = _read_pid(folder / OWNER_FILE)
+    if link.exists() and (owner is None or _alive(owner)):
+        return
+    for daemon in reversed(DAEMONS):
+        pid = _read_pid(folder / "run" / f"{daemon}.pid")
+        if pid is not None and _alive(pid) and _command_name(pid) == daemon:
+            os.kill(pid, signal.SIGKILL)
+    link.unlink()
+
+
+def _command_name(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 def _free_port() -> int:
@@ -201,6 +251,7 @@ class SlurmCluster:
         # Private SLURM on 127.0.0.1: no accounting (so no sacct; keep finished jobs in
         # slurmctld for `MinJobAge` seconds so that squeue/scontrol still see them), no
         # cgroups (proctrack/linuxproc, task/none), consumable cores and GPUs (cons_tres).
+        (self.dir / OWNER_FILE).write_text(str(os.getpid()))
         self.conf.write_text(
             f"""\
 ClusterName=testcluster
@@ -243,8 +294,7 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
         (self.dir / "gres.conf").write_text("NodeName=localhost Name=gpu File=/dev/null\n" if self.gpus else "")
 
     def _link_system_conf(self) -> None:
-        if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
-            SYSTEM_CONF.unlink()  # left behind by a cluster that was killed
+        reap_abandoned_link(SYSTEM_CONF)
         if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
             raise SlurmError(
                 f"{SYSTEM_CONF} exists (a real SLURM configuration, or another test cluster): "
