@@ -170,9 +170,9 @@ def test_editing_the_download_code_never_downloads_again(copied_workflow, workdi
     os.utime(path)  # edited now: after every output of the finished run, before those of this one
     try:
         run = snakemake(workdir_copy, "--configfile", "config/test.yaml", "--rerun-triggers", "mtime",
-                        snakefile=code / "Snakefile")  # fmt: skip
+                        "--until", "pack", snakefile=code / "Snakefile")  # fmt: skip
     finally:
         os.utime(path, (st.st_atime, st.st_mtime))
     assert "tracks" in run.rules and not {"download", "segment", "mel"} & set(run.rules), run.rules
-    # Snakemake 9.27 still reruns train and what follows ("input files updated by another job", though
-    # pack and track_status did not run once the checkpoint was re-evaluated): not asserted either way.
+    # Snakemake 9.27 may still rerun what follows the checkpoint ("input files updated by another job",
+    # though no track changed): not asserted either way, and `--until pack` keeps it from training again.

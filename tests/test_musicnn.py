@@ -54,12 +54,13 @@ def test_rebuild_matches_the_original_musicnn(reference, model):
     wave, meta, stored = reference
     out = musicnn._outputs(wave, SR, meta["hop_seconds"], model, None)  # None: the level as given, as musicnn
     assert out["penultimate"].shape == stored[f"{model}/penultimate"][None].shape == (1, 3, 200)
-    # Measured: 3e-6 (penultimate), 4e-7 (tags), 2.5e-5 on max_pool values up to 25.
+    # Measured: 3e-6 (penultimate), 4e-7 (tags), 2.5e-5 on max_pool values up to 25 on one CPU, 7e-4 on
+    # another (its kernels sum in another order); a wrong layer or weight is off by more than 0.1.
     np.testing.assert_allclose(out["penultimate"][0], stored[f"{model}/penultimate"], rtol=0, atol=1e-4)
     np.testing.assert_allclose(out["tags"][0], stored[f"{model}/tags"], rtol=0, atol=1e-5)
     for pool in ("mean_pool", "max_pool"):
         mine = out[pool][0, :, :: meta["pool_stride"]]
-        np.testing.assert_allclose(mine, stored[f"{model}/{pool}"], rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(mine, stored[f"{model}/{pool}"], rtol=2e-4, atol=1e-3)
     # The windows differ from each other: a check that would catch one window repeated three times.
     assert np.abs(np.diff(stored[f"{model}/penultimate"], axis=0)).max() > 0.1
 

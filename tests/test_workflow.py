@@ -152,6 +152,8 @@ def test_changing_hop_length_reruns_mel_onward_only(workdir_copy, how):
     n_tracks = len(tracks(wd))
     assert set(counts) == DOWNSTREAM_OF_MEL, counts
     assert counts["mel"] == n_tracks
+    if how == "--config":
+        return  # the same plan as the config file's: the real run below is the same run
     run = snakemake(wd, "--configfile", "config/test.yaml", *extra)
     assert set(run.rules) == DOWNSTREAM_OF_MEL
     meta = json.loads((wd / "results" / "dataset" / "meta.json").read_text())

@@ -51,6 +51,7 @@ from numbers import Real
 import numpy as np
 
 from audiowgan.core.check import positive_int
+from audiowgan.dsp import resample
 
 __all__ = [
     "CAPACITIES",
@@ -235,27 +236,8 @@ def _activations(
 
 def _to_16k(waves, sample_rate) -> np.ndarray:
     """Validate ``waves`` and resample them to CREPE's rate (soxr through librosa)."""
-    sample_rate = positive_int("sample_rate", sample_rate)
-    w = np.asarray(waves)
-    if w.ndim == 1:
-        w = w[None]
-    if w.ndim != 2 or w.shape[0] == 0:
-        raise ValueError(f"waves.shape={np.shape(waves)} must be (N, samples) or (samples,) with N >= 1")
-    if not (np.issubdtype(w.dtype, np.floating) or np.issubdtype(w.dtype, np.integer)) or w.dtype == bool:
-        raise ValueError(f"waves.dtype={w.dtype} must be a real number type")
-    w = w.astype(np.float64)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("waves must be finite")
-    if sample_rate != SAMPLE_RATE:
-        import librosa
-
-        w = librosa.resample(w, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq", axis=-1)
-    if w.shape[1] < FRAME_SAMPLES:
-        raise ValueError(
-            f"waves have {np.shape(waves)[-1]} samples at {sample_rate} Hz = {w.shape[1]} at {SAMPLE_RATE} Hz; "
-            f"a CREPE frame needs {FRAME_SAMPLES} ({FRAME_SAMPLES / SAMPLE_RATE * 1000:.0f} ms)"
-        )
-    return w
+    needs = f"a CREPE frame needs {FRAME_SAMPLES} ({FRAME_SAMPLES / SAMPLE_RATE * 1000:.0f} ms)"
+    return resample.clips_at(waves, sample_rate, SAMPLE_RATE, min_samples=FRAME_SAMPLES, needs=needs, dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- embedding
