@@ -23,7 +23,7 @@ import pytest
 import yaml
 from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_slurm_installed
 
-from conftest import REPO, SNAKEMAKE, Run, make_workdir
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, Run, make_workdir
 
 pytestmark = pytest.mark.slurm
 
@@ -254,15 +254,20 @@ def test_train_stopped_by_slurm_resumes_in_the_retry(slurm_run, cluster):
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > 500
 
 
-@pytest.mark.timeout(1800)  # five SLURM jobs, each parsing the workflow: minutes on 2 busy cores
-def test_two_experiments_are_two_train_jobs_each_with_its_gpu(cluster, music_server, tmp_path):
+def test_two_experiments_are_two_train_jobs_each_with_its_gpu(cluster, slurm_run):
     """A sweep: each experiment's training is its own SLURM job asking for its GPU (side by side given GPUs)."""
-    exps = {"seed1": {"train": {"seed": 1}}, "wide": {"model": {"critic_channels": [8, 32]}}}
-    wd = make_workdir(tmp_path / "wd", music_server, overrides={"experiments": exps})
+    wd, _, _ = slurm_run  # its dataset is packed: the experiments share it, so only their train jobs run
+    epochs = {"epochs": TINY_CONFIG["train"]["epochs"]}  # not the long training an earlier test may have set
+    exps = {"seed1": {"train": {"seed": 1, **epochs}}, "wide": {"model": {"critic_channels": [8, 32]}, "train": epochs}}
+    cfg_path = wd / "config" / "test.yaml"
+    cfg_path.write_text(yaml.safe_dump({**yaml.safe_load(cfg_path.read_text()), "experiments": exps}))
     before = last_job_id(cluster)
     targets = [f"results/experiments/{name}/model/losses.csv" for name in exps]
-    snakemake_in(wd, cluster, "--group-components=track=4", *targets)  # "=": the option takes several values
-    trains = [j for j in slurm_jobs_since(cluster, before) if rule_of(j) == "train"]
+    # "=": an option written so ends the list --configfile takes (else the targets would be config files).
+    snakemake_in(wd, cluster, "--group-components=track=4", *targets)
+    jobs = slurm_jobs_since(cluster, before)
+    assert {rule_of(j) for j in jobs} == {"train"}, [rule_of(j) for j in jobs]
+    trains = [j for j in jobs if rule_of(j) == "train"]
     # The plugin writes the wildcards into the comment with "/" as "_": rule_train_wildcards_experiments_wide_
     assert sorted(name for j in trains for name in exps if f"_experiments_{name}_" in j["Comment"]) == sorted(exps)
     assert [(j["TresPerJob"], j["NumCPUs"], j["JobState"]) for j in trains] == [("gres:gpu:1", "2", "COMPLETED")] * 2
