@@ -152,8 +152,8 @@ def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
         str(workdir),
         "--profile",
         str(PROFILE),
+        *config,  # before the options that take one value: targets may follow them in args
         *FAST,
-        *config,
         *args,
     ]
 
@@ -263,8 +263,7 @@ def test_two_experiments_are_two_train_jobs_each_with_its_gpu(cluster, slurm_run
     cfg_path.write_text(yaml.safe_dump({**yaml.safe_load(cfg_path.read_text()), "experiments": exps}))
     before = last_job_id(cluster)
     targets = [f"results/experiments/{name}/model/losses.csv" for name in exps]
-    # "=": an option written so ends the list --configfile takes (else the targets would be config files).
-    snakemake_in(wd, cluster, "--group-components=track=4", *targets)
+    snakemake_in(wd, cluster, *targets)
     jobs = slurm_jobs_since(cluster, before)
     assert {rule_of(j) for j in jobs} == {"train"}, [rule_of(j) for j in jobs]
     trains = [j for j in jobs if rule_of(j) == "train"]
