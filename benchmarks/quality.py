@@ -70,6 +70,9 @@ CONFIGS = {
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
+    "3x3 G, hop 1 s, 1 critic step": {"model": {}, "train": {"d_steps": 1}, "hop": 1.0},
+    "3x3 G, hop 1 s, 2 critic steps": {"model": {}, "train": {"d_steps": 2}, "hop": 1.0},
+    "3x3 G, hop 0.5 s": {"model": {}, "train": {}, "hop": 0.5},
 }
 
 
