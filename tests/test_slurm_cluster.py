@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from slurm_cluster import OWNER_FILE, reap_abandoned_link
 
@@ -13,6 +15,17 @@ from slurm_cluster import OWNER_FILE, reap_abandoned_link
 def dead_pid() -> int:
     proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     return int(proc.stdout)
+
+
+def started_as(name: str, argv: list[str]) -> subprocess.Popen:
+    """Start ``argv`` and return once the kernel names it ``name``: Popen can return before the new
+    program's name replaces the parent's in /proc/PID/comm (measured: 1 start in 300 read 'python3')."""
+    proc = subprocess.Popen(argv)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{proc.pid}/comm").read_text().strip() != name:
+        assert time.monotonic() < deadline, f"{argv[0]} did not start as {name}"
+        time.sleep(0.01)
+    return proc
 
 
 def cluster_folder(path, owner: int):
@@ -33,7 +46,7 @@ def test_a_link_and_daemon_of_a_dead_test_run_are_cleared(tmp_path):
     folder = cluster_folder(tmp_path / "old", owner=dead_pid())
     fake = tmp_path / "slurmd"  # a process whose command name is slurmd, as the daemon's is
     shutil.copy(shutil.which("sleep"), fake)
-    daemon = subprocess.Popen([str(fake), "300"])
+    daemon = started_as("slurmd", [str(fake), "300"])
     (folder / "run" / "slurmd.pid").write_text(f"{daemon.pid}\n")
     link = tmp_path / "slurm.conf"
     link.symlink_to(folder / "slurm.conf")
