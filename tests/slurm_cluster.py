@@ -117,12 +117,13 @@ def reap_abandoned_link(link: Path) -> None:
         return
     for daemon in reversed(DAEMONS):
         pid = _read_pid(folder / "run" / f"{daemon}.pid")
-        if pid is not None and _alive(pid) and _command_name(pid) == daemon:
+        if pid is not None and _alive(pid) and command_name(pid) == daemon:
             os.kill(pid, signal.SIGKILL)
     link.unlink()
 
 
-def _command_name(pid: int) -> str:
+def command_name(pid: int) -> str:
+    """The kernel's name of process ``pid`` (/proc/PID/comm), or '' when it is gone."""
     try:
         return Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:

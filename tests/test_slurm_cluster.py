@@ -7,9 +7,8 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from slurm_cluster import OWNER_FILE, reap_abandoned_link
+from slurm_cluster import OWNER_FILE, command_name, reap_abandoned_link
 
 
 def dead_pid() -> int:
@@ -22,7 +21,7 @@ def started_as(name: str, argv: list[str]) -> subprocess.Popen:
     program's name replaces the parent's in /proc/PID/comm (measured: 1 start in 300 read 'python3')."""
     proc = subprocess.Popen(argv)
     deadline = time.monotonic() + 10
-    while Path(f"/proc/{proc.pid}/comm").read_text().strip() != name:
+    while command_name(proc.pid) != name:  # what reap_abandoned_link checks
         assert time.monotonic() < deadline, f"{argv[0]} did not start as {name}"
         time.sleep(0.01)
     return proc
