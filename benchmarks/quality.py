@@ -154,6 +154,8 @@ def main() -> None:
     ap.add_argument(
         "--embedders", default="crepe", help="comma-separated, from audiowgan.look.embedders (crepe, musicnn)"
     )
+    ap.add_argument("--seed", type=int, default=0, help="train.seed of every configuration (weights, data order, "
+                    "noise); the held-out split, the clips' latents and the noise rows stay seeded 0")  # fmt: skip
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"))
     args = ap.parse_args()
     out = args.out / args.corpus
@@ -182,7 +184,8 @@ def main() -> None:
     for i in (int(k) for k in args.configs.split(",") if k):
         name, config = names[i], CONFIGS[names[i]]
         ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by)
-        run = out / (f"config-{i}" if args.holdout_by == "auto" else f"config-{i}-{args.holdout_by}")
+        run = out / run_name(i, args.holdout_by, args.seed)
+        config = {**config, "train": {"seed": args.seed, **config["train"]}}
         snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60)
         clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
@@ -193,8 +196,18 @@ def main() -> None:
               flush=True)  # fmt: skip
     table = distances(sets, reference_waves, reference_mels, meta, args.embedders.split(","))
     report(table, runs, args, len(a_rows), n)
-    (out / f"quality-{args.holdout_by}.json").write_text(json.dumps({"args": vars(args) | {"out": str(args.out)}, "runs": runs,
-                                                  "table": table}, indent=2))  # fmt: skip
+    record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
+    (out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json").write_text(json.dumps(record, indent=2))
+
+
+def seed_tag(seed: int) -> str:
+    """'' for seed 0 (the folders and files of runs made before --seed existed), else '-seed<N>'."""
+    return f"-seed{seed}" if seed else ""
+
+
+def run_name(index: int, holdout_by: str, seed: int) -> str:
+    """Folder of configuration ``index``'s run under the corpus folder."""
+    return f"config-{index}" + ("" if holdout_by == "auto" else f"-{holdout_by}") + seed_tag(seed)
 
 
 def training_sample(ds: Path, n: int) -> np.ndarray:
