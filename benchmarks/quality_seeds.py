@@ -1,0 +1,83 @@
+"""How much of a quality difference is the seed's? ``benchmarks/quality.py`` runs of several seeds, side by side.
+
+``quality.py --seed N`` trains every configuration with ``train.seed`` N and writes
+``<out>/<corpus>/quality-<holdout-by>[-seedN].json``. This script reads those files (nothing is
+trained or embedded again) and prints, per configuration, every seed's mel FD (as a multiple of
+real-vs-real) and kernel-distance gap closed in each embedding space, their mean and range, and how
+many seeds each configuration beats the first one on (the same seed trains both, so the pairs share
+the split, the clips' latents and the references):
+
+    nice .venv/bin/python benchmarks/quality.py --corpus wesnoth --holdout-by end-blocks --configs 4,2 --seed 1
+    .venv/bin/python benchmarks/quality_seeds.py --corpus wesnoth --holdout-by end-blocks [--out /tmp/audiowgan-quality]
+
+A difference that one seed shows and the next reverses is noise at that budget, not a better setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+REAL, PINK = "real vs real (held-out half B)", "pink noise"
+
+
+def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
+    """{seed: the JSON record of quality.py} for every seed's file in ``folder``."""
+    records = {}
+    for path in sorted(folder.glob(f"quality-{holdout_by}*.json")):
+        record = json.loads(path.read_text())
+        records[int(record["args"].get("seed", 0))] = record
+    if not records:
+        raise SystemExit(f"no quality-{holdout_by}*.json in {folder}: run benchmarks/quality.py first")
+    return dict(sorted(records.items()))
+
+
+def scores(table: dict, name: str, embedders: list[str]) -> dict[str, float]:
+    """One set's mel FD over real-vs-real's, and each embedder's kernel-distance gap closed (0 = pink noise, 1 = real)."""
+    real, pink, row = table[REAL], table[PINK], table[name]
+    out = {"mel FD x real": row["mel_fd"] / real["mel_fd"]}
+    for e in embedders:
+        out[f"{e} gap closed"] = (pink[f"{e}_kd"] - row[f"{e}_kd"]) / (pink[f"{e}_kd"] - real[f"{e}_kd"])
+    return out
+
+
+def trained_names(records: dict[int, dict]) -> list[str]:
+    """The configurations every seed trained, in the first record's order."""
+    names = [n for n in next(iter(records.values()))["runs"]]
+    return [n for n in names if all(n in r["runs"] for r in records.values())]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default="wesnoth")
+    ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"])
+    ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"), help="quality.py's --out")
+    args = ap.parse_args()
+    records = load_runs(args.out / args.corpus, args.holdout_by)
+    embedders = next(iter(records.values()))["args"]["embedders"].split(",")
+    names = trained_names(records)
+    table = {n: {s: scores(r["table"], n, embedders) for s, r in records.items()} for n in names}
+    seeds = list(records)
+    print(f"{args.corpus}, held out by {args.holdout_by}, seeds {', '.join(map(str, seeds))}; "
+          f"wins: seeds on which a configuration beats '{names[0]}'\n")  # fmt: skip
+    metrics = list(next(iter(table[names[0]].values())))
+    print("| configuration | " + " | ".join(f"{m}: per seed / mean [range] / wins" for m in metrics) + " |")
+    print("|---" * (1 + len(metrics)) + "|")
+    for n in names:
+        cells = []
+        for m in metrics:
+            values = np.array([table[n][s][m] for s in seeds])
+            base = np.array([table[names[0]][s][m] for s in seeds])
+            better = values < base if m.startswith("mel") else values > base
+            fmt = (lambda v: f"{v:.2f}") if m.startswith("mel") else (lambda v: f"{100 * v:.0f}%")
+            wins = "" if n == names[0] else f" / {int(better.sum())} of {len(seeds)}"
+            cells.append(f"{' '.join(fmt(v) for v in values)} / {fmt(values.mean())} "
+                         f"[{fmt(values.min())} to {fmt(values.max())}]{wins}")  # fmt: skip
+        print(f"| {n} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
