@@ -26,7 +26,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 # thousand parameters, so the whole workflow runs in a minute or two on CPU.
 TINY_CONFIG = {
     "sources": "config/sources.tsv",
-    "audio": {"sample_rate": 16000, "segment_seconds": 1.0},
+    "audio": {"sample_rate": 16000, "segment_seconds": 1.0, "segment_overlap": 0.0},  # side by side: half the steps
     "mel": {"n_fft": 512, "hop_length": 256, "n_mels": 32},
     "model": {
         "noise_dim": 16,

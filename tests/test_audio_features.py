@@ -55,7 +55,7 @@ def _decoded(path, sample_rate):
 
 def test_overlapping_segments_start_every_hop(tmp_path, piece):
     src = _wav(tmp_path, piece)
-    summary = audio.segment_file(src, tmp_path / "seg", sample_rate=SR, segment_seconds=1.0, segment_hop_seconds=0.25,
+    summary = audio.segment_file(src, tmp_path / "seg", sample_rate=SR, segment_seconds=1.0, segment_overlap=0.75,
                                  silence_threshold_db=-60)  # fmt: skip
     wavs = sorted((tmp_path / "seg").glob("*.wav"))
     assert summary.kept == len(wavs) == 1 + int((5.3 - 1.0) / 0.25) == 18  # 17 hops fit after the first segment
@@ -70,16 +70,16 @@ def test_overlapping_segments_start_every_hop(tmp_path, piece):
 def test_overlapping_segments_number_silent_ones_by_their_start_hop(tmp_path, piece):
     gap = np.concatenate([piece[: 2 * SR], np.zeros(2 * SR, np.float32), piece[:SR]])
     summary = audio.segment_file(_wav(tmp_path, gap), tmp_path / "seg", sample_rate=SR, segment_seconds=1.0,
-                                 segment_hop_seconds=0.5, silence_threshold_db=-60)  # fmt: skip
+                                 segment_overlap=0.5, silence_threshold_db=-60)  # fmt: skip
     assert summary.silent_segments == [4, 5, 6] and summary.kept == 6  # the ones starting at 2.0, 2.5 and 3.0 s
     assert sorted(p.stem for p in (tmp_path / "seg").glob("*.wav")) == [f"{k:05d}" for k in (0, 1, 2, 3, 7, 8)]
 
 
-def test_default_hop_cuts_exactly_the_old_back_to_back_segments(tmp_path, piece):
+def test_no_overlap_cuts_exactly_the_old_back_to_back_segments(tmp_path, piece):
     src = _wav(tmp_path, piece)
     kw = dict(sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60)
     default = audio.segment_file(src, tmp_path / "default", **kw)
-    same = audio.segment_file(src, tmp_path / "same", segment_hop_seconds=1.0, **kw)
+    same = audio.segment_file(src, tmp_path / "same", segment_overlap=0.0, **kw)
     assert default == same and (default.kept, default.remainder_seconds) == (5, pytest.approx(0.3, abs=1e-4))
     decoded = _decoded(src, SR)
     for k in range(5):  # byte for byte what the back-to-back cutting wrote
@@ -88,20 +88,20 @@ def test_default_hop_cuts_exactly_the_old_back_to_back_segments(tmp_path, piece)
         assert (tmp_path / "default" / name).read_bytes() == ref == (tmp_path / "same" / name).read_bytes()
 
 
-@pytest.mark.parametrize("hop, message", [(1.5, "1.5: must be at most audio.segment_seconds = 1.0"),
-                                          (0.0, "0.0: must be > 0"), (-0.5, "-0.5: must be > 0"),
-                                          (1e-6, "1e-06: gives no samples at 16000 Hz")])  # fmt: skip
-def test_bad_segment_hops_are_refused(tmp_path, piece, hop, message):
-    with pytest.raises(ValueError, match=f"'audio.segment_hop_seconds' = {message}"):
+@pytest.mark.parametrize("overlap, message", [(1.0, "1.0: must be < 1"), (-0.5, "-0.5: must be >= 0"),
+                                              (0.99999, "0.99999: leaves less than one sample")])  # fmt: skip
+def test_bad_segment_overlaps_are_refused(tmp_path, piece, overlap, message):
+    with pytest.raises(ValueError, match=f"'audio.segment_overlap' = {message}"):
         audio.segment_file(_wav(tmp_path, piece), tmp_path / "seg", sample_rate=SR, segment_seconds=1.0,
-                           segment_hop_seconds=hop, silence_threshold_db=-60)  # fmt: skip
+                           segment_overlap=overlap, silence_threshold_db=-60)  # fmt: skip
 
 
 def test_segment_track_records_the_hop_it_cut_with(tmp_path, piece):
     meta = audio.segment_track(_wav(tmp_path, piece), {"status": "ok"}, tmp_path / "seg", sample_rate=SR,
-                               segment_seconds=1.0, segment_hop_seconds=None, silence_threshold_db=-60)  # fmt: skip
-    assert meta["segment_hop_seconds"] == 1.0  # null means one segment length
-    assert json.loads((tmp_path / "seg" / "segments.json").read_text())["segment_hop_seconds"] == 1.0
+                               segment_seconds=1.0, segment_overlap=0.25, silence_threshold_db=-60)  # fmt: skip
+    assert (meta["segment_overlap"], meta["segment_hop_seconds"]) == (0.25, 0.75)  # the hop: where segment k starts
+    written = json.loads((tmp_path / "seg" / "segments.json").read_text())
+    assert (written["segment_overlap"], written["segment_hop_seconds"]) == (0.25, 0.75)
 
 
 @pytest.mark.parametrize(
@@ -185,14 +185,15 @@ def test_mel_directory_writes_one_npy_per_segment(tmp_path, piece):
         _wav(tmp_path, piece), seg, sample_rate=SR, segment_seconds=1.0, silence_threshold_db=-60
     )
     (seg / "segments.json").write_text(
-        json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "segment_hop_seconds": 1.0, "silence_threshold_db": -60})
-    )
+        json.dumps({"sample_rate": SR, "segment_seconds": 1.0, "segment_overlap": 0.0, "segment_hop_seconds": 1.0,
+                    "silence_threshold_db": -60})
+    )  # fmt: skip
     spec = MelSpec(n_fft=512, hop_length=128, n_mels=32, top_db=80.0, fmin=0.0, fmax=None)
     meta = features.mel_directory(seg, tmp_path / "mel", spec=spec, threads=2)
     npys = sorted((tmp_path / "mel").glob("*.npy"))
     assert len(npys) == summary.kept == meta["n_segments"] == 5
     assert meta["frames"] == 1 + SR // 128 and meta["sample_rate"] == SR and meta["hop_length"] == 128
-    assert meta["segment_hop_seconds"] == 1.0  # pack reads it to keep held-out rows apart from training rows
+    assert (meta["segment_overlap"], meta["segment_hop_seconds"]) == (0.0, 1.0)  # pack keeps held-out rows apart
 
 
 def _wav(tmp_path, samples):

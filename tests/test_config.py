@@ -45,7 +45,7 @@ def test_every_schema_key_is_in_the_default_config_and_documented():
     "section, key, text, value",
     [("mel", "hop_length", "256", 256), ("audio", "segment_seconds", "2.5", 2.5), ("train", "gp_weight", "10", 10.0),
      ("train", "xla", "true", True), ("mel", "fmax", "null", None), ("model", "critic_channels", "[8, 16]", [8, 16]),
-     ("audio", "segment_hop_seconds", "2.5", 2.5), ("audio", "segment_hop_seconds", "null", None)],
+     ("audio", "segment_overlap", "0.25", 0.25), ("audio", "segment_overlap", "0", 0.0)],
 )  # fmt: skip
 def test_strings_from_the_command_line_are_converted(section, key, text, value):
     assert check(with_(section, key, text), SCHEMA)[section][key] == value
@@ -61,12 +61,11 @@ def test_strings_from_the_command_line_are_converted(section, key, text, value):
         ("train", "batch_size", -1, "'train.batch_size' = -1"),
         ("audio", "segment_seconds", 0, "'audio.segment_seconds' = 0"),
         ("audio", "segment_seconds", 0.01, "shorter than mel.n_fft"),
-        ("audio", "segment_hop_seconds", "abc", "'audio.segment_hop_seconds' = 'abc': must be a number or null"),
-        ("audio", "segment_hop_seconds", 0, "'audio.segment_hop_seconds' = 0.0: must be > 0"),
-        ("audio", "segment_hop_seconds", "-1", "'audio.segment_hop_seconds' = -1.0: must be > 0"),
-        ("audio", "segment_hop_seconds", 6, "hop_seconds' = 6.0: must be at most audio.segment_seconds = 5.0"),
-        ("audio", "segment_hop_seconds", "7.5", "hop_seconds' = 7.5: must be at most audio.segment_seconds"),
-        ("audio", "segment_hop_seconds", 1e-9, "'audio.segment_hop_seconds' = 1e-09: gives no samples at 22050 Hz"),
+        ("audio", "segment_overlap", "abc", "'audio.segment_overlap' = 'abc': must be a number"),
+        ("audio", "segment_overlap", 1, "'audio.segment_overlap' = 1.0: must be < 1"),
+        ("audio", "segment_overlap", "-0.5", "'audio.segment_overlap' = -0.5: must be >= 0"),
+        ("audio", "segment_overlap", 0.9999999, "'audio.segment_overlap' = 0.9999999: leaves less than one sample"),
+        ("audio", "segment_hop_seconds", 2.5, "'audio.segment_hop_seconds' is now 'audio.segment_overlap', a share"),
         ("generate", "inversion", "magic", "'generate.inversion' = 'magic'"),
     ],
 )

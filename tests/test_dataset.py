@@ -19,7 +19,8 @@ from audiowgan.look import nearest
 from conftest import dry_run_counts, snakemake
 
 SPEC = MelSpec(n_fft=256, hop_length=128, n_mels=16, top_db=80.0, fmin=0.0, fmax=None)
-PARAMS = {"sample_rate": 16000, "segment_seconds": 1.0, "segment_hop_seconds": 1.0, "silence_threshold_db": -60,
+PARAMS = {"sample_rate": 16000, "segment_seconds": 1.0, "segment_overlap": 0.0, "segment_hop_seconds": 1.0,
+          "silence_threshold_db": -60,
           "n_fft": 512, "hop_length": 256, "n_mels": 8, "top_db": 80, "fmin": 0.0, "fmax": None}  # fmt: skip
 
 
@@ -176,17 +177,18 @@ def test_end_blocks_drop_the_training_segments_that_share_audio_with_the_held_ou
 
 def test_overlapping_segments_are_held_out_and_packed_without_sharing_audio(tmp_path):
     """Real audio through segment, mel and pack: no held-out row shares a sample with a training row."""
-    sr, seconds, hop = 8000, 1.0, 0.25
+    sr, seconds, overlap, hop = 8000, 1.0, 0.75, 0.25
     roots = {}
     for seed, t in enumerate("ab"):
         src = tmp_path / f"{t}.wav"
         sf.write(src, demo.piece(seed=seed, seconds=12.2, sample_rate=sr), sr)
         seg, roots[t] = tmp_path / "segments" / t, tmp_path / "mel" / t
         audio.segment_track(src, {"status": "ok"}, seg, sample_rate=sr, segment_seconds=seconds,
-                            segment_hop_seconds=hop, silence_threshold_db=-60)  # fmt: skip
+                            segment_overlap=overlap, silence_threshold_db=-60)  # fmt: skip
         features.mel_directory(seg, roots[t], spec=SPEC)
     meta = dataset.pack(roots, tmp_path / "ds", holdout_fraction=0.1)
-    assert meta["segment_hop_seconds"] == hop and meta["n_segments"] == 2 * 45  # 1 + (12.2 - 1) // 0.25 each
+    assert (meta["segment_overlap"], meta["segment_hop_seconds"]) == (overlap, hop)
+    assert meta["n_segments"] == 2 * 45  # 1 + (12.2 - 1) // 0.25 each
     assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["boundary_dropped"] == 2 * 3
     assert (meta["n_train"], meta["n_heldout"]) == (90 - 9 - 6, 9)
     assert meta["seconds"] == pytest.approx(2 * 12.0)  # distinct audio, not 90 segments of 1 s
@@ -212,13 +214,14 @@ def test_overlapping_segments_are_held_out_and_packed_without_sharing_audio(tmp_
 
 
 @pytest.mark.workflow
-def test_changing_the_segment_hop_reruns_segment_onward_and_cuts_overlapping_segments(workdir_copy):
-    change = ["--configfile", "config/test.yaml", "--config", "audio={segment_hop_seconds: 0.5}"]  # the string "0.5"
+def test_changing_the_segment_overlap_reruns_segment_onward_and_cuts_overlapping_segments(workdir_copy):
+    change = ["--configfile", "config/test.yaml", "--config", "audio={segment_overlap: 0.5}"]  # the string "0.5"
     counts = dry_run_counts(workdir_copy, *change)
     assert counts["segment"] == counts["mel"] == 4 and not {"tracks", "download"} & set(counts), counts
     snakemake(workdir_copy, *change, "--until", "pack")
     meta = json.loads((workdir_copy / "results" / "dataset" / "meta.json").read_text())
-    assert meta["segment_hop_seconds"] == 0.5 and meta["n_segments"] == 36  # 20 one-second segments before
+    assert (meta["segment_overlap"], meta["segment_hop_seconds"]) == (0.5, 0.5)
+    assert meta["n_segments"] == 36  # 20 one-second segments before
     assert meta["holdout"]["by"] == "end-blocks" and meta["holdout"]["boundary_dropped"] == 4
     assert meta["seconds"] == 20.0  # the same audio
 

@@ -69,14 +69,22 @@ def test_from_meta_picks_the_section_out_of_a_record_and_replace_revalidates():
         mel.n_fft = 1  # type: ignore[misc]
 
 
-def test_segment_hop_defaults_to_one_segment_and_counts_the_overlapping_neighbours():
-    back_to_back = settings.AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
-    assert back_to_back.segment_hop_seconds is None and back_to_back.hop_seconds == 2.0
-    assert (back_to_back.hop_samples, back_to_back.span_hops) == (32000, 1)
-    overlapping = settings.AudioSpec.from_mapping(
-        back_to_back.to_dict(), segment_hop_seconds="0.75"
-    )  # as --config hands it over
-    assert overlapping.hop_samples == 12000 and overlapping.span_hops == 3  # segments k and k + 2 still share audio
-    assert settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds=0.5).span_hops == 4
-    with pytest.raises(ConfigError, match="hop_seconds' = 2.5: must be at most audio.segment_seconds = 2.0"):
-        settings.AudioSpec.from_mapping(back_to_back.to_dict(), segment_hop_seconds=2.5)
+def test_segment_overlap_defaults_to_half_and_counts_the_overlapping_neighbours():
+    halves = settings.AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
+    assert halves.segment_overlap == 0.5
+    assert (halves.hop_seconds, halves.hop_samples, halves.span_hops) == (1.0, 16000, 2)
+    back_to_back = settings.AudioSpec.from_mapping(halves.to_dict(), segment_overlap=0)
+    assert (back_to_back.hop_seconds, back_to_back.hop_samples, back_to_back.span_hops) == (2.0, 32000, 1)
+    quarters = settings.AudioSpec.from_mapping(halves.to_dict(), segment_overlap="0.625")  # as --config hands it over
+    assert quarters.hop_samples == 12000 and quarters.span_hops == 3  # segments k and k + 2 still share audio
+    assert settings.AudioSpec.from_mapping(halves.to_dict(), segment_overlap=0.75).span_hops == 4
+    # A share, not seconds: it still holds when the segment length changes.
+    assert settings.AudioSpec.from_mapping(segment_seconds=5.0).hop_seconds == 2.5
+    with pytest.raises(ConfigError, match="'audio.segment_overlap' = 0.99999: leaves less than one sample"):
+        settings.AudioSpec.from_mapping(sample_rate=1000, segment_seconds=1.0, segment_overlap=0.99999)
+
+
+def test_a_record_from_before_the_overlap_share_reads_its_hop_in_seconds():
+    old = {"sample_rate": 16000, "segment_seconds": 2.0, "segment_hop_seconds": 0.5, "silence_threshold_db": -60}
+    assert settings.AudioSpec.from_meta(old).segment_overlap == 0.75
+    assert settings.AudioSpec.from_meta({**old, "segment_hop_seconds": None}).segment_overlap == 0.0

@@ -20,8 +20,8 @@ rule segment:
     params:
         sample_rate=AUDIO["sample_rate"],
         segment_seconds=AUDIO["segment_seconds"],
-        # null: one segment length. Changing it reruns segment and what follows, never download.
-        segment_hop_seconds=AUDIO["segment_hop_seconds"],
+        # 0: side by side. Changing it reruns segment and what follows, never download.
+        segment_overlap=AUDIO["segment_overlap"],
         silence_threshold_db=AUDIO["silence_threshold_db"],
     script:
         "../scripts/segment.py"

@@ -17,11 +17,11 @@ meta = audio.segment_track(
     snakemake.output.segments,
     sample_rate=p.sample_rate,
     segment_seconds=p.segment_seconds,
-    segment_hop_seconds=p.segment_hop_seconds,
+    segment_overlap=p.segment_overlap,
     silence_threshold_db=p.silence_threshold_db,
 )
 log.info(
-    "%.1f s of audio: %d segment(s) of %s s every %s s kept, %d silent dropped, %.2f s remainder dropped",
+    "%.1f s of audio: %d segment(s) of %s s every %.4g s kept, %d silent dropped, %.2f s remainder dropped",
     meta["total_seconds"],
     meta["kept"],
     meta["segment_seconds"],

@@ -99,6 +99,13 @@ def _rule(error) -> str:
     return error.message
 
 
+# Keys a config written for an earlier version may still hold, with what replaced them.
+RENAMED = {
+    "audio.segment_hop_seconds": "'audio.segment_overlap', a share of the segment: 1 - hop / segment_seconds "
+    "(null, side by side, is 0; half a segment is 0.5)",
+}
+
+
 def _path(error) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "config"
 
@@ -117,9 +124,11 @@ def validate(instance: dict, schema: dict, *, where: str = "") -> None:
     path = ".".join(filter(None, [where, _path(e) if e.absolute_path else ""]))
     if e.validator == "additionalProperties":
         extra = sorted(set(e.instance) - set(e.schema.get("properties", {})))
+        key = ".".join(filter(None, [path, extra[0]]))
+        if key in RENAMED:
+            raise ConfigError(f"config key {key!r} is now {RENAMED[key]}")
         raise ConfigError(
-            f"unknown config key {'.'.join(filter(None, [path, extra[0]]))!r}; "
-            f"known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
+            f"unknown config key {key!r}; known keys here: {', '.join(sorted(e.schema.get('properties', {})))}"
         )
     raise ConfigError(f"config key {path or 'config'!r} = {e.instance!r}: {_rule(e)}")
 
@@ -202,32 +211,39 @@ class AudioSpec(Spec):
     SECTION: ClassVar[str] = "audio"
     sample_rate: int
     segment_seconds: float
-    segment_hop_seconds: float | None
+    segment_overlap: float
     silence_threshold_db: float
 
     def __post_init__(self) -> None:
-        """The rules the schema cannot state: the hop is at most a segment and at least one sample."""
-        hop = self.segment_hop_seconds
-        if hop is None:
-            return
-        where = f"config key 'audio.segment_hop_seconds' = {hop!r}"
-        if hop > self.segment_seconds:
-            raise ConfigError(f"{where}: must be at most audio.segment_seconds = {self.segment_seconds!r}")
+        """The rule the schema cannot state: consecutive segments start at least one sample apart."""
         if self.hop_samples < 1:
-            raise ConfigError(f"{where}: gives no samples at {self.sample_rate} Hz")
+            raise ConfigError(
+                f"config key 'audio.segment_overlap' = {self.segment_overlap!r}: leaves less than one sample between "
+                f"segment starts ({self.segment_seconds!r} s segments at {self.sample_rate} Hz)"
+            )
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> Self:
+        """As :meth:`Spec.from_meta`; a record written before the overlap was a share of the segment has
+        ``segment_hop_seconds`` instead (null: side by side)."""
+        if "segment_overlap" not in meta and "segment_seconds" in meta:
+            hop = meta.get("segment_hop_seconds") or meta["segment_seconds"]
+            meta = {**meta, "segment_overlap": 1.0 - float(hop) / float(meta["segment_seconds"])}
+        return super().from_meta(meta)
 
     @property
     def segment_samples(self) -> int:
         return segment_samples(self.segment_seconds, self.sample_rate)
 
     @property
-    def hop_seconds(self) -> float:
-        """Seconds between segment starts: null means one segment length (segments side by side)."""
-        return self.segment_seconds if self.segment_hop_seconds is None else self.segment_hop_seconds
+    def hop_samples(self) -> int:
+        """Samples from one segment's start to the next's: the segment less the share it gives the next."""
+        return int(round(self.segment_samples * (1.0 - float(self.segment_overlap))))
 
     @property
-    def hop_samples(self) -> int:
-        return segment_samples(self.hop_seconds, self.sample_rate)
+    def hop_seconds(self) -> float:
+        """Seconds between segment starts (``segment_seconds`` when side by side): segment k starts at k hops."""
+        return self.hop_samples / self.sample_rate
 
     @property
     def span_hops(self) -> int:

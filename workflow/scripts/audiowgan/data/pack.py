@@ -21,6 +21,7 @@ from audiowgan.core.settings import AudioSpec
 META_KEYS = (
     "sample_rate",
     "segment_seconds",
+    "segment_overlap",
     "segment_hop_seconds",
     "silence_threshold_db",
     "n_fft",

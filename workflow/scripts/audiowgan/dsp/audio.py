@@ -112,22 +112,22 @@ def segment_file(
     *,
     sample_rate: int,
     segment_seconds: float,
-    segment_hop_seconds: float | None = None,
+    segment_overlap: float = 0.0,
     silence_threshold_db: float,
 ) -> SegmentSummary:
     """Cut ``path`` into mono WAV segments ``out_dir/NNNNN.wav`` of ``segment_seconds``, one every hop.
 
-    ``NNNNN`` is the number of the segment's start hop: segment k starts ``k * segment_hop_seconds``
-    into the track, so numbers follow the position in the track and gaps show where silence was.
-    ``segment_hop_seconds`` None means one segment length (segments side by side); a shorter hop
-    cuts overlapping segments, more training examples from the same audio. Segments quieter than
+    The hop is ``segment_seconds * (1 - segment_overlap)``: 0 cuts segments side by side, a larger
+    share overlapping ones, more training examples from the same audio. ``NNNNN`` is the number of
+    the segment's start hop: segment k starts k hops into the track, so numbers follow the position
+    in the track and gaps show where silence was. Segments quieter than
     ``silence_threshold_db`` (RMS dBFS) are dropped and counted; the trailing remainder after the
     last whole segment is dropped.
     """
     spec = AudioSpec.from_mapping(
         sample_rate=sample_rate,
         segment_seconds=segment_seconds,
-        segment_hop_seconds=segment_hop_seconds,
+        segment_overlap=segment_overlap,
         silence_threshold_db=silence_threshold_db,
     )
     seg_len, hop_len = spec.segment_samples, spec.hop_samples
@@ -164,20 +164,20 @@ def segment_track(
     *,
     sample_rate: int,
     segment_seconds: float,
-    segment_hop_seconds: float | None = None,
+    segment_overlap: float = 0.0,
     silence_threshold_db: float,
 ) -> dict:
     """Segment one downloaded track and write ``out_dir/segments.json``; never fails on bad audio.
 
-    ``segments.json`` records the hop in seconds (never null), so ``mel`` and ``pack`` know which
-    segments overlap. The returned (and written) metadata has a ``status``: ``ok``, the download's
+    ``segments.json`` records the overlap and the hop it makes in seconds, so ``mel`` and ``pack``
+    know which segments overlap and a reader where segment k starts. The returned (and written) metadata has a ``status``: ``ok``, the download's
     failure status passed on, ``undecodable`` (ffmpeg could not read the file),
     ``too-short`` (shorter than one segment) or ``silent`` (every segment below the
     threshold), with a ``reason`` a person can read.
     """
-    hop = AudioSpec.from_mapping(
-        sample_rate=sample_rate, segment_seconds=segment_seconds, segment_hop_seconds=segment_hop_seconds
-    ).hop_seconds
+    spec = AudioSpec.from_mapping(
+        sample_rate=sample_rate, segment_seconds=segment_seconds, segment_overlap=segment_overlap
+    )  # refuses an overlap that leaves no hop before any file is touched
     with atomic.replacing_dir(out_dir) as tmp:  # a killed job leaves no folder: the next run redoes it
         return _segment_into(
             audio_path,
@@ -185,8 +185,9 @@ def segment_track(
             tmp,
             sample_rate=sample_rate,
             segment_seconds=segment_seconds,
-            segment_hop_seconds=hop,
+            segment_overlap=segment_overlap,
             silence_threshold_db=silence_threshold_db,
+            hop_seconds=spec.hop_seconds,
         )
 
 
@@ -197,13 +198,14 @@ def _segment_into(
     *,
     sample_rate: int,
     segment_seconds: float,
-    segment_hop_seconds: float,
+    segment_overlap: float,
     silence_threshold_db: float,
+    hop_seconds: float,
 ) -> dict:
     params = {
         "sample_rate": sample_rate,
         "segment_seconds": segment_seconds,
-        "segment_hop_seconds": segment_hop_seconds,
+        "segment_overlap": segment_overlap,
         "silence_threshold_db": silence_threshold_db,
     }
     summary = SegmentSummary(0, 0, 0.0, 0.0)
@@ -222,7 +224,7 @@ def _segment_into(
         else:
             status = "too-short"
             reason = f"{summary.total_seconds:.2f} s of audio, shorter than one {segment_seconds} s segment"
-    meta = {**params, "status": status, "reason": reason, **asdict(summary)}
+    meta = {**params, "segment_hop_seconds": hop_seconds, "status": status, "reason": reason, **asdict(summary)}
     atomic.write_json(out_dir / "segments.json", meta)
     return meta
 

@@ -21,6 +21,9 @@ from audiowgan.dsp import audio
 
 log = logging.getLogger(__name__)
 
+# What segments.json says about the cutting that the mel folder's meta passes on to pack.
+SEGMENT_KEYS = ("sample_rate", "segment_seconds", "segment_overlap", "segment_hop_seconds", "silence_threshold_db")
+
 
 def n_frames(n_samples: int, hop_length: int) -> int:
     """Frames of a centered STFT: ``1 + n_samples // hop_length``."""
@@ -142,7 +145,7 @@ def _mels_into(segments_dir: Path, out_dir: Path, *, seg_meta: dict, spec: MelSp
     else:
         shapes = [one(w) for w in wavs]
     meta = {
-        **{k: seg_meta[k] for k in ("sample_rate", "segment_seconds", "segment_hop_seconds", "silence_threshold_db")},
+        **{k: seg_meta[k] for k in SEGMENT_KEYS},
         **{
             k: seg_meta.get(k, d)
             for k, d in (("status", "ok"), ("reason", ""), ("silent_segments", []), ("total_seconds", 0.0))
