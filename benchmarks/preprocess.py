@@ -5,7 +5,8 @@ Measures, on synthetic music with the default audio and mel settings:
 1. wall time of segment + mel + pack run by Snakemake (``--cores N``, one job per
    track), against the same functions called in one Python process, one track
    after another; the ratio is what the workflow's per-job overhead costs
-   (goal: within 1.5x);
+   (goal: within 1.5x); and the same loop with segments side by side
+   (``audio.segment_overlap: 0``): what the default overlap costs in preprocessing;
 2. the peak memory (Snakemake's ``benchmark:`` max_rss of the job) of the
    ``segment`` stage on one long file (default 2 hours; goal: under 1 GB).
 
@@ -92,6 +93,7 @@ def timing(args, tmp: Path) -> dict:
     workflow_s = snakemake(wd, args.cores)
 
     loop_s = loop(wd, tmp / "loop")
+    side_s = loop(wd, tmp / "loop_side_by_side", segment_overlap=0.0)
     start = time.perf_counter()
     subprocess.run([sys.executable, __file__, "--loop", str(wd), str(tmp / "loop_process")], check=True)
     process_s = time.perf_counter() - start
@@ -101,12 +103,15 @@ def timing(args, tmp: Path) -> dict:
     # equal up to float32 rounding, not bit for bit.
     same = a.shape == b.shape and float(np.max(np.abs(a - b)))
     n = np.load(loop_dir / "dataset" / "mels.npy", mmap_mode="r").shape
-    return {"workflow_s": workflow_s, "loop_s": loop_s, "process_s": process_s, "identical": same, "shape": n}
+    side = np.load(tmp / "loop_side_by_side" / "dataset" / "mels.npy", mmap_mode="r").shape
+    return {"workflow_s": workflow_s, "loop_s": loop_s, "process_s": process_s, "identical": same, "shape": n,
+            "side_by_side_s": side_s, "side_by_side_shape": side}  # fmt: skip
 
 
-def loop(wd: Path, out: Path) -> float:
+def loop(wd: Path, out: Path, **audio_overrides) -> float:
     """segment + mel + pack of every downloaded track, one after another, in this process."""
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["audio"].update(audio_overrides)
     start = time.perf_counter()
     mel_dirs = {}
     for mp3 in sorted((wd / "results" / "audio").glob("*.mp3")):
@@ -153,6 +158,8 @@ def main() -> None:
         print(f"  ratio workflow / loop in process:    {t['workflow_s'] / t['loop_s']:.2f}x")
         print(f"  ratio workflow / loop as a process:  {t['workflow_s'] / t['process_s']:.2f}x (goal <= 1.5x)")
         print(f"  same dataset: largest difference {t['identical']:.2g} (on a [-1, 1] scale)")
+        print(f"  the loop with segments side by side: {t['side_by_side_s']:.1f} s -> dataset {t['side_by_side_shape']}; "
+              f"the default overlap costs {t['loop_s'] / t['side_by_side_s']:.2f}x")  # fmt: skip
         if args.hours > 0:
             m = memory(args, Path(tmp))
             print(f"segment stage on a {m['hours']:g}-hour file: peak RSS {m['segment_max_rss_mb']:.0f} MB "

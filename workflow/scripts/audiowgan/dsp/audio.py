@@ -170,10 +170,10 @@ def segment_track(
     """Segment one downloaded track and write ``out_dir/segments.json``; never fails on bad audio.
 
     ``segments.json`` records the overlap and the hop it makes in seconds, so ``mel`` and ``pack``
-    know which segments overlap and a reader where segment k starts. The returned (and written) metadata has a ``status``: ``ok``, the download's
-    failure status passed on, ``undecodable`` (ffmpeg could not read the file),
-    ``too-short`` (shorter than one segment) or ``silent`` (every segment below the
-    threshold), with a ``reason`` a person can read.
+    know which segments overlap and a reader where segment k starts. The returned (and written)
+    metadata has a ``status``: ``ok``, the download's failure status passed on, ``undecodable``
+    (ffmpeg could not read the file), ``too-short`` (shorter than one segment) or ``silent`` (every
+    segment below the threshold), with a ``reason`` a person can read.
     """
     spec = AudioSpec.from_mapping(
         sample_rate=sample_rate, segment_seconds=segment_seconds, segment_overlap=segment_overlap
