@@ -58,6 +58,7 @@ MODEL = {"noise_dim": 64, "generator_channels": [128, 64, 32, 16], "critic_chann
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments).
+REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
 TRAINING = "training segments (a perfect copy of the training set)"
 CONFIGS = {
@@ -175,9 +176,9 @@ def main() -> None:
     reference_waves = evaluation.segment_waves(base, segments, a_rows)
     reference_mels = np.asarray(mels[a_rows])
     sets: dict[str, np.ndarray] = {
-        "real vs real (held-out half B)": evaluation.segment_waves(base, segments, b_rows),
+        REAL: evaluation.segment_waves(base, segments, b_rows),
         "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
-        "pink noise": evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
+        PINK: evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
         CEILING: inversion_ceiling(np.asarray(mels[b_rows])),
         TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
@@ -239,8 +240,14 @@ def distances(sets, reference_waves, reference_mels, meta, embedders=("crepe",))
     }
 
 
+def gap_closed(table: dict, name: str, embedder: str) -> float:
+    """How much of the way from pink noise (0) to real-vs-real (1) set ``name``'s kernel distance has come."""
+    real, pink, kd = table[REAL], table[PINK], f"{embedder}_kd"
+    return (pink[kd] - table[name][kd]) / (pink[kd] - real[kd])
+
+
 def report(table, runs, args, n_reference: int, n: int) -> None:
-    real, pink = table["real vs real (held-out half B)"], table["pink noise"]
+    real = table[REAL]
     embedders = args.embedders.split(",")
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
           f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
@@ -249,8 +256,7 @@ def report(table, runs, args, n_reference: int, n: int) -> None:
     for name, d in table.items():
         cells = []
         for e in embedders:
-            closed = (pink[f"{e}_kd"] - d[f"{e}_kd"]) / (pink[f"{e}_kd"] - real[f"{e}_kd"])
-            cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * closed:.0f}%"]
+            cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * gap_closed(table, name, e):.0f}%"]
         steps = runs.get(name, {}).get("steps", "")
         print(
             f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"

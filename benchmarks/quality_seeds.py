@@ -20,8 +20,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-
-REAL, PINK = "real vs real (held-out half B)", "pink noise"
+from quality import REAL, gap_closed
 
 
 def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
@@ -37,16 +36,13 @@ def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
 
 def scores(table: dict, name: str, embedders: list[str]) -> dict[str, float]:
     """One set's mel FD over real-vs-real's, and each embedder's kernel-distance gap closed (0 = pink noise, 1 = real)."""
-    real, pink, row = table[REAL], table[PINK], table[name]
-    out = {"mel FD x real": row["mel_fd"] / real["mel_fd"]}
-    for e in embedders:
-        out[f"{e} gap closed"] = (pink[f"{e}_kd"] - row[f"{e}_kd"]) / (pink[f"{e}_kd"] - real[f"{e}_kd"])
-    return out
+    out = {"mel FD x real": table[name]["mel_fd"] / table[REAL]["mel_fd"]}
+    return out | {f"{e} gap closed": gap_closed(table, name, e) for e in embedders}
 
 
 def trained_names(records: dict[int, dict]) -> list[str]:
     """The configurations every seed trained, in the first record's order."""
-    names = [n for n in next(iter(records.values()))["runs"]]
+    names = list(next(iter(records.values()))["runs"])
     return [n for n in names if all(n in r["runs"] for r in records.values())]
 
 

@@ -17,7 +17,7 @@ Spaces and distances:
   cosine distance (1 - cosine similarity; unitless, level-free, in [0, 2]).
 
 Candidates are every ``train`` row of the dataset, overlapping ones included (``audio.segment_overlap``
-shorter than a segment gives segments at every hop: a copy of audio at any hop offset is found); the
+above 0 gives segments at every hop: a copy of audio at any hop offset is found); the
 ``boundary`` rows, which share audio with held-out ones, are candidates for nothing. The reference set is
 the distinct held-out rows (no two share audio), as in :mod:`audiowgan.look.evaluate`: overlapping
 held-out rows would be near-duplicates, more tries at a small minimum, not more music.
