@@ -75,6 +75,7 @@ CONFIGS = {
     "3x3 G, hop 1 s, 1 critic step": {"model": {}, "train": {"d_steps": 1}, "hop": 1.0},
     "3x3 G, hop 1 s, 2 critic steps": {"model": {}, "train": {"d_steps": 2}, "hop": 1.0},
     "3x3 G, hop 0.5 s": {"model": {}, "train": {}, "hop": 0.5},
+    "3x3 G, hop 1 s, critic band norm": {"model": {"critic_band_norm": True}, "train": {}, "hop": 1.0},
 }
 
 

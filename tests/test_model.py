@@ -137,3 +137,61 @@ def test_kernel_sizes_are_separate_and_old_model_json_reads_as_both():
     )
     old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
     assert (old.generator_kernel_size, old.critic_kernel_size, old.kind) == (5, 5, "conv2d")
+
+
+def _critics_with_and_without_band_norm(shape=(8, 8), channels=(4, 8)):
+    """A band-norm critic with random statistics and a plain critic with the same convolution weights."""
+    rng = np.random.default_rng(2)
+    mean, std = rng.uniform(-0.8, 0.2, shape[0]), rng.uniform(0.1, 0.6, shape[0])
+    with_norm = M.build_critic(channels=list(channels), input_shape=shape, kernel_size=3, band_norm=True)
+    plain = M.build_critic(channels=list(channels), input_shape=shape, kernel_size=3)
+    for layer in plain.layers:
+        if layer.weights:  # the convolutions and the score, by name
+            layer.set_weights(with_norm.get_layer(layer.name).get_weights())
+    M.set_band_stats(with_norm, mean, std)
+    return with_norm, plain, mean.reshape(1, -1, 1, 1), std.reshape(1, -1, 1, 1)
+
+
+def test_band_norm_is_off_by_default_and_adds_only_fixed_weights():
+    plain = M.build_critic(channels=[4, 8], input_shape=(10, 7))
+    with_norm = M.build_critic(channels=[4, 8], input_shape=(10, 7), band_norm=True)
+    assert M.band_std(plain) is None and M.BAND_NORM not in {layer.name for layer in plain.layers}
+    rows = with_norm.get_layer(M.BAND_NORM).rows
+    assert rows == 12  # 10 bands padded to a multiple of 2**2
+    assert with_norm.count_params() == plain.count_params() + 2 * rows
+    assert sum(int(np.prod(v.shape)) for v in with_norm.trainable_variables) == plain.count_params()
+
+
+def test_band_norm_critic_is_the_plain_critic_on_standardised_mels():
+    with_norm, plain, mean, std = _critics_with_and_without_band_norm()
+    x = np.random.default_rng(3).uniform(-1, 1, (5, 8, 8, 1)).astype(np.float32)
+    np.testing.assert_allclose(
+        with_norm(x).numpy(), plain(((x - mean) / std).astype(np.float32)).numpy(), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_band_norm_penalty_is_the_plain_penalty_in_standardised_units():
+    with_norm, plain, mean, std = _critics_with_and_without_band_norm()
+    rng = np.random.default_rng(4)
+    real, fake = (rng.uniform(-1, 1, (4, 8, 8, 1)).astype(np.float32) for _ in range(2))
+    alpha = rng.uniform(0, 1, (4, 1, 1, 1)).astype(np.float32)
+    standardised = [((x - mean) / std).astype(np.float32) for x in (real, fake)]
+    expected = float(M.gradient_penalty(plain, *standardised, alpha))
+    assert float(M.gradient_penalty(with_norm, real, fake, alpha)) == pytest.approx(expected, rel=1e-4)
+    assert float(M.gradient_penalty(plain, real, fake, alpha)) != pytest.approx(expected, rel=1e-2)
+
+
+def test_band_norm_pads_with_each_bands_silence():
+    c = M.build_critic(channels=[4, 8], input_shape=(6, 5), band_norm=True)  # padded to 8 x 8
+    M.set_band_stats(c, np.full(6, -0.5), np.full(6, 0.25))
+    seen = keras.Model(c.input, c.get_layer(M.BAND_NORM).output)(np.zeros((1, 6, 5, 1), np.float32)).numpy()[0, ..., 0]
+    assert seen.shape == (8, 8)
+    assert np.allclose(seen[:6, :5], 2.0)  # (0 - -0.5) / 0.25
+    assert np.allclose(seen[:6, 5:], -2.0)  # silence, -1, standardised
+    assert np.allclose(seen[6:, :], -1.0)  # rows below the last band: not bands, left as the padding
+
+
+def test_conv1d_critic_takes_band_norm_too():
+    c = M.build_critic_1d(channels=[8, 16], input_shape=(6, 5), band_norm=True)
+    M.set_band_stats(c, np.zeros(6), np.full(6, 0.5))
+    assert M.band_std(c).shape == (1, 6, 1, 1) and tuple(c(np.zeros((2, 6, 5, 1), np.float32)).shape) == (2, 1)

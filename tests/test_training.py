@@ -399,3 +399,20 @@ def test_conv1d_networks_train_and_render_their_shape(dataset, tmp_path):
     assert np.isfinite(pd.read_csv(tmp_path / "m" / "losses.csv")[LOSSES].to_numpy()).all()
     g, record = M.load_generator(tmp_path / "m")
     assert record["kind"] == "conv1d" and tuple(g.output_shape[1:]) == (*SHAPE, 1)
+
+
+def test_critic_band_norm_takes_the_training_splits_statistics_and_resumes_exactly(dataset, tmp_path):
+    from audiowgan.data.band_stats import band_stats
+
+    model = {**MODEL, "critic_band_norm": True}
+    for root, epochs in (("a", [2]), ("b", [1, 2])):
+        for n in epochs:
+            T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
+                    model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
+    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    data = batches.TrainingData.open(dataset, batch_size=4)
+    mean, std = band_stats(data.mels, data.rows)
+    saved = weights(tmp_path / "a" / "model" / "critic.weights.h5")
+    stats = [v for k, v in saved.items() if "band_norm" in k]
+    assert len(stats) == 2 and any(np.allclose(v, mean) for v in stats) and any(np.allclose(v, std) for v in stats)
+    assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()

@@ -282,6 +282,7 @@ class ModelSpec(Spec):
     generator_kernel_size: int
     critic_kernel_size: int
     upsample: str
+    critic_band_norm: bool
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Self:

@@ -23,6 +23,7 @@ import math
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -119,17 +120,68 @@ class PadConstant(layers.Layer):
         return {**super().get_config(), "pad": self.pad, "value": self.value}
 
 
-def build_critic(*, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5) -> keras.Model:
+class BandNorm(layers.Layer):
+    """Standardise each row (mel band) of (B, rows, frames, C): (x - mean[row]) / std[row].
+
+    The statistics are fixed, non-trainable weights (saved with the critic and its checkpoints), set
+    from the training mels by :func:`set_band_stats`; until then mean 0 and std 1, the identity.
+    """
+
+    def __init__(self, rows: int, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = int(rows)
+
+    def build(self, shape):
+        self.mean = self.add_weight(shape=(self.rows,), initializer="zeros", trainable=False, name="mean")
+        self.std = self.add_weight(shape=(self.rows,), initializer="ones", trainable=False, name="std")
+
+    def call(self, x):
+        mean, std = (keras.ops.reshape(keras.ops.cast(v, x.dtype), (1, -1, 1, 1)) for v in (self.mean, self.std))
+        return (x - mean) / std
+
+    def get_config(self):
+        return {**super().get_config(), "rows": self.rows}
+
+
+BAND_NORM = "band_norm"
+
+
+def _critic_input(x_in, pad: tuple[int, int], band_norm: bool):
+    """Padding with -1 (silence), then, with ``band_norm``, each band standardised: the padded rows
+    below the last band keep mean 0 and std 1, so they stay -1, and padded frames become each band's silence."""
+    x = PadConstant(pad, -1.0, name="pad")(x_in)
+    return BandNorm(int(x.shape[1]), dtype="float32", name=BAND_NORM)(x) if band_norm else x  # full precision
+
+
+def set_band_stats(critic: keras.Model, mean, std) -> None:
+    """Give the critic's :class:`BandNorm` the per-band ``mean`` and ``std`` (n_mels,) of the training mels."""
+    layer = critic.get_layer(BAND_NORM)
+    pad = layer.rows - len(mean)
+    layer.mean.assign(np.concatenate([np.asarray(mean, np.float32), np.zeros(pad, np.float32)]))
+    layer.std.assign(np.concatenate([np.asarray(std, np.float32), np.ones(pad, np.float32)]))
+
+
+def band_std(critic: keras.Model) -> tf.Tensor | None:
+    """(1, n_mels, 1, 1) standard deviations of the critic's input bands, or None without band norm."""
+    if BAND_NORM not in {layer.name for layer in critic.layers}:
+        return None
+    n_mels = int(critic.input_shape[1])
+    return tf.reshape(tf.cast(critic.get_layer(BAND_NORM).std[:n_mels], tf.float32), (1, n_mels, 1, 1))
+
+
+def build_critic(
+    *, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5, band_norm: bool = False
+) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), linear: no sigmoid and no batch norm (WGAN-GP).
 
-    The input is padded with -1 to a multiple of 2**len(channels), then one Conv2D(stride 2) + LeakyReLU
-    block per width, Flatten and Dense(1).
+    The input is padded with -1 to a multiple of 2**len(channels) (and with ``band_norm`` standardised
+    per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1).
     """
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
     n_mels, frames = (int(n) for n in input_shape)
     f = 2 ** len(channels)
     x_in = keras.Input((n_mels, frames, 1), name="mel")
-    x = PadConstant((-n_mels % f, -frames % f), -1.0, name="pad")(x_in)
+    x = _critic_input(x_in, (-n_mels % f, -frames % f), band_norm)
     for i, c in enumerate(channels):
         x = layers.Conv2D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
@@ -175,14 +227,17 @@ def build_generator_1d(
     return keras.Model(z, x, name="generator")
 
 
-def build_critic_1d(*, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5) -> keras.Model:
+def build_critic_1d(
+    *, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5, band_norm: bool = False
+) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), the bands as channels: padded in time with -1 to a
-    multiple of 2**len(channels), one Conv1D(stride 2) + LeakyReLU per width, Flatten, Dense(1)."""
+    multiple of 2**len(channels) (and with ``band_norm`` standardised per band), one Conv1D(stride 2) +
+    LeakyReLU per width, Flatten, Dense(1)."""
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
     n_mels, frames = (int(n) for n in input_shape)
     f = 2 ** len(channels)
     x_in = keras.Input((n_mels, frames, 1), name="mel")
-    x = PadConstant((0, -frames % f), -1.0, name="pad")(x_in)
+    x = _critic_input(x_in, (0, -frames % f), band_norm)
     x = layers.Reshape((n_mels, frames + (-frames % f)))(x)
     x = layers.Permute((2, 1), name="bands_last")(x)  # (B, frames, n_mels): bands are channels
     for i, c in enumerate(channels):
@@ -199,7 +254,9 @@ KINDS = ("conv2d", "conv1d")
 def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
     """mean_i (||grad_x D(x_i)||_2 - 1)^2 at x_i = real_i + alpha_i (fake_i - real_i).
 
-    ``alpha`` is (B, 1, 1, 1), uniform on [0, 1] per sample; ``GP_EPS`` sits inside the sqrt.
+    ``alpha`` is (B, 1, 1, 1), uniform on [0, 1] per sample; ``GP_EPS`` sits inside the sqrt. A critic
+    with band norm is held to a unit gradient with respect to its standardised input (the gradient
+    times each band's std, by the chain rule), so the penalty means what it means without it.
     """
     real = tf.cast(real, tf.float32)
     fake = tf.cast(fake, tf.float32)
@@ -208,6 +265,9 @@ def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
         tape.watch(interp)
         score = tf.cast(critic(interp, training=True), tf.float32)
     grads = tape.gradient(score, interp)
+    std = band_std(critic)
+    if std is not None:
+        grads = grads * std
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + GP_EPS)
     return tf.reduce_mean(tf.square(norm - 1.0))
 
@@ -244,7 +304,12 @@ def build_networks(
         "kernel_size": spec.generator_kernel_size,
         "synchronized_bn": synchronized_bn,
     }
-    c_args = {"channels": list(spec.critic_channels), "input_shape": shape, "kernel_size": spec.critic_kernel_size}
+    c_args = {
+        "channels": list(spec.critic_channels),
+        "input_shape": shape,
+        "kernel_size": spec.critic_kernel_size,
+        "band_norm": spec.critic_band_norm,
+    }
     if spec.kind == "conv1d":
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
     return build_generator(**g_args, upsample=spec.upsample), build_critic(**c_args)

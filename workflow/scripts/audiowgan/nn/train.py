@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from audiowgan.core.settings import ModelSpec, TrainSpec
+from audiowgan.data.band_stats import band_stats
 from audiowgan.nn import callbacks as C
+from audiowgan.nn import model as M
 from audiowgan.nn.batches import TrainingData
 from audiowgan.nn.devices import Runtime, setup_runtime
 from audiowgan.nn.loop import Callback, Loop, StopFlag, run_epoch, write_outputs
@@ -71,6 +73,8 @@ def train(
             if warm is not None:  # before the callbacks' state: the moving average is cloned from the loaded weights
                 warm.load(state)
                 log.info("initial weights from %s (generator, critic); fresh optimizers from step 0", warm.folder)
+            if mp.critic_band_norm:  # after a warm start too: the statistics are this dataset's
+                set_critic_band_stats(state, data, log)
             for cb in hooks:
                 state.extra.update(cb.state(state))
         fp = fingerprint(mp, tp, data.meta, data.index_bytes, init_sha256=warm.digest if warm else None)
@@ -96,6 +100,15 @@ def builtin_callbacks(tp: TrainSpec, model_dir: Path, tensorboard_dir: str | Pat
     if tp.tensorboard and tensorboard_dir is not None:
         hooks.append(C.TensorBoard(tensorboard_dir, image_every=tp.tensorboard_image_every, seed=tp.seed))
     return hooks
+
+
+def set_critic_band_stats(state: TrainState, data: TrainingData, log: logging.Logger) -> None:
+    """``model.critic_band_norm``: the critic's input statistics from the training split (a resumed
+    checkpoint restores the same values: its fingerprint pins the dataset)."""
+    mean, std = band_stats(data.mels, data.rows)
+    M.set_band_stats(state.critic, mean, std)
+    log.info("critic band norm: band means %.2f to %.2f, standard deviations %.3f to %.3f (training split)",
+             mean.min(), mean.max(), std.min(), std.max())  # fmt: skip
 
 
 def make_gan(state: TrainState, mp: ModelSpec, tp: TrainSpec, runtime: Runtime) -> WGANGP:
