@@ -137,6 +137,7 @@ def test_kernel_sizes_are_separate_and_old_model_json_reads_as_both():
     )
     old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
     assert (old.generator_kernel_size, old.critic_kernel_size, old.kind) == (5, 5, "conv2d")
+    assert old.critic_band_norm is False  # written before the key existed: the plain critic, whatever the default
 
 
 def _critics_with_and_without_band_norm(shape=(8, 8), channels=(4, 8)):

@@ -13,6 +13,9 @@ Two families (``model.kind``), both for any (n_mels, frames) and both taking and
   MelGAN's discriminator: each layer sees the whole spectrum (harmonics sit far apart in
   frequency) for a fraction of the 2-D arithmetic. Same shape rules, in time only.
 
+Either critic can standardise each band first (``model.critic_band_norm``, :class:`BandNorm`, as SpecGAN
+normalises each frequency bin); its gradient penalty is then measured in those standardised units.
+
 Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside it does.
 """
 
