@@ -53,7 +53,7 @@ def test_imports_are_followed_through_the_package():
     nn = {"nn.train", "nn.model", "nn.augment", "nn.batches", "nn.callbacks", "nn.devices", "nn.loop", "nn.losses",
           "nn.state", "nn.step", "nn.warm_start"}  # fmt: skip
     core = {"core.settings", "core.atomic", "core.runlog", "core.names", "core.rerun", "core.experiments"}
-    assert nn | core | {"data.pack"} == set(names)
+    assert nn | core | {"data.pack", "data.band_stats", "data.rows"} == set(names)
     assert "dsp.mel" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments
     files = imports.module_files(SCRIPTS / "report.py")
     root, *inits = [f for f in files if f.name == "__init__.py"]
