@@ -1,8 +1,9 @@
 """Per-band mean and standard deviation of the training mels (``model.critic_band_norm``).
 
-Read in chunks from the file (:func:`~audiowgan.data.rows.read_rows`), never loaded whole, over at most ``MAX_ROWS`` training segments spread
-evenly across the split (the statistics of a few thousand segments are those of all of them to a few
-thousandths), in float64. Only the training rows: held-out music must not shape the model.
+Read in chunks from the file (:func:`~audiowgan.data.rows.read_rows`), never loaded whole, over at
+most ``MAX_ROWS`` training segments spread evenly across the split (the statistics of a few thousand
+segments are those of all of them to a few thousandths), in float64. Only the training rows: held-out
+music must not shape the model.
 """
 
 from __future__ import annotations
