@@ -88,6 +88,7 @@ def main() -> None:
     mp = ModelSpec.from_mapping()  # ours: the schema's defaults
     # The reference: the write-up's networks, written out so a change of defaults cannot move it (its keras-io
     # WGAN-GP blocks: nearest x2 then 3x3 in the generator, 5x5 stride 2 in the critic, the default widths).
+    # Its generator has the keras-io layers themselves (UpSampling2D, Conv2D), not our folded ResizeConv2D.
     writeup = ModelSpec.from_mapping(kind="conv2d", upsample="resize", generator_kernel_size=3, critic_kernel_size=5)
     tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch)
     real = np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32)
@@ -120,7 +121,10 @@ def main() -> None:
     ds = tf.data.Dataset.from_tensors(real).repeat()
 
     def reference(name: str, jit: str) -> Impl:
-        g, c = M.build_networks(writeup, (n_mels, frames))
+        _, c = M.build_networks(writeup, (n_mels, frames))
+        g = M.build_generator(noise_dim=writeup.noise_dim, channels=list(writeup.generator_channels),
+                              output_shape=(n_mels, frames), kernel_size=writeup.generator_kernel_size,
+                              fold_resize=False)  # fmt: skip
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
         ref.compile(d_optimizer=make_optimizer(tp), g_optimizer=make_optimizer(tp))
         if jit != "auto":

@@ -100,9 +100,10 @@ def test_upsample_modes_have_the_same_pinned_parameter_count_and_shapes(upsample
     g = M.build_generator(noise_dim=128, channels=DEFAULT_G, output_shape=(256, 256), upsample=upsample)
     assert g.count_params() == 50_971_969  # a k x k kernel from c_in to c_out either way
     kinds = {type(layer).__name__ for layer in g.layers}
-    assert ("UpSampling2D" in kinds) == (upsample == "resize") and ("Conv2DTranspose" in kinds) == (
+    assert ("ResizeConv2D" in kinds) == (upsample == "resize") and ("Conv2DTranspose" in kinds) == (
         upsample != "resize"
     )
+    assert "UpSampling2D" not in kinds
     small = M.build_generator(noise_dim=8, channels=[16, 8, 4], output_shape=(40, 17), kernel_size=3, upsample=upsample)
     assert tuple(small(np.zeros((2, 8), np.float32)).shape) == (2, 40, 17, 1)
 
@@ -196,3 +197,104 @@ def test_conv1d_critic_takes_band_norm_too():
     c = M.build_critic_1d(channels=[8, 16], input_shape=(6, 5), band_norm=True)
     M.set_band_stats(c, np.zeros(6), np.full(6, 0.5))
     assert M.band_std(c).shape == (1, 6, 1, 1) and tuple(c(np.zeros((2, 6, 5, 1), np.float32)).shape) == (2, 1)
+
+
+def test_resize_fold_of_a_3x3_kernel_sums_the_taps_that_read_one_input_pixel():
+    # transposed-conv taps j = 0..3 from the pair's taps t = 0..2: k2, k1 + k2, k0 + k1, k0
+    assert M.resize_fold(3).tolist() == [[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]]
+    assert M.resize_fold(2).shape == (4, 2) and M.resize_fold(2)[-1].tolist() == [0, 0]  # even k: one zero tap
+
+
+def _upsample_then_conv(kernel_size: int, filters: int, kernel) -> keras.Model:
+    """The pair that ResizeConv2D replaces, with ``kernel`` as its weights."""
+    conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False)
+    pair = keras.Sequential([keras.layers.UpSampling2D(2, interpolation="nearest"), conv])
+    pair.build((None, None, None, kernel.shape[2]))
+    conv.kernel.assign(kernel)
+    return pair
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("hw", [(4, 4), (5, 3), (1, 7)])
+def test_resize_conv_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, hw):
+    rng = np.random.default_rng(kernel_size)
+    x = tf.constant(rng.standard_normal((2, *hw, 3)).astype(np.float32))
+    folded = M.ResizeConv2D(4, kernel_size, use_bias=False)
+    folded.build(x.shape)
+    folded.kernel.assign(rng.standard_normal(folded.kernel.shape).astype(np.float32))
+    pair = _upsample_then_conv(kernel_size, 4, folded.kernel.numpy())
+    weight = tf.constant(rng.standard_normal((2, 2 * hw[0], 2 * hw[1], 4)).astype(np.float32))
+    outs, grads = [], []
+    for net, kernel in ((folded, folded.kernel), (pair, pair.layers[-1].kernel)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = net(x)
+            loss = tf.reduce_sum(weight * y)
+        outs.append(y.numpy())
+        grads.append([g.numpy() for g in tape.gradient(loss, [x, kernel])])
+    assert outs[0].shape == outs[1].shape == (2, 2 * hw[0], 2 * hw[1], 4)
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_resize_conv_under_bfloat16_matches_the_float32_pair():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (2, 4, 4, 8)).astype(np.float32)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        folded = M.ResizeConv2D(4, 3, use_bias=False)
+        folded.build(x.shape)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    folded.kernel.assign(rng.uniform(-0.2, 0.2, folded.kernel.shape).astype(np.float32))
+    y = folded(x)
+    assert y.dtype == tf.bfloat16 and folded.kernel.dtype == "float32"  # weights stay float32
+    expected = _upsample_then_conv(3, 4, folded.kernel.numpy())(x).numpy()
+    np.testing.assert_allclose(tf.cast(y, tf.float32).numpy(), expected, atol=0.05)  # bfloat16: 8 bits of mantissa
+
+
+def test_resize_conv_refuses_what_it_does_not_compute():
+    with pytest.raises(ValueError, match="stride-1"):
+        M.ResizeConv2D(4, 3, strides=2)
+    with pytest.raises(ValueError, match="square"):
+        M.ResizeConv2D(4, (3, 5))
+
+
+def test_folded_generator_computes_the_unfolded_one_and_reads_its_old_weight_files(tmp_path):
+    """The weights of a generator saved before ResizeConv2D (UpSampling2D + Conv2D layers) load into today's."""
+    from audiowgan.core.settings import ModelSpec
+
+    spec = ModelSpec.from_mapping(generator_channels=[16, 8, 4], critic_channels=[4], noise_dim=8)
+    args = {"noise_dim": 8, "channels": [16, 8, 4], "output_shape": (20, 12), "kernel_size": 3}
+    old = M.build_generator(**args, fold_resize=False)
+    z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+    old(z, training=True)  # moves the BatchNorm statistics off their initial values
+    old.save_weights(tmp_path / "old.weights.h5")
+    new = M.build_generator(**args)
+    assert len(new.layers) == len(old.layers) - 2  # one layer where the pair was, per upsampling block
+    M.load_generator_weights(new, tmp_path / "old.weights.h5", spec, (20, 12))
+    np.testing.assert_allclose(new(z, training=False).numpy(), old(z, training=False).numpy(), atol=1e-5)
+    new.save_weights(tmp_path / "new.weights.h5")
+    again = M.build_generator(**args)
+    M.load_generator_weights(again, tmp_path / "new.weights.h5", spec, (20, 12))
+    assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), new.get_weights()))
+
+
+def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_are():
+    """Checkpoints name variables by layer position, so one written before ResizeConv2D cannot be restored
+    into today's resize generator: its fingerprint (the formula of before, without the layout) differs, and
+    training starts fresh instead of failing on the restore; the transpose generator's still matches."""
+    import hashlib
+    import json
+
+    from audiowgan.core.settings import ModelSpec, TrainSpec
+    from audiowgan.nn.state import fingerprint
+
+    tp = TrainSpec.from_mapping()
+    train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
+    for upsample, resumed in (("resize", False), ("transpose", True)):
+        mp = ModelSpec.from_mapping(upsample=upsample)
+        doc = {"model": mp.to_dict(), "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
+        before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+        assert (fingerprint(mp, tp, {}, b"") == before) == resumed

@@ -222,7 +222,7 @@ def test_fingerprint_mismatch_starts_fresh_and_more_epochs_continue(dataset, tmp
         assert pd.read_csv(tmp_path / "model" / "losses.csv")["step"].tolist() == list(range(1, 7))
         caplog.clear()
         run(dataset, tmp_path, log=log, epochs=1, gp_weight=5.0)  # a different config: never resumed into
-        assert "different config or dataset" in caplog.text and "resuming" not in caplog.text
+        assert "different config, dataset or network layout" in caplog.text and "resuming" not in caplog.text
     losses = pd.read_csv(tmp_path / "model" / "losses.csv")
     assert losses["step"].tolist() == [1, 2, 3]
     assert json.loads((tmp_path / "model" / "model.json").read_text())["train_params"]["gp_weight"] == 5.0

@@ -25,6 +25,7 @@ import json
 import math
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 import tensorflow as tf
@@ -49,6 +50,62 @@ def _check(*, channels: list[int], shape: tuple[int, int], kernel_size: int, wha
 UPSAMPLE_MODES = ("resize", "transpose")
 
 
+def resize_fold(kernel_size: int) -> np.ndarray:
+    """(K, k) 0/1 matrix that folds the k taps of a 'same' convolution run after a nearest x2 upsampling into
+    the K taps of one stride-2 'SAME' transposed convolution computing the same output (K = k + 1 for odd
+    k, k + 2 for even k, whose last tap is then zero: TensorFlow's 'SAME' padding is one short for them).
+
+    Output sample o of the pair reads upsampled samples o + t - p (tap t < k, p = (k - 1) // 2), which are
+    input samples (o + t - p) // 2. A transposed convolution with padding P = k - 1 - p reaches o from
+    input sample i through tap j = o - 2i + P; that is the pair's tap t exactly when t is k - 1 - j or k - j.
+    """
+    k = int(kernel_size)
+    taps = k + 1 if k % 2 else k + 2
+    return np.array([[float(t in (k - 1 - j, k - j)) for t in range(k)] for j in range(taps)], np.float32)
+
+
+class ResizeConv2D(layers.Conv2D):
+    """A nearest-neighbour x2 upsampling followed by this 'same' k x k Conv2D, computed as one stride-2
+    transposed convolution whose kernel is the k x k one with its taps summed where they read the same
+    input pixel (:func:`resize_fold`).
+
+    The same function and the same weights (the k x k kernel, saved and loaded as before). The pair
+    convolves a 4x larger map that repeats each input pixel four times: k^2 taps per output pixel, where
+    the transposed convolution spends (k + 1)^2 per input pixel, i.e. 16 against 36 for k = 3 (2.25x
+    less arithmetic; measured about 2x faster per layer in float32 and bfloat16 on a CPU). 'SAME' padding
+    on purpose: with explicit padding TensorFlow's CPU transposed convolution leaves oneDNN and is slower
+    than the pair (2x in float32, 20x in bfloat16).
+    """
+
+    def __init__(self, filters: int, kernel_size: int, **kwargs):
+        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
+        plain = self.strides == (1, 1) and self.dilation_rate == (1, 1) and self.groups == 1
+        if not (plain and self.padding == "same" and self.data_format == "channels_last"):
+            raise ValueError("ResizeConv2D is a plain 'same' stride-1 channels-last convolution after a x2 upsampling")
+        if self.kernel_size[0] != self.kernel_size[1]:
+            raise ValueError(f"kernel_size={kernel_size!r} must be square")
+        fold = resize_fold(self.kernel_size[0])
+        self._fold2d = np.kron(fold, fold)  # (K*K, k*k): both axes folded at once, one small matmul
+
+    def call(self, x):
+        k, taps = self.kernel_size[0], int(round(self._fold2d.shape[0] ** 0.5))
+        # (k, k, in, out) -> (K, K, out, in), as tf.nn.conv2d_transpose wants its filter. A matmul over the
+        # flattened taps: 3x faster than the equivalent einsum, which transposes the larger folded kernel.
+        kernel = tf.transpose(tf.cast(self.kernel, x.dtype), (0, 1, 3, 2))
+        folded = tf.matmul(tf.constant(self._fold2d, x.dtype), tf.reshape(kernel, (k * k, -1)))
+        kernel = tf.reshape(folded, (taps, taps, self.filters, -1))
+        shape = tf.shape(x)
+        out_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], self.filters])
+        y = tf.nn.conv2d_transpose(x, kernel, out_shape, strides=2, padding="SAME")
+        if self.use_bias:
+            y = y + tf.cast(self.bias, y.dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, shape):
+        b, h, w, _ = shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
+
+
 def build_generator(
     *,
     noise_dim: int,
@@ -57,6 +114,7 @@ def build_generator(
     kernel_size: int = 5,
     upsample: str = "resize",
     synchronized_bn: bool = False,
+    fold_resize: bool = True,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh).
 
@@ -67,6 +125,9 @@ def build_generator(
 
     - ``resize``: nearest-neighbour x2, then a 'same' Conv2D (Odena et al. 2016, "Deconvolution and
       checkerboard artifacts"); every output pixel sees the same number of kernel taps, so no grid.
+      Computed as one layer, :class:`ResizeConv2D`, at 16/36 of the pair's arithmetic (3x3 kernels);
+      ``fold_resize=False`` builds the pair as two layers (UpSampling2D, Conv2D), as the write-up and
+      the weight files written before 2026-12-04 have it: the same function and weights, slower.
     - ``transpose``: Conv2DTranspose(stride 2), as in the write-up; with a kernel not divisible by the
       stride its kernel overlaps unevenly, which prints a checkerboard on the spectrogram.
 
@@ -90,7 +151,9 @@ def build_generator(
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)  # per channel, like every block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
-        if upsample == "resize":
+        if upsample == "resize" and fold_resize:
+            x = ResizeConv2D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
+        elif upsample == "resize":
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
             x = layers.Conv2D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         else:
@@ -324,9 +387,24 @@ def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], 
     return ModelSpec.from_meta(record), (int(record["input_shape"][0]), int(record["input_shape"][1])), record
 
 
+def load_generator_weights(generator: keras.Model, path: str | Path, spec: ModelSpec, shape: tuple[int, int]) -> None:
+    """Load a generator's weights file into ``generator`` (built from ``spec`` for mels of ``shape``), also one
+    written before :class:`ResizeConv2D`: Keras files name each layer by its class, so those hold the same
+    weights, in the same order, under UpSampling2D and Conv2D; they go through the unfolded twin."""
+    with h5py.File(path, "r") as f:
+        unfolded = "layers/up_sampling2d" in f
+    if not unfolded:
+        generator.load_weights(path)
+        return
+    g_args = {"noise_dim": spec.noise_dim, "channels": list(spec.generator_channels), "output_shape": shape}
+    twin = build_generator(**g_args, kernel_size=spec.generator_kernel_size, upsample=spec.upsample, fold_resize=False)
+    twin.load_weights(path)
+    generator.set_weights(twin.get_weights())
+
+
 def load_generator(model_dir: str | Path, *, weights: str = WEIGHTS["raw"]) -> tuple[keras.Model, dict]:
     """Rebuild the generator from ``model_dir/model.json`` and load ``weights`` (a file in ``model_dir``)."""
     spec, shape, record = read_model_json(model_dir)
     generator, _ = build_networks(spec, shape)
-    generator.load_weights(Path(model_dir) / weights)
+    load_generator_weights(generator, Path(model_dir) / weights, spec, shape)
     return generator, record

@@ -70,12 +70,16 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
 
 
 def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes, init_sha256: str | None = None) -> str:
-    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every, and the weights
-    it started from (``init_sha256``, train.init_from; left out when there are none, so older checkpoints match)."""
+    """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every, the weights it
+    started from (``init_sha256``, train.init_from; left out when there are none, so older checkpoints match)
+    and, for the resize generator, its layer layout: checkpoints name variables by layer position, and those
+    written before :class:`~audiowgan.nn.model.ResizeConv2D` (2026-12-04) have two layers where it has one."""
     train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
     doc = {"model": mp.to_dict(), "train": train, "meta": meta, "index_sha256": hashlib.sha256(index_bytes).hexdigest()}
     if init_sha256 is not None:
         doc["init_sha256"] = init_sha256
+    if mp.kind == "conv2d" and mp.upsample == "resize":
+        doc["generator_layout"] = "ResizeConv2D"
     return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -104,8 +108,8 @@ class Checkpoints:
                 rows = self._restore(latest)
             else:
                 self.log.warning(
-                    "checkpoint %s was made with a different config or dataset (fingerprint %s, now %s): "
-                    "starting fresh",
+                    "checkpoint %s was made with a different config, dataset or network layout (fingerprint %s, "
+                    "now %s): starting fresh",
                     latest,
                     (old or "missing")[:12],
                     self.fingerprint[:12],

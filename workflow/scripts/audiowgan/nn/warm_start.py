@@ -17,7 +17,7 @@ from pathlib import Path
 
 from audiowgan.core.names import weights_file
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.model import read_model_json
+from audiowgan.nn.model import load_generator_weights, read_model_json
 from audiowgan.nn.state import TrainState
 
 NETWORKS = ("generator", "critic")
@@ -55,5 +55,6 @@ class WarmStart:
     def load(self, state: TrainState) -> None:
         """The source's generator and critic weights into ``state``'s networks (call before the callbacks'
         state is made, so the moving average starts from them too)."""
-        state.generator.load_weights(self.folder / weights_file("generator"))
+        spec, shape, _ = read_model_json(self.folder)
+        load_generator_weights(state.generator, self.folder / weights_file("generator"), spec, shape)
         state.critic.load_weights(self.folder / weights_file("critic"))
