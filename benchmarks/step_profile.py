@@ -31,9 +31,12 @@ sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
 
 DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
 CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
+# "fold_resize" is not a model setting: False builds the generator's pair as the write-up's two layers
+# (UpSampling2D, Conv2D), True (every other variant) as the one folded ResizeConv2D that computes the same.
 VARIANTS = {
+    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {"fold_resize": False},
+    "defaults: 3x3 G folded (ResizeConv2D) and 5x5 D": {},
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
-    "defaults: resize 3x3 G and 5x5 D": {},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
     # benchmarks/quality.py's networks (the demo's widths) and its conv1d row, for its step counts
     "quality: conv2d, demo widths": {"noise_dim": 64, **DEMO},
@@ -45,11 +48,13 @@ VARIANTS = {
         "critic_channels": [64, 128, 128],
     },
 }
-WRITE_UP_VARIANTS = list(VARIANTS)[:3]  # the default: the write-up's widths, before and after the kernel change
+WRITE_UP_VARIANTS = list(VARIANTS)[:2]  # the default: the write-up's widths, its generator's layers and ours
 
 
 def conv_macs(model) -> int:
     """Multiply-accumulates of one example through the model's convolutions and dense layers."""
+    from audiowgan.nn.model import resize_fold
+
     total = 0
     for layer in model.layers:
         kind = type(layer).__name__
@@ -61,6 +66,9 @@ def conv_macs(model) -> int:
         elif kind == "Conv2DTranspose":
             inp = layer.input.shape
             total += int(layer.kernel.numpy().size) * int(inp[1] * inp[2])
+        elif kind == "ResizeConv2D":  # (k + 1)^2 folded taps x cin x cout per input position
+            inp, taps = layer.input.shape, resize_fold(layer.kernel_size[0]).shape[0]
+            total += taps * taps * int(layer.kernel.shape[2] * layer.kernel.shape[3]) * int(inp[1] * inp[2])
         elif kind == "Dense":
             total += int(layer.kernel.numpy().size)
     return total
@@ -158,8 +166,10 @@ def main() -> None:
     for name in args.variants.split(","):
         keras.utils.set_random_seed(0)
         keras.mixed_precision.set_global_policy(policy)
-        mp = ModelSpec.from_mapping(**VARIANTS[name])
-        g, c = M.build_networks(mp, (n_mels, frames))
+        settings = dict(VARIANTS[name])
+        fold = settings.pop("fold_resize", True)
+        mp = ModelSpec.from_mapping(**settings)
+        g, c = M.build_networks(mp, (n_mels, frames), fold_resize=fold)
         opts = [make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
         gan = WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                        gp_weight=10.0)  # fmt: skip

@@ -121,10 +121,7 @@ def main() -> None:
     ds = tf.data.Dataset.from_tensors(real).repeat()
 
     def reference(name: str, jit: str) -> Impl:
-        _, c = M.build_networks(writeup, (n_mels, frames))
-        g = M.build_generator(noise_dim=writeup.noise_dim, channels=list(writeup.generator_channels),
-                              output_shape=(n_mels, frames), kernel_size=writeup.generator_kernel_size,
-                              fold_resize=False)  # fmt: skip
+        g, c = M.build_networks(writeup, (n_mels, frames), fold_resize=False)
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
         ref.compile(d_optimizer=make_optimizer(tp), g_optimizer=make_optimizer(tp))
         if jit != "auto":

@@ -358,9 +358,10 @@ def generator_loss(critic, fake) -> tf.Tensor:
 
 
 def build_networks(
-    spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False
+    spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False, fold_resize: bool = True
 ) -> tuple[keras.Model, keras.Model]:
-    """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames)."""
+    """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames);
+    ``fold_resize=False``: the conv2d resize generator as the write-up's layers (:func:`build_generator`)."""
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
     g_args = {
@@ -378,7 +379,7 @@ def build_networks(
     }
     if spec.kind == "conv1d":
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
-    return build_generator(**g_args, upsample=spec.upsample), build_critic(**c_args)
+    return build_generator(**g_args, upsample=spec.upsample, fold_resize=fold_resize), build_critic(**c_args)
 
 
 def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:
@@ -396,8 +397,7 @@ def load_generator_weights(generator: keras.Model, path: str | Path, spec: Model
     if not unfolded:
         generator.load_weights(path)
         return
-    g_args = {"noise_dim": spec.noise_dim, "channels": list(spec.generator_channels), "output_shape": shape}
-    twin = build_generator(**g_args, kernel_size=spec.generator_kernel_size, upsample=spec.upsample, fold_resize=False)
+    twin, _ = build_networks(spec, shape, fold_resize=False)
     twin.load_weights(path)
     generator.set_weights(twin.get_weights())
 
