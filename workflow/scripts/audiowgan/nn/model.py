@@ -70,9 +70,10 @@ class ResizeConv2D(layers.Conv2D):
     input pixel (:func:`resize_fold`).
 
     The same function and the same weights (the k x k kernel, saved and loaded as before). The pair
-    convolves a 4x larger map that repeats each input pixel four times: k^2 taps per output pixel, where
-    the transposed convolution spends (k + 1)^2 per input pixel, i.e. 16 against 36 for k = 3 (2.25x
-    less arithmetic; measured about 2x faster per layer in float32 and bfloat16 on a CPU). 'SAME' padding
+    convolves a 4x larger map that repeats each input pixel four times, so it spends 4 k^2 taps per input
+    pixel (k^2 for each of the four output pixels it becomes); the transposed convolution spends (k + 1)^2,
+    16 against 36 for k = 3 (2.25x less arithmetic; measured about 2x faster per layer in float32 and
+    bfloat16 on a CPU). 'SAME' padding
     on purpose: with explicit padding TensorFlow's CPU transposed convolution leaves oneDNN and is slower
     than the pair (2x in float32, 20x in bfloat16).
     """
