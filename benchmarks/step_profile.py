@@ -31,28 +31,38 @@ sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
 
 DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
 CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
-# "fold_resize" is not a model setting: False builds the generator's pair as the write-up's two layers
-# (UpSampling2D, Conv2D), True (every other variant) as the one folded ResizeConv2D that computes the same.
+# "fold_resize" is not a model setting: False builds each generator block's pair as two layers (UpSampling, Conv;
+# the write-up's), True (every other variant) as the one folded ResizeConv2D/1D that computes the same.
 VARIANTS = {
     "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {"fold_resize": False},
     "defaults: 3x3 G folded (ResizeConv2D) and 5x5 D": {},
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
     # benchmarks/quality.py's networks (the demo's widths) and its conv1d row, for its step counts
-    "quality: conv2d, demo widths": {"noise_dim": 64, **DEMO},
-    "quality: conv1d [512, 256, 128] / [128, 256, 256]": {"noise_dim": 64, "kind": "conv1d", **CONV1D},
-    "quality: conv1d [256, 128, 64] / [64, 128, 128]": {
+    "quality: conv2d demo widths": {"noise_dim": 64, **DEMO},
+    "quality: conv2d demo widths unfolded": {"noise_dim": 64, **DEMO, "fold_resize": False},
+    "quality: conv1d G [512 256 128] D [128 256 256]": {"noise_dim": 64, "kind": "conv1d", **CONV1D},
+    "quality: conv1d G [512 256 128] D [128 256 256] unfolded": {
+        "noise_dim": 64,
+        "kind": "conv1d",
+        **CONV1D,
+        "fold_resize": False,
+    },
+    "quality: conv1d G [256 128 64] D [64 128 128]": {
         "noise_dim": 64,
         "kind": "conv1d",
         "generator_channels": [256, 128, 64],
         "critic_channels": [64, 128, 128],
     },
 }
+assert not any("," in name for name in VARIANTS), "--variants splits on commas"
 WRITE_UP_VARIANTS = list(VARIANTS)[:2]  # the default: the write-up's widths, its generator's layers and ours
 
 
 def conv_macs(model) -> int:
     """Multiply-accumulates of one example through the model's convolutions and dense layers."""
+    import numpy as np
+
     from audiowgan.nn.model import resize_fold
 
     total = 0
@@ -66,9 +76,10 @@ def conv_macs(model) -> int:
         elif kind == "Conv2DTranspose":
             inp = layer.input.shape
             total += int(layer.kernel.numpy().size) * int(inp[1] * inp[2])
-        elif kind == "ResizeConv2D":  # (k + 1)^2 folded taps x cin x cout per input position
-            inp, taps = layer.input.shape, resize_fold(layer.kernel_size[0]).shape[0]
-            total += taps * taps * int(layer.kernel.shape[2] * layer.kernel.shape[3]) * int(inp[1] * inp[2])
+        elif kind in ("ResizeConv2D", "ResizeConv1D"):  # (k + 1)^rank folded taps x cin x cout per input position
+            rank, inp = len(layer.kernel_size), layer.input.shape
+            taps = resize_fold(layer.kernel_size[0]).shape[0] ** rank
+            total += taps * int(layer.kernel.shape[-2] * layer.kernel.shape[-1]) * int(np.prod(inp[1 : 1 + rank]))
         elif kind == "Dense":
             total += int(layer.kernel.numpy().size)
     return total

@@ -205,25 +205,25 @@ def test_resize_fold_of_a_3x3_kernel_sums_the_taps_that_read_one_input_pixel():
     assert M.resize_fold(2).shape == (4, 2) and M.resize_fold(2)[-1].tolist() == [0, 0]  # even k: one zero tap
 
 
-def _upsample_then_conv(kernel_size: int, filters: int, kernel) -> keras.Model:
-    """The pair that ResizeConv2D replaces, with ``kernel`` as its weights."""
-    conv = keras.layers.Conv2D(filters, kernel_size, padding="same", use_bias=False)
-    pair = keras.Sequential([keras.layers.UpSampling2D(2, interpolation="nearest"), conv])
-    pair.build((None, None, None, kernel.shape[2]))
+def _upsample_then_conv(kernel_size: int, filters: int, kernel, rank: int = 2) -> keras.Model:
+    """The pair that ResizeConv2D (rank 2) or ResizeConv1D (rank 1) replaces, with ``kernel`` as its weights."""
+    conv = (keras.layers.Conv1D, keras.layers.Conv2D)[rank - 1](filters, kernel_size, padding="same", use_bias=False)
+    pair = keras.Sequential([(keras.layers.UpSampling1D, keras.layers.UpSampling2D)[rank - 1](2), conv])
+    pair.build((None, *(None,) * rank, kernel.shape[-2]))
     conv.kernel.assign(kernel)
     return pair
 
 
-@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
-@pytest.mark.parametrize("hw", [(4, 4), (5, 3), (1, 7)])
-def test_resize_conv_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, hw):
+def _assert_folded_equals_pair(layer_class, kernel_size: int, shape: tuple[int, ...]) -> None:
+    """``layer_class`` on a random (2, *shape, 3) input equals its pair with the same kernel, in value and in the
+    gradients of a random weighting of the output with respect to the input and the kernel."""
     rng = np.random.default_rng(kernel_size)
-    x = tf.constant(rng.standard_normal((2, *hw, 3)).astype(np.float32))
-    folded = M.ResizeConv2D(4, kernel_size, use_bias=False)
+    x = tf.constant(rng.standard_normal((2, *shape, 3)).astype(np.float32))
+    folded = layer_class(4, kernel_size, use_bias=False)
     folded.build(x.shape)
     folded.kernel.assign(rng.standard_normal(folded.kernel.shape).astype(np.float32))
-    pair = _upsample_then_conv(kernel_size, 4, folded.kernel.numpy())
-    weight = tf.constant(rng.standard_normal((2, 2 * hw[0], 2 * hw[1], 4)).astype(np.float32))
+    pair = _upsample_then_conv(kernel_size, 4, folded.kernel.numpy(), rank=len(shape))
+    weight = tf.constant(rng.standard_normal((2, *(2 * n for n in shape), 4)).astype(np.float32))
     outs, grads = [], []
     for net, kernel in ((folded, folded.kernel), (pair, pair.layers[-1].kernel)):
         with tf.GradientTape() as tape:
@@ -232,10 +232,22 @@ def test_resize_conv_equals_nearest_upsampling_then_conv_in_value_and_gradients(
             loss = tf.reduce_sum(weight * y)
         outs.append(y.numpy())
         grads.append([g.numpy() for g in tape.gradient(loss, [x, kernel])])
-    assert outs[0].shape == outs[1].shape == (2, 2 * hw[0], 2 * hw[1], 4)
+    assert outs[0].shape == outs[1].shape == (2, *(2 * n for n in shape), 4)
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("hw", [(4, 4), (5, 3), (1, 7)])
+def test_resize_conv_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, hw):
+    _assert_folded_equals_pair(M.ResizeConv2D, kernel_size, hw)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("steps", [1, 6, 7])
+def test_resize_conv_1d_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, steps):
+    _assert_folded_equals_pair(M.ResizeConv1D, kernel_size, (steps,))
 
 
 def test_resize_conv_under_bfloat16_matches_the_float32_pair():
@@ -259,31 +271,33 @@ def test_resize_conv_refuses_what_it_does_not_compute():
         M.ResizeConv2D(4, 3, strides=2)
     with pytest.raises(ValueError, match="square"):
         M.ResizeConv2D(4, (3, 5))
+    with pytest.raises(ValueError, match="stride-1"):
+        M.ResizeConv1D(4, 3, dilation_rate=2)
 
 
-def test_folded_generator_computes_the_unfolded_one_and_reads_its_old_weight_files(tmp_path):
-    """The weights of a generator saved before ResizeConv2D (UpSampling2D + Conv2D layers) load into today's."""
+@pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
+def test_folded_generator_computes_the_unfolded_one_and_reads_its_old_weight_files(tmp_path, kind):
+    """The weights of a generator saved before ResizeConv2D/1D (UpSampling + Conv layers) load into today's."""
     from audiowgan.core.settings import ModelSpec
 
-    spec = ModelSpec.from_mapping(generator_channels=[16, 8, 4], critic_channels=[4], noise_dim=8)
-    args = {"noise_dim": 8, "channels": [16, 8, 4], "output_shape": (20, 12), "kernel_size": 3}
-    old = M.build_generator(**args, fold_resize=False)
+    spec = ModelSpec.from_mapping(kind=kind, generator_channels=[16, 8, 4], critic_channels=[4], noise_dim=8)
+    old, _ = M.build_networks(spec, (20, 12), fold_resize=False)
     z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     old(z, training=True)  # moves the BatchNorm statistics off their initial values
     old.save_weights(tmp_path / "old.weights.h5")
-    new = M.build_generator(**args)
+    new, _ = M.build_networks(spec, (20, 12))
     assert len(new.layers) == len(old.layers) - 2  # one layer where the pair was, per upsampling block
     M.load_generator_weights(new, tmp_path / "old.weights.h5", spec, (20, 12))
     np.testing.assert_allclose(new(z, training=False).numpy(), old(z, training=False).numpy(), atol=1e-5)
     new.save_weights(tmp_path / "new.weights.h5")
-    again = M.build_generator(**args)
+    again, _ = M.build_networks(spec, (20, 12))
     M.load_generator_weights(again, tmp_path / "new.weights.h5", spec, (20, 12))
     assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), new.get_weights()))
 
 
 def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_are():
-    """Checkpoints name variables by layer position, so one written before ResizeConv2D cannot be restored
-    into today's resize generator: its fingerprint (the formula of before, without the layout) differs, and
+    """Checkpoints name variables by layer position, so one written before ResizeConv2D/1D cannot be restored
+    into today's resize generators: its fingerprint (the formula of before, without the layout) differs, and
     training starts fresh instead of failing on the restore; the transpose generator's still matches."""
     import hashlib
     import json
@@ -293,8 +307,12 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
 
     tp = TrainSpec.from_mapping()
     train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
-    for upsample, resumed in (("resize", False), ("transpose", True)):
-        mp = ModelSpec.from_mapping(upsample=upsample)
+    for kind, upsample, resumed in (
+        ("conv2d", "resize", False),
+        ("conv1d", "resize", False),
+        ("conv2d", "transpose", True),
+    ):
+        mp = ModelSpec.from_mapping(kind=kind, upsample=upsample)
         doc = {"model": mp.to_dict(), "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed

@@ -64,6 +64,29 @@ def resize_fold(kernel_size: int) -> np.ndarray:
     return np.array([[float(t in (k - 1 - j, k - j)) for t in range(k)] for j in range(taps)], np.float32)
 
 
+def _check_plain(layer: layers.Layer) -> None:
+    """A resize conv is a plain 'same', stride-1, channels-last convolution (what the fold assumes)."""
+    rank = len(layer.kernel_size)
+    plain = layer.strides == (1,) * rank and layer.dilation_rate == (1,) * rank and layer.groups == 1
+    if not (plain and layer.padding == "same" and layer.data_format == "channels_last"):
+        raise ValueError(
+            f"{type(layer).__name__} is a plain 'same' stride-1 channels-last convolution after a x2 upsampling"
+        )
+    if len(set(layer.kernel_size)) != 1:
+        raise ValueError(f"kernel_size={layer.kernel_size!r} must be square")
+
+
+def _folded_kernel(layer: layers.Layer, dtype) -> tf.Tensor:
+    """The layer's (k, ..., in, out) kernel with its taps folded by ``layer._fold`` (:func:`resize_fold`, a Kronecker
+    power for 2-D) into the (K, ..., out, in) filter that TensorFlow's transposed convolutions take. A matmul over
+    the flattened taps: 3x faster than the equivalent einsum, which transposes the larger folded kernel."""
+    rank, k = len(layer.kernel_size), layer.kernel_size[0]
+    kernel = tf.transpose(tf.cast(layer.kernel, dtype), (*range(rank), rank + 1, rank))
+    folded = tf.matmul(tf.constant(layer._fold, dtype), tf.reshape(kernel, (k**rank, -1)))
+    taps = int(round(layer._fold.shape[0] ** (1 / rank)))
+    return tf.reshape(folded, (*(taps,) * rank, layer.filters, -1))
+
+
 class ResizeConv2D(layers.Conv2D):
     """A nearest-neighbour x2 upsampling followed by this 'same' k x k Conv2D, computed as one stride-2
     transposed convolution whose kernel is the k x k one with its taps summed where they read the same
@@ -73,31 +96,20 @@ class ResizeConv2D(layers.Conv2D):
     convolves a 4x larger map that repeats each input pixel four times, so it spends 4 k^2 taps per input
     pixel (k^2 for each of the four output pixels it becomes); the transposed convolution spends (k + 1)^2,
     16 against 36 for k = 3 (2.25x less arithmetic; measured about 2x faster per layer in float32 and
-    bfloat16 on a CPU). 'SAME' padding
-    on purpose: with explicit padding TensorFlow's CPU transposed convolution leaves oneDNN and is slower
-    than the pair (2x in float32, 20x in bfloat16).
+    bfloat16 on a CPU). 'SAME' padding on purpose: with explicit padding TensorFlow's CPU transposed
+    convolution leaves oneDNN and is slower than the pair (2x in float32, 20x in bfloat16).
     """
 
     def __init__(self, filters: int, kernel_size: int, **kwargs):
         super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
-        plain = self.strides == (1, 1) and self.dilation_rate == (1, 1) and self.groups == 1
-        if not (plain and self.padding == "same" and self.data_format == "channels_last"):
-            raise ValueError("ResizeConv2D is a plain 'same' stride-1 channels-last convolution after a x2 upsampling")
-        if self.kernel_size[0] != self.kernel_size[1]:
-            raise ValueError(f"kernel_size={kernel_size!r} must be square")
+        _check_plain(self)
         fold = resize_fold(self.kernel_size[0])
-        self._fold2d = np.kron(fold, fold)  # (K*K, k*k): both axes folded at once, one small matmul
+        self._fold = np.kron(fold, fold)  # (K*K, k*k): both axes folded at once
 
     def call(self, x):
-        k, taps = self.kernel_size[0], int(round(self._fold2d.shape[0] ** 0.5))
-        # (k, k, in, out) -> (K, K, out, in), as tf.nn.conv2d_transpose wants its filter. A matmul over the
-        # flattened taps: 3x faster than the equivalent einsum, which transposes the larger folded kernel.
-        kernel = tf.transpose(tf.cast(self.kernel, x.dtype), (0, 1, 3, 2))
-        folded = tf.matmul(tf.constant(self._fold2d, x.dtype), tf.reshape(kernel, (k * k, -1)))
-        kernel = tf.reshape(folded, (taps, taps, self.filters, -1))
         shape = tf.shape(x)
         out_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], self.filters])
-        y = tf.nn.conv2d_transpose(x, kernel, out_shape, strides=2, padding="SAME")
+        y = tf.nn.conv2d_transpose(x, _folded_kernel(self, x.dtype), out_shape, strides=2, padding="SAME")
         if self.use_bias:
             y = y + tf.cast(self.bias, y.dtype)
         return self.activation(y)
@@ -105,6 +117,29 @@ class ResizeConv2D(layers.Conv2D):
     def compute_output_shape(self, shape):
         b, h, w, _ = shape
         return (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
+
+
+class ResizeConv1D(layers.Conv1D):
+    """:class:`ResizeConv2D` in time only: a nearest x2 upsampling of (B, T, C) followed by this 'same'
+    k-tap Conv1D, computed as one stride-2 transposed convolution with the folded taps; 2k taps per input
+    step become k + 1 (4 against 6 for k = 3)."""
+
+    def __init__(self, filters: int, kernel_size: int, **kwargs):
+        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})
+        _check_plain(self)
+        self._fold = resize_fold(self.kernel_size[0])
+
+    def call(self, x):
+        shape = tf.shape(x)
+        out_shape = tf.stack([shape[0], 2 * shape[1], self.filters])
+        y = tf.nn.conv1d_transpose(x, _folded_kernel(self, x.dtype), out_shape, strides=2, padding="SAME")
+        if self.use_bias:
+            y = y + tf.cast(self.bias, y.dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, shape):
+        b, t, _ = shape
+        return (b, None if t is None else 2 * t, self.filters)
 
 
 def build_generator(
@@ -264,11 +299,13 @@ def build_generator_1d(
     output_shape: tuple[int, int],
     kernel_size: int = 3,
     synchronized_bn: bool = False,
+    fold_resize: bool = True,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1], convolving over time only.
 
     Dense -> (ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then per further width a
-    nearest x2 upsampling in time, a 'same' Conv1D, BatchNorm and LeakyReLU; a final Conv1D to
+    nearest x2 upsampling in time, a 'same' Conv1D (the two as one :class:`ResizeConv1D`; two layers,
+    as before 2026-12-04, with ``fold_resize=False``), BatchNorm and LeakyReLU; a final Conv1D to
     n_mels channels with tanh, cropped to ``frames`` and turned to (n_mels, frames, 1).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
@@ -283,8 +320,11 @@ def build_generator_1d(
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
-        x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
-        x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
+        if fold_resize:
+            x = ResizeConv1D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
+        else:
+            x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
+            x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
@@ -362,7 +402,8 @@ def build_networks(
     spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False, fold_resize: bool = True
 ) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames);
-    ``fold_resize=False``: the conv2d resize generator as the write-up's layers (:func:`build_generator`)."""
+    ``fold_resize=False``: the resize generators as two layers per block (upsampling, convolution), as the
+    write-up has them and as weight files written before 2026-12-04 name them."""
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
     g_args = {
@@ -379,7 +420,7 @@ def build_networks(
         "band_norm": spec.critic_band_norm,
     }
     if spec.kind == "conv1d":
-        return build_generator_1d(**g_args), build_critic_1d(**c_args)
+        return build_generator_1d(**g_args, fold_resize=fold_resize), build_critic_1d(**c_args)
     return build_generator(**g_args, upsample=spec.upsample, fold_resize=fold_resize), build_critic(**c_args)
 
 
@@ -391,10 +432,11 @@ def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], 
 
 def load_generator_weights(generator: keras.Model, path: str | Path, spec: ModelSpec, shape: tuple[int, int]) -> None:
     """Load a generator's weights file into ``generator`` (built from ``spec`` for mels of ``shape``), also one
-    written before :class:`ResizeConv2D`: Keras files name each layer by its class, so those hold the same
-    weights, in the same order, under UpSampling2D and Conv2D; they go through the unfolded twin."""
+    written before :class:`ResizeConv2D` and :class:`ResizeConv1D`: Keras files name each layer by its class,
+    so those hold the same weights, in the same order, under UpSampling and Conv; they go through the unfolded
+    twin."""
     with h5py.File(path, "r") as f:
-        unfolded = "layers/up_sampling2d" in f
+        unfolded = "layers/up_sampling2d" in f or "layers/up_sampling1d" in f
     if not unfolded:
         generator.load_weights(path)
         return
