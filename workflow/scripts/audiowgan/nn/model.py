@@ -21,6 +21,7 @@ Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -64,30 +65,47 @@ def resize_fold(kernel_size: int) -> np.ndarray:
     return np.array([[float(t in (k - 1 - j, k - j)) for t in range(k)] for j in range(taps)], np.float32)
 
 
-def _check_plain(layer: layers.Layer) -> None:
-    """A resize conv is a plain 'same', stride-1, channels-last convolution (what the fold assumes)."""
-    rank = len(layer.kernel_size)
-    plain = layer.strides == (1,) * rank and layer.dilation_rate == (1,) * rank and layer.groups == 1
-    if not (plain and layer.padding == "same" and layer.data_format == "channels_last"):
-        raise ValueError(
-            f"{type(layer).__name__} is a plain 'same' stride-1 channels-last convolution after a x2 upsampling"
-        )
-    if len(set(layer.kernel_size)) != 1:
-        raise ValueError(f"kernel_size={layer.kernel_size!r} must be square")
+class _ResizeConv:
+    """What :class:`ResizeConv2D` and :class:`ResizeConv1D` share: a nearest x2 upsampling followed by this 'same'
+    Conv, computed as one stride-2 'SAME' transposed convolution whose kernel is the conv's with its taps summed
+    where they read the same input sample (:func:`resize_fold` along every axis)."""
+
+    def __init__(self, filters: int, kernel_size: int, **kwargs):
+        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
+        rank = len(self.kernel_size)
+        plain = self.strides == (1,) * rank and self.dilation_rate == (1,) * rank and self.groups == 1
+        if not (plain and self.padding == "same" and self.data_format == "channels_last"):
+            raise ValueError(
+                f"{type(self).__name__} is a plain 'same' stride-1 channels-last convolution after a x2 upsampling"
+            )
+        if len(set(self.kernel_size)) != 1:
+            raise ValueError(f"kernel_size={self.kernel_size!r} must be square")
+        fold = resize_fold(self.kernel_size[0])
+        self._taps = fold.shape[0]
+        self._fold = functools.reduce(np.kron, [fold] * rank)  # (K**rank, k**rank): every axis folded at once
+
+    def _folded_kernel(self, dtype) -> tf.Tensor:
+        """The (k, ..., in, out) kernel folded into the (K, ..., out, in) filter that TensorFlow's transposed
+        convolutions take. A matmul over the flattened taps: 3x faster than the equivalent einsum, which
+        transposes the larger folded kernel."""
+        rank = len(self.kernel_size)
+        kernel = tf.transpose(tf.cast(self.kernel, dtype), (*range(rank), rank + 1, rank))
+        folded = tf.matmul(tf.constant(self._fold, dtype), tf.reshape(kernel, (self._fold.shape[1], -1)))
+        return tf.reshape(folded, (*(self._taps,) * rank, self.filters, -1))
+
+    def call(self, x):
+        shape = tf.shape(x)
+        out_shape = tf.concat([shape[:1], 2 * shape[1:-1], [self.filters]], axis=0)
+        y = tf.nn.conv_transpose(x, self._folded_kernel(x.dtype), out_shape, strides=2, padding="SAME")
+        if self.use_bias:
+            y = y + tf.cast(self.bias, y.dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], *(None if n is None else 2 * n for n in shape[1:-1]), self.filters)
 
 
-def _folded_kernel(layer: layers.Layer, dtype) -> tf.Tensor:
-    """The layer's (k, ..., in, out) kernel with its taps folded by ``layer._fold`` (:func:`resize_fold`, a Kronecker
-    power for 2-D) into the (K, ..., out, in) filter that TensorFlow's transposed convolutions take. A matmul over
-    the flattened taps: 3x faster than the equivalent einsum, which transposes the larger folded kernel."""
-    rank, k = len(layer.kernel_size), layer.kernel_size[0]
-    kernel = tf.transpose(tf.cast(layer.kernel, dtype), (*range(rank), rank + 1, rank))
-    folded = tf.matmul(tf.constant(layer._fold, dtype), tf.reshape(kernel, (k**rank, -1)))
-    taps = int(round(layer._fold.shape[0] ** (1 / rank)))
-    return tf.reshape(folded, (*(taps,) * rank, layer.filters, -1))
-
-
-class ResizeConv2D(layers.Conv2D):
+class ResizeConv2D(_ResizeConv, layers.Conv2D):
     """A nearest-neighbour x2 upsampling followed by this 'same' k x k Conv2D, computed as one stride-2
     transposed convolution whose kernel is the k x k one with its taps summed where they read the same
     input pixel (:func:`resize_fold`).
@@ -100,46 +118,11 @@ class ResizeConv2D(layers.Conv2D):
     convolution leaves oneDNN and is slower than the pair (2x in float32, 20x in bfloat16).
     """
 
-    def __init__(self, filters: int, kernel_size: int, **kwargs):
-        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
-        _check_plain(self)
-        fold = resize_fold(self.kernel_size[0])
-        self._fold = np.kron(fold, fold)  # (K*K, k*k): both axes folded at once
 
-    def call(self, x):
-        shape = tf.shape(x)
-        out_shape = tf.stack([shape[0], 2 * shape[1], 2 * shape[2], self.filters])
-        y = tf.nn.conv2d_transpose(x, _folded_kernel(self, x.dtype), out_shape, strides=2, padding="SAME")
-        if self.use_bias:
-            y = y + tf.cast(self.bias, y.dtype)
-        return self.activation(y)
-
-    def compute_output_shape(self, shape):
-        b, h, w, _ = shape
-        return (b, None if h is None else 2 * h, None if w is None else 2 * w, self.filters)
-
-
-class ResizeConv1D(layers.Conv1D):
+class ResizeConv1D(_ResizeConv, layers.Conv1D):
     """:class:`ResizeConv2D` in time only: a nearest x2 upsampling of (B, T, C) followed by this 'same'
     k-tap Conv1D, computed as one stride-2 transposed convolution with the folded taps; 2k taps per input
     step become k + 1 (4 against 6 for k = 3)."""
-
-    def __init__(self, filters: int, kernel_size: int, **kwargs):
-        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})
-        _check_plain(self)
-        self._fold = resize_fold(self.kernel_size[0])
-
-    def call(self, x):
-        shape = tf.shape(x)
-        out_shape = tf.stack([shape[0], 2 * shape[1], self.filters])
-        y = tf.nn.conv1d_transpose(x, _folded_kernel(self, x.dtype), out_shape, strides=2, padding="SAME")
-        if self.use_bias:
-            y = y + tf.cast(self.bias, y.dtype)
-        return self.activation(y)
-
-    def compute_output_shape(self, shape):
-        b, t, _ = shape
-        return (b, None if t is None else 2 * t, self.filters)
 
 
 def build_generator(

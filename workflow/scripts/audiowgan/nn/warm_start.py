@@ -27,6 +27,8 @@ NETWORKS = ("generator", "critic")
 class WarmStart:
     folder: Path
     digest: str  # sha256 over the source's weight files
+    spec: ModelSpec  # the source's model.json, checked equal to this training's
+    shape: tuple[int, int]
 
     @classmethod
     def open(cls, folder: str | Path, mp: ModelSpec, shape: tuple[int, int]) -> WarmStart:
@@ -50,11 +52,10 @@ class WarmStart:
         digest = hashlib.sha256()
         for f in files[1:]:
             digest.update(f.read_bytes())
-        return cls(folder, digest.hexdigest())
+        return cls(folder, digest.hexdigest(), spec, tuple(src_shape))
 
     def load(self, state: TrainState) -> None:
         """The source's generator and critic weights into ``state``'s networks (call before the callbacks'
         state is made, so the moving average starts from them too)."""
-        spec, shape, _ = read_model_json(self.folder)
-        load_generator_weights(state.generator, self.folder / weights_file("generator"), spec, shape)
+        load_generator_weights(state.generator, self.folder / weights_file("generator"), self.spec, self.shape)
         state.critic.load_weights(self.folder / weights_file("critic"))
