@@ -1,7 +1,7 @@
 """Reference: the write-up's Keras ``fit`` WGAN-GP train_step (keras-io wgan_gp.py style).
 
 The write-up's networks, its generator layer for layer as the keras-io blocks write it (UpSampling2D,
-then a 3x3 Conv2D: ``build_networks(fold_resize=False)``; ours folds the pair into one cheaper layer
+then a 3x3 Conv2D: ``build_networks(writeup_layers=True)``; ours folds the pair into one cheaper layer
 that computes the same), its critic ours. One train_step = d_steps critic updates (fresh noise each,
 the real batch reused) and one generator update, with three separate critic calls per critic step
 (fake, real, interpolates). The keras-io bugs are fixed (uniform alpha, eps inside the sqrt) so the

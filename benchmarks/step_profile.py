@@ -31,22 +31,23 @@ sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
 
 DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
 CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
-# "fold_resize" is not a model setting: False builds each generator block's pair as two layers (UpSampling, Conv;
-# the write-up's), True (every other variant) as the one folded ResizeConv2D/1D that computes the same.
+# "writeup_layers" is not a model setting: True builds the write-up's Keras layers (each generator block's pair as
+# UpSampling and Conv, Keras's LeakyReLU), False (every other variant) ours, which compute the same: the folded
+# ResizeConv2D/1D and model.LeakyReLU.
 VARIANTS = {
-    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {"fold_resize": False},
+    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {"writeup_layers": True},
     "defaults: 3x3 G folded (ResizeConv2D) and 5x5 D": {},
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
     # benchmarks/quality.py's networks (the demo's widths) and its conv1d row, for its step counts
     "quality: conv2d demo widths": {"noise_dim": 64, **DEMO},
-    "quality: conv2d demo widths unfolded": {"noise_dim": 64, **DEMO, "fold_resize": False},
+    "quality: conv2d demo widths unfolded": {"noise_dim": 64, **DEMO, "writeup_layers": True},
     "quality: conv1d G [512 256 128] D [128 256 256]": {"noise_dim": 64, "kind": "conv1d", **CONV1D},
     "quality: conv1d G [512 256 128] D [128 256 256] unfolded": {
         "noise_dim": 64,
         "kind": "conv1d",
         **CONV1D,
-        "fold_resize": False,
+        "writeup_layers": True,
     },
     "quality: conv1d G [256 128 64] D [64 128 128]": {
         "noise_dim": 64,
@@ -178,9 +179,9 @@ def main() -> None:
         keras.utils.set_random_seed(0)
         keras.mixed_precision.set_global_policy(policy)
         settings = dict(VARIANTS[name])
-        fold = settings.pop("fold_resize", True)
+        writeup = settings.pop("writeup_layers", False)
         mp = ModelSpec.from_mapping(**settings)
-        g, c = M.build_networks(mp, (n_mels, frames), fold_resize=fold)
+        g, c = M.build_networks(mp, (n_mels, frames), writeup_layers=writeup)
         opts = [make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
         gan = WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                        gp_weight=10.0)  # fmt: skip

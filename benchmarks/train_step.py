@@ -121,7 +121,7 @@ def main() -> None:
     ds = tf.data.Dataset.from_tensors(real).repeat()
 
     def reference(name: str, jit: str) -> Impl:
-        g, c = M.build_networks(writeup, (n_mels, frames), fold_resize=False)
+        g, c = M.build_networks(writeup, (n_mels, frames), writeup_layers=True)
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
         ref.compile(d_optimizer=make_optimizer(tp), g_optimizer=make_optimizer(tp))
         if jit != "auto":

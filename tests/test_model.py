@@ -281,7 +281,7 @@ def test_folded_generator_computes_the_unfolded_one_and_reads_its_old_weight_fil
     from audiowgan.core.settings import ModelSpec
 
     spec = ModelSpec.from_mapping(kind=kind, generator_channels=[16, 8, 4], critic_channels=[4], noise_dim=8)
-    old, _ = M.build_networks(spec, (20, 12), fold_resize=False)
+    old, _ = M.build_networks(spec, (20, 12), writeup_layers=True)
     z = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     old(z, training=True)  # moves the BatchNorm statistics off their initial values
     old.save_weights(tmp_path / "old.weights.h5")
@@ -316,3 +316,57 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
         doc = {"model": mp.to_dict(), "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_leaky_relu_is_keras_leaky_relu_in_value_and_gradient(dtype):
+    x = tf.constant(np.random.default_rng(0).standard_normal((4, 5, 6, 3)) * 3, dtype=dtype)
+    ours, theirs = M.LeakyReLU(M.LEAKY_SLOPE), keras.layers.LeakyReLU(M.LEAKY_SLOPE)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        a, b = ours(x), theirs(x)
+    assert a.dtype == b.dtype
+    np.testing.assert_array_equal(a.numpy().astype(np.float32), b.numpy().astype(np.float32))
+    np.testing.assert_array_equal(tape.gradient(a, x).numpy().astype(np.float32),
+                                  tape.gradient(b, x).numpy().astype(np.float32))  # fmt: skip
+    assert ours.name.startswith("leaky_re_lu")  # weight files name layers by class: as Keras's
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
+def test_critic_weight_files_written_with_keras_leaky_relu_load_into_ours(tmp_path, kind):
+    from audiowgan.core.settings import ModelSpec
+
+    spec = ModelSpec.from_mapping(kind=kind, generator_channels=[8, 4], critic_channels=[4, 8], noise_dim=4)
+    _, old = M.build_networks(spec, (16, 12), writeup_layers=True)
+    old.save_weights(tmp_path / "critic.weights.h5")
+    _, new = M.build_networks(spec, (16, 12))
+    new.load_weights(tmp_path / "critic.weights.h5")
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 16, 12, 1)).astype(np.float32)
+    np.testing.assert_allclose(new(x).numpy(), old(x).numpy(), rtol=1e-6)
+
+
+def test_the_compiled_train_step_keeps_the_graph_optimizers_fusions():
+    """Keras's LeakyReLU after the critic's Conv2D + BiasAdd made TensorFlow's remapper fail on the penalty's
+    gradient and drop every fusion of the step (it logs "remapper failed"); ours must not."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import tensorflow as tf
+from audiowgan.core.settings import ModelSpec, TrainSpec
+from audiowgan.nn import model as M
+from audiowgan.nn.state import make_optimizer
+from audiowgan.nn.step import WGANGP
+mp = ModelSpec.from_mapping(noise_dim=8, generator_channels=[16, 8], critic_channels=[8, 16])
+g, c = M.build_networks(mp, (16, 16))
+tp = TrainSpec.from_mapping(batch_size=4)
+gan = WGANGP(g, c, make_optimizer(tp), make_optimizer(tp), tf.random.Generator.from_seed(0), noise_dim=8,
+             d_steps=2, gp_weight=10.0)
+gan.step(tf.zeros((4, 16, 16, 1)))
+print("stepped")
+"""
+    scripts = Path(M.__file__).resolve().parents[2]
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=scripts, timeout=300)
+    assert "stepped" in run.stdout, run.stderr[-2000:]
+    assert "remapper failed" not in run.stderr

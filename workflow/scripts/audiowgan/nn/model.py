@@ -133,7 +133,7 @@ def build_generator(
     kernel_size: int = 5,
     upsample: str = "resize",
     synchronized_bn: bool = False,
-    fold_resize: bool = True,
+    writeup_layers: bool = False,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh).
 
@@ -145,7 +145,7 @@ def build_generator(
     - ``resize``: nearest-neighbour x2, then a 'same' Conv2D (Odena et al. 2016, "Deconvolution and
       checkerboard artifacts"); every output pixel sees the same number of kernel taps, so no grid.
       Computed as one layer, :class:`ResizeConv2D`, at 16/36 of the pair's arithmetic (3x3 kernels);
-      ``fold_resize=False`` builds the pair as two layers (UpSampling2D, Conv2D), as the write-up and
+      ``writeup_layers=True`` builds the pair as two layers (UpSampling2D, Conv2D), as the write-up and
       the weight files written before 2026-12-04 have it: the same function and weights, slower.
     - ``transpose``: Conv2DTranspose(stride 2), as in the write-up; with a kernel not divisible by the
       stride its kernel overlaps unevenly, which prints a checkerboard on the spectrogram.
@@ -162,15 +162,16 @@ def build_generator(
     n_mels, frames = (int(n) for n in output_shape)
     s = 2 ** (len(channels) - 1)
     h0, w0 = math.ceil(n_mels / s), math.ceil(frames / s)
+    act = layers.LeakyReLU if writeup_layers else LeakyReLU
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(h0 * w0 * int(channels[0]), use_bias=False, name="dense")(z)  # bias would be undone by BN
     x = layers.Reshape((h0, w0, int(channels[0])))(x)
     # synchronized: under MirroredStrategy the batch statistics (and so the moving averages that are
     # saved) are those of the global batch, the same on every replica; one replica is unaffected.
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)  # per channel, like every block
-    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = act(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
-        if upsample == "resize" and fold_resize:
+        if upsample == "resize" and not writeup_layers:
             x = ResizeConv2D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
         elif upsample == "resize":
             x = layers.UpSampling2D(2, interpolation="nearest", name=f"up{i}_resize")(x)
@@ -178,11 +179,25 @@ def build_generator(
         else:
             x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = act(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping2D(((0, h0 * s - n_mels), (0, w0 * s - frames)), dtype="float32", name="crop")(x)
     return keras.Model(z, x, name="generator")
+
+
+class LeakyReLU(layers.LeakyReLU):
+    """Keras's LeakyReLU computed as ``max(x, slope * x)``: the same function for a slope below 1.
+
+    Why: in the compiled train step TensorFlow's graph optimizer (grappler's remapper) fuses the critic's
+    Conv2D + BiasAdd + LeakyRelu, then fails on the penalty's gradient, which still reads the BiasAdd it
+    removed ("remapper failed: ... LeakyReluGrad exist for missing node ... BiasAdd"); the failure discards
+    every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training.md, "The
+    activation"). The class name is Keras's, so weight files name these layers as before.
+    """
+
+    def call(self, x):
+        return keras.ops.maximum(x, x * self.negative_slope)
 
 
 class PadConstant(layers.Layer):
@@ -255,12 +270,18 @@ def band_std(critic: keras.Model) -> tf.Tensor | None:
 
 
 def build_critic(
-    *, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5, band_norm: bool = False
+    *,
+    channels: list[int],
+    input_shape: tuple[int, int],
+    kernel_size: int = 5,
+    band_norm: bool = False,
+    writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), linear: no sigmoid and no batch norm (WGAN-GP).
 
     The input is padded with -1 to a multiple of 2**len(channels) (and with ``band_norm`` standardised
     per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1).
+    ``writeup_layers``: Keras's own LeakyReLU layers (the same function, slower; see :class:`LeakyReLU`).
     """
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
     n_mels, frames = (int(n) for n in input_shape)
@@ -269,7 +290,7 @@ def build_critic(
     x = _critic_input(x_in, (-n_mels % f, -frames % f), band_norm)
     for i, c in enumerate(channels):
         x = layers.Conv2D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(1, dtype="float32", name="score")(x)
     return keras.Model(x_in, x, name="critic")
@@ -282,13 +303,13 @@ def build_generator_1d(
     output_shape: tuple[int, int],
     kernel_size: int = 3,
     synchronized_bn: bool = False,
-    fold_resize: bool = True,
+    writeup_layers: bool = False,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1], convolving over time only.
 
     Dense -> (ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then per further width a
     nearest x2 upsampling in time, a 'same' Conv1D (the two as one :class:`ResizeConv1D`; two layers,
-    as before 2026-12-04, with ``fold_resize=False``), BatchNorm and LeakyReLU; a final Conv1D to
+    as before 2026-12-04, with ``writeup_layers=True``), BatchNorm and LeakyReLU; a final Conv1D to
     n_mels channels with tanh, cropped to ``frames`` and turned to (n_mels, frames, 1).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
@@ -297,19 +318,20 @@ def build_generator_1d(
     n_mels, frames = (int(n) for n in output_shape)
     s = 2 ** (len(channels) - 1)
     t0 = math.ceil(frames / s)
+    act = layers.LeakyReLU if writeup_layers else LeakyReLU
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(t0 * int(channels[0]), use_bias=False, name="dense")(z)
     x = layers.Reshape((t0, int(channels[0])))(x)
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)
-    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+    x = act(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
-        if fold_resize:
+        if not writeup_layers:
             x = ResizeConv1D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
         else:
             x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
             x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = act(LEAKY_SLOPE)(x)
     x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping1D((0, t0 * s - frames), dtype="float32", name="crop")(x)  # (B, frames, n_mels)
     x = layers.Permute((2, 1), dtype="float32", name="bands_first")(x)
@@ -318,7 +340,12 @@ def build_generator_1d(
 
 
 def build_critic_1d(
-    *, channels: list[int], input_shape: tuple[int, int], kernel_size: int = 5, band_norm: bool = False
+    *,
+    channels: list[int],
+    input_shape: tuple[int, int],
+    kernel_size: int = 5,
+    band_norm: bool = False,
+    writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), the bands as channels: padded in time with -1 to a
     multiple of 2**len(channels) (and with ``band_norm`` standardised per band), one Conv1D(stride 2) +
@@ -332,7 +359,7 @@ def build_critic_1d(
     x = layers.Permute((2, 1), name="bands_last")(x)  # (B, frames, n_mels): bands are channels
     for i, c in enumerate(channels):
         x = layers.Conv1D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
-        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
+        x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(1, dtype="float32", name="score")(x)
     return keras.Model(x_in, x, name="critic")
@@ -369,8 +396,9 @@ def critic_losses(critic, real, fake, alpha, gp_weight: float) -> dict[str, tf.T
     (Measured on CPU: one fused critic call on [real; fake; interpolates] is 2x slower than
     separate calls, because the penalty's double backward then runs over all 3B rows.)
     """
-    d_real = tf.reduce_mean(tf.cast(critic(real, training=True), tf.float32))
-    d_fake = tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
+    b = tf.shape(real)[0]
+    scores = tf.cast(critic(tf.concat([tf.cast(real, fake.dtype), fake], 0), training=True), tf.float32)
+    d_real, d_fake = tf.reduce_mean(scores[:b]), tf.reduce_mean(scores[b:])
     gp = gradient_penalty(critic, real, fake, alpha)
     wasserstein = d_real - d_fake
     return {"d_loss": -wasserstein + gp_weight * gp, "gradient_penalty": gp, "wasserstein": wasserstein}
@@ -382,11 +410,12 @@ def generator_loss(critic, fake) -> tf.Tensor:
 
 
 def build_networks(
-    spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False, fold_resize: bool = True
+    spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False, writeup_layers: bool = False
 ) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames);
-    ``fold_resize=False``: the resize generators as two layers per block (upsampling, convolution), as the
-    write-up has them and as weight files written before 2026-12-04 name them."""
+    ``writeup_layers=True``: the same networks in the write-up's Keras layers (the resize generators' blocks as
+    two layers each, upsampling and convolution, and Keras's LeakyReLU), as weight files written before
+    2026-12-04 name them; slower, for the benchmarks' reference and for reading those files."""
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
     g_args = {
@@ -401,10 +430,11 @@ def build_networks(
         "input_shape": shape,
         "kernel_size": spec.critic_kernel_size,
         "band_norm": spec.critic_band_norm,
+        "writeup_layers": writeup_layers,
     }
     if spec.kind == "conv1d":
-        return build_generator_1d(**g_args, fold_resize=fold_resize), build_critic_1d(**c_args)
-    return build_generator(**g_args, upsample=spec.upsample, fold_resize=fold_resize), build_critic(**c_args)
+        return build_generator_1d(**g_args, writeup_layers=writeup_layers), build_critic_1d(**c_args)
+    return build_generator(**g_args, upsample=spec.upsample, writeup_layers=writeup_layers), build_critic(**c_args)
 
 
 def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:
@@ -423,7 +453,7 @@ def load_generator_weights(generator: keras.Model, path: str | Path, spec: Model
     if not unfolded:
         generator.load_weights(path)
         return
-    twin, _ = build_networks(spec, shape, fold_resize=False)
+    twin, _ = build_networks(spec, shape, writeup_layers=True)
     twin.load_weights(path)
     generator.set_weights(twin.get_weights())
 
