@@ -76,6 +76,23 @@ CONFIGS = {
     "3x3 G, hop 1 s, 2 critic steps": {"model": {}, "train": {"d_steps": 2}, "hop": 1.0},
     "3x3 G, hop 0.5 s": {"model": {}, "train": {}, "hop": 0.5},
     "3x3 G, hop 1 s, critic band norm": {"model": {"critic_band_norm": True}, "train": {}, "hop": 1.0},
+    "deeper: G [256, 128, 64, 32, 16], critic [16, 32, 64, 128]": {
+        "model": {"generator_channels": [256, 128, 64, 32, 16], "critic_channels": [16, 32, 64, 128]},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "3x3 G, hop 1 s, the moving average with the raw generator's BatchNorm statistics (before 2026-12-05)": {
+        "model": {},
+        "train": {},
+        "hop": 1.0,
+        "standing_statistics": False,
+    },  # fmt: skip
+    "3x3 G, hop 1 s, learning rate falling linearly to 0 over the budget": {
+        "model": {},
+        "train": {},
+        "hop": 1.0,
+        "lr_decay": True,
+    },  # fmt: skip
 }
 
 
@@ -113,6 +130,7 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> t
     """Train one configuration until it has used ``cpu_seconds``; return the snapshot folder and its figures."""
     from audiowgan.nn import train as T
     from audiowgan.nn.loop import Callback
+    from audiowgan.nn.standing_stats import standing_statistics
 
     snap = run / "snapshot"
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
@@ -123,9 +141,16 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> t
             self.t0 = time.process_time()
 
         def on_step_end(self, loop, row):
+            if config.get("lr_decay"):  # linear to 0 over the budget (the time-budget form of a decay over the steps)
+                left = max(0.0, 1.0 - (time.process_time() - self.t0) / cpu_seconds)
+                loop.state.g_opt.learning_rate = loop.state.d_opt.learning_rate = loop.tp.learning_rate * left
             if time.process_time() - self.t0 >= cpu_seconds:
                 snap.mkdir(parents=True, exist_ok=True)
-                loop.state.extra["generator_ema"].save_weights(snap / "generator_ema.weights.h5")
+                ema = loop.state.extra["generator_ema"]
+                if config.get("standing_statistics", True):  # as train's GeneratorEMA.on_train_end does
+                    standing_statistics(ema, noise_dim=loop.mp.noise_dim, batch_size=loop.tp.batch_size,
+                                        seed=loop.tp.seed)  # fmt: skip
+                ema.save_weights(snap / "generator_ema.weights.h5")
                 (snap / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
                                                              "steps": loop.step}))  # fmt: skip
                 self.steps, self.wall = loop.step, loop.elapsed()

@@ -23,6 +23,7 @@ from audiowgan.core.settings import TrainSpec  # noqa: E402
 from audiowgan.nn import batches, callbacks, devices  # noqa: E402
 from audiowgan.nn import model as M  # noqa: E402
 from audiowgan.nn import train as T  # noqa: E402
+from audiowgan.nn.standing_stats import standing_statistics  # noqa: E402
 from audiowgan.nn.state import make_optimizer  # noqa: E402
 from audiowgan.nn.step import WGANGP  # noqa: E402
 
@@ -303,6 +304,16 @@ def test_ema_weights_differ_from_raw_and_resume_exactly(dataset, tmp_path):
     g_raw, _ = M.load_generator(root_a / "model")
     z = np.random.default_rng(0).standard_normal((2, MODEL["noise_dim"])).astype(np.float32)
     assert not np.allclose(g_ema(z, training=False), g_raw(z, training=False))
+
+
+def test_the_moving_average_renders_with_its_own_batchnorm_statistics(dataset, tmp_path):
+    run(dataset, tmp_path, epochs=1, ema_decay=0.9)
+    g_ema, _ = M.load_generator(tmp_path / "model", weights="generator_ema.weights.h5")
+    saved = [w.numpy() for w in g_ema.non_trainable_weights]
+    raw = [w.numpy() for w in M.load_generator(tmp_path / "model")[0].non_trainable_weights]
+    assert saved and all(not np.allclose(a, b) for a, b in zip(saved, raw))  # not the raw generator's
+    standing_statistics(g_ema, noise_dim=MODEL["noise_dim"], batch_size=TRAIN["batch_size"], seed=TRAIN["seed"])
+    assert all(np.allclose(a, w.numpy()) for a, w in zip(saved, g_ema.non_trainable_weights))  # its own
 
 
 def test_ema_decay_zero_is_the_raw_generator(dataset, tmp_path):

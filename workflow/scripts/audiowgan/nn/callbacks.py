@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from audiowgan.nn.loop import Callback, Loop
 from audiowgan.nn.losses import LOSSES, LossesWriter, write_losses
+from audiowgan.nn.standing_stats import standing_statistics
 from audiowgan.nn.state import TrainState
 
 PROGRESS_SECONDS = 10.0  # a progress line at most this often (and at each epoch's end)
@@ -192,9 +193,11 @@ class GeneratorEMA(Callback):
     After every step ``ema = d * ema + (1 - d) * w`` for the trainable weights, with
     ``d = min(decay, (1 + step) / (10 + step))`` so the average forgets its random start within the
     first few hundred steps (as ``tf.train.ExponentialMovingAverage`` does with ``num_updates``);
-    BatchNorm's moving statistics are copied. Standard in GAN training (ProGAN, GANSynth): the average
-    sits nearer the centre of the generator's late oscillations and costs nothing at inference.
-    ``decay = 0`` makes the average equal the raw weights.
+    BatchNorm's moving statistics are copied while it trains and measured on the average's own weights at
+    the end (:func:`~audiowgan.nn.standing_stats.standing_statistics`, seeded by ``train.seed``): the raw
+    generator's statistics are not those of the averaged network. Standard in GAN training (ProGAN,
+    GANSynth): the average sits nearer the centre of the generator's late oscillations and costs nothing
+    at inference. ``decay = 0`` makes the average the raw generator, statistics included.
     """
 
     def __init__(self, decay: float):
@@ -215,3 +218,8 @@ class GeneratorEMA(Callback):
 
     def on_step_end(self, loop: Loop, row: dict) -> None:
         self._update(tf.constant(loop.step, tf.float32))
+
+    def on_train_end(self, loop: Loop) -> None:
+        if self.decay > 0:  # decay 0: the raw generator, statistics and all
+            standing_statistics(self.model, noise_dim=loop.mp.noise_dim, batch_size=loop.tp.batch_size,
+                                seed=loop.tp.seed)  # fmt: skip
