@@ -162,14 +162,13 @@ def build_generator(
     n_mels, frames = (int(n) for n in output_shape)
     s = 2 ** (len(channels) - 1)
     h0, w0 = math.ceil(n_mels / s), math.ceil(frames / s)
-    act = layers.LeakyReLU if writeup_layers else LeakyReLU
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(h0 * w0 * int(channels[0]), use_bias=False, name="dense")(z)  # bias would be undone by BN
     x = layers.Reshape((h0, w0, int(channels[0])))(x)
     # synchronized: under MirroredStrategy the batch statistics (and so the moving averages that are
     # saved) are those of the global batch, the same on every replica; one replica is unaffected.
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)  # per channel, like every block
-    x = act(LEAKY_SLOPE)(x)
+    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if upsample == "resize" and not writeup_layers:
             x = ResizeConv2D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
@@ -179,7 +178,7 @@ def build_generator(
         else:
             x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
-        x = act(LEAKY_SLOPE)(x)
+        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping2D(((0, h0 * s - n_mels), (0, w0 * s - frames)), dtype="float32", name="crop")(x)
@@ -187,13 +186,14 @@ def build_generator(
 
 
 class LeakyReLU(layers.LeakyReLU):
-    """Keras's LeakyReLU computed as ``max(x, slope * x)``: the same function for a slope below 1.
+    """Keras's LeakyReLU computed as ``max(x, slope * x)``: the same function for a slope below 1. The critics'.
 
     Why: in the compiled train step TensorFlow's graph optimizer (grappler's remapper) fuses the critic's
-    Conv2D + BiasAdd + LeakyRelu, then fails on the penalty's gradient, which still reads the BiasAdd it
+    Conv + BiasAdd + LeakyRelu, then fails on the penalty's gradient, which still reads the BiasAdd it
     removed ("remapper failed: ... LeakyReluGrad exist for missing node ... BiasAdd"); the failure discards
     every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training.md, "The
-    activation"). The class name is Keras's, so weight files name these layers as before.
+    activation"). The generators keep Keras's layer: their convolutions have no bias (BatchNorm follows),
+    and there it measured as fast or faster. The class name is Keras's, so weight files name it as before.
     """
 
     def call(self, x):
@@ -318,12 +318,11 @@ def build_generator_1d(
     n_mels, frames = (int(n) for n in output_shape)
     s = 2 ** (len(channels) - 1)
     t0 = math.ceil(frames / s)
-    act = layers.LeakyReLU if writeup_layers else LeakyReLU
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(t0 * int(channels[0]), use_bias=False, name="dense")(z)
     x = layers.Reshape((t0, int(channels[0])))(x)
     x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)
-    x = act(LEAKY_SLOPE)(x)
+    x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if not writeup_layers:
             x = ResizeConv1D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
@@ -331,7 +330,7 @@ def build_generator_1d(
             x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
             x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
-        x = act(LEAKY_SLOPE)(x)
+        x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping1D((0, t0 * s - frames), dtype="float32", name="crop")(x)  # (B, frames, n_mels)
     x = layers.Permute((2, 1), dtype="float32", name="bands_first")(x)
@@ -415,8 +414,8 @@ def build_networks(
 ) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames);
     ``writeup_layers=True``: the same networks in the write-up's Keras layers (the resize generators' blocks as
-    two layers each, upsampling and convolution, and Keras's LeakyReLU), as weight files written before
-    2026-12-04 name them; slower, for the benchmarks' reference and for reading those files."""
+    two layers each, upsampling and convolution, and Keras's LeakyReLU in the critic), as weight files written
+    before 2026-12-04 name them; slower, for the benchmarks' reference and for reading those files."""
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
     g_args = {
