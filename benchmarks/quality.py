@@ -55,9 +55,13 @@ from audiowgan.render import generate as generation  # noqa: E402
 AUDIO = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
 MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
 MODEL = {"noise_dim": 64, "generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}  # demo.yaml
+BATCH = 16
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
-# (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments).
+# (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
+# (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
+# 2026-12-05; False: the raw generator's, as before) and "lr_decay" (True: the learning rate falls linearly to 0
+# over the CPU budget).
 REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
 TRAINING = "training segments (a perfect copy of the training set)"
@@ -76,10 +80,11 @@ CONFIGS = {
     "3x3 G, hop 1 s, 2 critic steps": {"model": {}, "train": {"d_steps": 2}, "hop": 1.0},
     "3x3 G, hop 0.5 s": {"model": {}, "train": {}, "hop": 0.5},
     "3x3 G, hop 1 s, critic band norm": {"model": {"critic_band_norm": True}, "train": {}, "hop": 1.0},
-    "deeper: G [256, 128, 64, 32, 16], critic [16, 32, 64, 128]": {
+    "deeper: G [256, 128, 64, 32, 16], critic [16, 32, 64, 128] (raw statistics)": {
         "model": {"generator_channels": [256, 128, 64, 32, 16], "critic_channels": [16, 32, 64, 128]},
         "train": {},
         "hop": 1.0,
+        "standing_statistics": False,  # as it was measured, against config 11
     },  # fmt: skip
     "3x3 G, hop 1 s, the moving average with the raw generator's BatchNorm statistics (before 2026-12-05)": {
         "model": {},
@@ -129,12 +134,15 @@ def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float |
 def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> tuple[Path, dict]:
     """Train one configuration until it has used ``cpu_seconds``; return the snapshot folder and its figures."""
     from audiowgan.nn import train as T
+    from audiowgan.nn.callbacks import average_statistics
     from audiowgan.nn.loop import Callback
-    from audiowgan.nn.standing_stats import standing_statistics
 
     snap = run / "snapshot"
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
-        return snap, {"steps": json.loads((snap / "model.json").read_text())["steps"], "wall_s": float("nan")}
+        record = json.loads((snap / "model.json").read_text())
+        if config.get("standing_statistics", True) and not record.get("standing_statistics"):
+            standing_snapshot(snap, record, int(config["train"]["seed"]))  # saved before 2026-12-05
+        return snap, {"steps": record["steps"], "wall_s": float("nan")}
 
     class Budget(Callback):
         def on_train_begin(self, loop):
@@ -146,17 +154,16 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> t
                 loop.state.g_opt.learning_rate = loop.state.d_opt.learning_rate = loop.tp.learning_rate * left
             if time.process_time() - self.t0 >= cpu_seconds:
                 snap.mkdir(parents=True, exist_ok=True)
-                ema = loop.state.extra["generator_ema"]
-                if config.get("standing_statistics", True):  # as train's GeneratorEMA.on_train_end does
-                    standing_statistics(ema, noise_dim=loop.mp.noise_dim, batch_size=loop.tp.batch_size,
-                                        seed=loop.tp.seed)  # fmt: skip
-                ema.save_weights(snap / "generator_ema.weights.h5")
+                standing = config.get("standing_statistics", True)
+                if standing:
+                    average_statistics(loop)  # as train does when it ends
+                loop.state.extra["generator_ema"].save_weights(snap / "generator_ema.weights.h5")
                 (snap / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
-                                                             "steps": loop.step}))  # fmt: skip
+                                                             "steps": loop.step, "standing_statistics": standing}))  # fmt: skip
                 self.steps, self.wall = loop.step, loop.elapsed()
                 raise BudgetSpent
 
-    tp = TrainSpec.from_mapping(**{"epochs": 10**4, "batch_size": 16, "checkpoint_every": 10**6, "tensorboard": False,
+    tp = TrainSpec.from_mapping(**{"epochs": 10**4, "batch_size": BATCH, "checkpoint_every": 10**6, "tensorboard": False,
                                    **config["train"]})  # fmt: skip
     budget = Budget()
     try:
@@ -165,6 +172,19 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> t
     except BudgetSpent:
         pass
     return snap, {"steps": budget.steps, "wall_s": round(budget.wall, 1)}
+
+
+def standing_snapshot(snap: Path, record: dict, seed: int) -> None:
+    """Measure the BatchNorm statistics of a snapshot saved before quality.py did (its model.json does not say
+    ``standing_statistics``) as its training would have at its end, and mark it: the same trained weights,
+    rendered as today's training leaves them."""
+    from audiowgan.nn.model import load_generator
+    from audiowgan.nn.standing_stats import standing_statistics
+
+    generator, _ = load_generator(snap, weights=WEIGHTS["ema"])
+    standing_statistics(generator, noise_dim=record["noise_dim"], batch_size=BATCH, seed=seed)
+    generator.save_weights(snap / WEIGHTS["ema"])
+    (snap / "model.json").write_text(json.dumps({**record, "standing_statistics": True}))
 
 
 def main() -> None:

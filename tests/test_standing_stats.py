@@ -58,6 +58,22 @@ def test_same_seed_same_statistics_and_only_statistics_change(generator):
     assert all(not np.allclose(layer.moving_variance, 9.0) for layer in batchnorm_layers(generator))
 
 
+def test_a_frozen_generator_is_measured_and_everything_is_restored_after_an_error(generator):
+    for layer in batchnorm_layers(generator):
+        layer.trainable = False  # Keras would not update a frozen layer's statistics
+    standing_statistics(generator, noise_dim=NOISE, batch_size=BATCH, seed=7, batches=1)
+    assert not any(np.allclose(layer.moving_variance, 9.0) for layer in batchnorm_layers(generator))
+    for layer in batchnorm_layers(generator):
+        layer.trainable = True  # training mode normalises with batch statistics again: compare with them
+    z = noise(7, 0)
+    np.testing.assert_allclose(generator(z, training=False), generator(z, training=True), atol=1e-5)
+    for layer in batchnorm_layers(generator):
+        layer.trainable = False
+    with pytest.raises(ValueError):
+        standing_statistics(generator, noise_dim=NOISE + 1, batch_size=BATCH, seed=7)  # the wrong noise size
+    assert all(layer.momentum == 0.99 and not layer.trainable for layer in batchnorm_layers(generator))
+
+
 def test_a_network_without_batchnorm_is_left_alone():
     z = keras.Input((NOISE,))
     net = keras.Model(z, keras.layers.Dense(3)(z))

@@ -146,7 +146,9 @@ class LiveLosses(Callback):
 class TensorBoard(Callback):
     """TensorBoard scalars every step (the losses, the gradient penalty, the Wasserstein estimate,
     steps/s) and, every ``image_every`` steps and at the end, spectrograms of the (moving-average)
-    generator for fixed latents, low frequencies at the bottom: ``tensorboard --logdir DIR``.
+    generator for fixed latents, low frequencies at the bottom: ``tensorboard --logdir DIR``. The images
+    during training show the average with the raw generator's BatchNorm statistics, the last one (after
+    :class:`GeneratorEMA` has measured them) with its own, as ``generate`` renders it.
 
     A resumed run appends to the same folder; its steps continue where the checkpoint was.
     """
@@ -220,6 +222,12 @@ class GeneratorEMA(Callback):
         self._update(tf.constant(loop.step, tf.float32))
 
     def on_train_end(self, loop: Loop) -> None:
-        if self.decay > 0:  # decay 0: the raw generator, statistics and all
-            standing_statistics(self.model, noise_dim=loop.mp.noise_dim, batch_size=loop.tp.batch_size,
-                                seed=loop.tp.seed)  # fmt: skip
+        average_statistics(loop)
+
+
+def average_statistics(loop: Loop) -> None:
+    """The moving average's BatchNorm statistics measured on its own weights, as a training ends (seeded by
+    ``train.seed``); nothing with ``train.ema_decay: 0``, whose average is the raw generator, statistics and all."""
+    if loop.tp.ema_decay > 0:
+        standing_statistics(loop.state.extra["generator_ema"], noise_dim=loop.mp.noise_dim,
+                            batch_size=loop.tp.batch_size, seed=loop.tp.seed)  # fmt: skip

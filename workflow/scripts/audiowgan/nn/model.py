@@ -193,11 +193,12 @@ class LeakyReLU(layers.LeakyReLU):
     removed ("remapper failed: ... LeakyReluGrad exist for missing node ... BiasAdd"); the failure discards
     every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training.md, "The
     activation"). The generators keep Keras's layer: their convolutions have no bias (BatchNorm follows),
-    and there it measured as fast or faster. The class name is Keras's, so weight files name it as before.
+    and there it measured as fast within the noise. The class name is Keras's, so weight files name it as before.
     """
 
     def call(self, x):
-        return keras.ops.maximum(x, x * self.negative_slope)
+        # slope * x first: at a tie (x = 0) the gradient goes to the first argument, so it is the slope, as Keras's
+        return keras.ops.maximum(x * self.negative_slope, x)
 
 
 class PadConstant(layers.Layer):
@@ -388,6 +389,13 @@ def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
     return tf.reduce_mean(tf.square(norm - 1.0))
 
 
+def mean_scores(critic, real, fake) -> tuple[tf.Tensor, tf.Tensor]:
+    """mean D(real) and mean D(fake) in float32, from one critic call on both batches."""
+    b = tf.shape(real)[0]
+    scores = tf.cast(critic(tf.concat([tf.cast(real, fake.dtype), fake], 0), training=True), tf.float32)
+    return tf.reduce_mean(scores[:b]), tf.reduce_mean(scores[b:])
+
+
 def critic_losses(critic, real, fake, alpha, gp_weight: float) -> dict[str, tf.Tensor]:
     """The critic's WGAN-GP loss: d_loss = mean D(fake) - mean D(real) + gp_weight * gp.
 
@@ -396,9 +404,7 @@ def critic_losses(critic, real, fake, alpha, gp_weight: float) -> dict[str, tf.T
     on a CPU its weight gradients run faster on twice the rows). The penalty keeps its own call: with the
     other two, its double backward would run over all 3B rows, and the step was 2x slower so.
     """
-    b = tf.shape(real)[0]
-    scores = tf.cast(critic(tf.concat([tf.cast(real, fake.dtype), fake], 0), training=True), tf.float32)
-    d_real, d_fake = tf.reduce_mean(scores[:b]), tf.reduce_mean(scores[b:])
+    d_real, d_fake = mean_scores(critic, real, fake)
     gp = gradient_penalty(critic, real, fake, alpha)
     wasserstein = d_real - d_fake
     return {"d_loss": -wasserstein + gp_weight * gp, "gradient_penalty": gp, "wasserstein": wasserstein}

@@ -32,17 +32,19 @@ def standing_statistics(
     Only the moving statistics change: training mode normalises with batch statistics, so a layer's input does
     not depend on the moving statistics of the layers before it. Keras updates them as
     ``moving = momentum * moving + (1 - momentum) * batch``, so a momentum of ``i / (i + 1)`` at the i-th
-    batch (0 at the first) leaves their running mean. The same seed gives the same statistics.
+    batch (0 at the first) leaves their running mean; the calls are eager, so each reads the momentum it was
+    given. Keras updates only trainable layers, so each layer is trainable for the duration; its momentum
+    and trainability are restored afterwards, also after an error. The same seed gives the same statistics.
     """
     bns = batchnorm_layers(generator)
-    momenta = [layer.momentum for layer in bns]
+    saved = [(layer.momentum, layer.trainable) for layer in bns]
     try:
         for i in range(int(batches)):
             for layer in bns:
-                layer.momentum = i / (i + 1)
+                layer.momentum, layer.trainable = i / (i + 1), True
             z = tf.random.stateless_normal((int(batch_size), int(noise_dim)), seed=(int(seed), i))
             generator(z, training=True)
     finally:
-        for layer, momentum in zip(bns, momenta):
-            layer.momentum = momentum
+        for layer, (momentum, trainable) in zip(bns, saved):
+            layer.momentum, layer.trainable = momentum, trainable
     return len(bns)
