@@ -430,6 +430,7 @@ def build_networks(
         "output_shape": shape,
         "kernel_size": spec.generator_kernel_size,
         "synchronized_bn": synchronized_bn,
+        "writeup_layers": writeup_layers,
     }
     c_args = {
         "channels": list(spec.critic_channels),
@@ -439,8 +440,8 @@ def build_networks(
         "writeup_layers": writeup_layers,
     }
     if spec.kind == "conv1d":
-        return build_generator_1d(**g_args, writeup_layers=writeup_layers), build_critic_1d(**c_args)
-    return build_generator(**g_args, upsample=spec.upsample, writeup_layers=writeup_layers), build_critic(**c_args)
+        return build_generator_1d(**g_args), build_critic_1d(**c_args)
+    return build_generator(**g_args, upsample=spec.upsample), build_critic(**c_args)
 
 
 def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:

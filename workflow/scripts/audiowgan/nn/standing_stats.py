@@ -39,9 +39,11 @@ def standing_statistics(
     bns = batchnorm_layers(generator)
     saved = [(layer.momentum, layer.trainable) for layer in bns]
     try:
+        for layer in bns:
+            layer.trainable = True
         for i in range(int(batches)):
             for layer in bns:
-                layer.momentum, layer.trainable = i / (i + 1), True
+                layer.momentum = i / (i + 1)
             z = tf.random.stateless_normal((int(batch_size), int(noise_dim)), seed=(int(seed), i))
             generator(z, training=True)
     finally:
