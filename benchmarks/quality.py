@@ -98,6 +98,18 @@ CONFIGS = {
         "hop": 1.0,
         "lr_decay": True,
     },  # fmt: skip
+    "3x3 G, hop 1 s, critic twice as wide [32, 64, 128]": {
+        "model": {"critic_channels": [32, 64, 128]},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "3x3 G, hop 1 s, batch 32": {"model": {}, "train": {"batch_size": 32}, "hop": 1.0},
+    "3x3 G, hop 1 s, noise_dim 128": {"model": {"noise_dim": 128}, "train": {}, "hop": 1.0},
+    "3x3 G, hop 1 s, critic minibatch std (groups of 4)": {
+        "model": {"critic_minibatch_std": 4},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 

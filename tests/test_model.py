@@ -313,7 +313,8 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
         ("conv2d", "transpose", True),
     ):
         mp = ModelSpec.from_mapping(kind=kind, upsample=upsample)
-        doc = {"model": mp.to_dict(), "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
+        model = {k: v for k, v in mp.to_dict().items() if k != "critic_minibatch_std"}  # as written then
+        doc = {"model": model, "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed
 
@@ -383,3 +384,43 @@ print("stepped")
     if "remapper failed" not in step("writeup"):
         pytest.skip("this TensorFlow does not fuse the critic's LeakyReLU, so it cannot fail on it")
     assert "remapper failed" not in step("ours")
+
+
+def test_minibatch_std_adds_each_groups_mean_standard_deviation_as_a_channel():
+    x = np.random.default_rng(5).normal(size=(8, 3, 5, 2)).astype(np.float32)
+    out = M.MinibatchStd(4)(x).numpy()
+    assert out.shape == (8, 3, 5, 3)
+    np.testing.assert_array_equal(out[..., :2], x)
+    for g in range(2):  # consecutive rows 0-3 and 4-7, population std over each group, averaged over features
+        expected = np.sqrt(x[4 * g : 4 * g + 4].var(axis=0) + 1e-8).mean()
+        np.testing.assert_allclose(out[4 * g : 4 * g + 4, ..., 2], expected, rtol=1e-5)
+    same = np.repeat(x[:1], 4, axis=0)
+    assert np.allclose(M.MinibatchStd(4)(same).numpy()[..., -1], 1e-4)  # identical examples: no variety
+
+
+@pytest.mark.parametrize("build", [M.build_critic, M.build_critic_1d])
+def test_minibatch_std_critic_never_mixes_real_and_generated_rows(build):
+    critic = build(channels=[4, 8, 16], input_shape=(16, 20), minibatch_std=4)
+    assert "minibatch_std" in {layer.name for layer in critic.layers}
+    assert critic.count_params() > build(channels=[4, 8, 16], input_shape=(16, 20)).count_params()
+    rng = np.random.default_rng(6)
+    real, fake = (rng.uniform(-1, 1, (8, 16, 20, 1)).astype(np.float32) for _ in range(2))
+    scores = critic(np.concatenate([real, fake])).numpy()
+    other = critic(np.concatenate([real, 0.1 * fake])).numpy()
+    np.testing.assert_allclose(scores[:8], other[:8], rtol=1e-6)  # real rows' groups hold real rows only
+    assert not np.allclose(scores[8:], other[8:])  # the generated rows' variety is seen
+    assert M.mean_scores(critic, real, fake)[0].numpy() == pytest.approx(scores[:8].mean(), rel=1e-5)
+
+
+def test_minibatch_std_is_off_by_default_and_in_a_model_json_written_before_it():
+    from audiowgan.core.settings import ModelSpec, TrainSpec
+    from audiowgan.nn.state import fingerprint
+
+    assert ModelSpec.from_mapping().critic_minibatch_std == 0
+    assert "minibatch_std" not in {layer.name for layer in M.build_critic(channels=[4, 8], input_shape=(8, 8)).layers}
+    old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
+    assert old.critic_minibatch_std == 0
+    # The defaults' checkpoint fingerprint as computed before the key existed (on bb3cf1b): still resumed.
+    before = "353016c46e4793fbb2e2b2af33aed5d17e7e65b95e4f56cc829398583c2a8c2b"
+    assert fingerprint(ModelSpec.from_mapping(), TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") == before
+    assert fingerprint(ModelSpec.from_mapping(critic_minibatch_std=4), TrainSpec.from_mapping(), {}, b"") != before

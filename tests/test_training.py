@@ -427,3 +427,18 @@ def test_critic_band_norm_takes_the_training_splits_statistics_and_resumes_exact
     stats = [v for k, v in saved.items() if "band_norm" in k]
     assert len(stats) == 2 and any(np.allclose(v, mean) for v in stats) and any(np.allclose(v, std) for v in stats)
     assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
+
+
+def test_critic_minibatch_std_trains_resumes_exactly_and_refuses_a_batch_it_cannot_group(dataset, tmp_path):
+    model = {**MODEL, "critic_minibatch_std": 2}
+    for root, epochs in (("a", [2]), ("b", [1, 2])):
+        for n in epochs:
+            T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
+                    model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
+    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["critic_minibatch_std"] == 2
+    assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
+    with pytest.raises(ValueError, match="train.batch_size=4 is not a multiple of model.critic_minibatch_std=3"):
+        T.train(dataset_dir=dataset, model_dir=tmp_path / "c" / "model", checkpoint_dir=tmp_path / "c" / "ckpt",
+                model_params={**MODEL, "critic_minibatch_std": 3}, train_params=TRAIN)  # fmt: skip
+    assert not (tmp_path / "c").exists()

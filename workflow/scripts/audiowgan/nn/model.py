@@ -14,7 +14,10 @@ Two families (``model.kind``), both for any (n_mels, frames) and both taking and
   frequency) for a fraction of the 2-D arithmetic. Same shape rules, in time only.
 
 Either critic can standardise each band first (``model.critic_band_norm``, :class:`BandNorm`, as SpecGAN
-normalises each frequency bin); its gradient penalty is then measured in those standardised units.
+normalises each frequency bin); its gradient penalty is then measured in those standardised units. Either
+can see how much the examples of its batch differ before its last block (``model.critic_minibatch_std``,
+:class:`MinibatchStd`, ProGAN's minibatch standard deviation), so a generator that makes too little
+variety is told so.
 
 Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside it does.
 """
@@ -244,6 +247,36 @@ class BandNorm(layers.Layer):
         return {**super().get_config(), "rows": self.rows}
 
 
+class MinibatchStd(layers.Layer):
+    """ProGAN's minibatch standard deviation (Karras et al. 2018): one channel more, the standard deviation
+    over each group of ``group_size`` consecutive examples of every feature, averaged over features.
+
+    A critic that sees it can tell a batch whose examples are too alike (too little variety, the start of
+    mode collapse) from a real one, which no per-example critic can. Groups are consecutive rows, so a
+    batch of real rows followed by as many generated ones (:func:`mean_scores`) never mixes the two in one
+    group; the batch size must be a multiple of ``group_size``.
+    """
+
+    def __init__(self, group_size: int, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+
+    def call(self, x):
+        shape, rank = tf.shape(x), len(x.shape)
+        groups = tf.reshape(tf.cast(x, tf.float32), tf.concat([[-1, self.group_size], shape[1:]], 0))
+        std = tf.sqrt(tf.math.reduce_variance(groups, axis=1) + 1e-8)  # (B / g, *features)
+        per_group = tf.reduce_mean(std, axis=list(range(1, rank)))  # (B / g,)
+        per_row = tf.reshape(tf.repeat(per_group, self.group_size), [-1] + [1] * (rank - 1))  # (B, 1, ...)
+        fill = tf.broadcast_to(tf.cast(per_row, x.dtype), tf.concat([shape[:-1], [1]], 0))
+        return tf.concat([x, fill], -1)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
 BAND_NORM = "band_norm"
 
 
@@ -276,12 +309,14 @@ def build_critic(
     input_shape: tuple[int, int],
     kernel_size: int = 5,
     band_norm: bool = False,
+    minibatch_std: int = 0,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), linear: no sigmoid and no batch norm (WGAN-GP).
 
     The input is padded with -1 to a multiple of 2**len(channels) (and with ``band_norm`` standardised
-    per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1).
+    per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1);
+    ``minibatch_std`` > 0: :class:`MinibatchStd` over groups of that many examples before the last block.
     ``writeup_layers``: Keras's own LeakyReLU layers (the same function, slower; see :class:`LeakyReLU`).
     """
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
@@ -290,6 +325,7 @@ def build_critic(
     x_in = keras.Input((n_mels, frames, 1), name="mel")
     x = _critic_input(x_in, (-n_mels % f, -frames % f), band_norm)
     for i, c in enumerate(channels):
+        x = _minibatch_std(x, minibatch_std) if i == len(channels) - 1 else x
         x = layers.Conv2D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
     x = layers.Flatten()(x)
@@ -345,11 +381,12 @@ def build_critic_1d(
     input_shape: tuple[int, int],
     kernel_size: int = 5,
     band_norm: bool = False,
+    minibatch_std: int = 0,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), the bands as channels: padded in time with -1 to a
     multiple of 2**len(channels) (and with ``band_norm`` standardised per band), one Conv1D(stride 2) +
-    LeakyReLU per width, Flatten, Dense(1)."""
+    LeakyReLU per width (with ``minibatch_std``, :class:`MinibatchStd` before the last), Flatten, Dense(1)."""
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
     n_mels, frames = (int(n) for n in input_shape)
     f = 2 ** len(channels)
@@ -358,11 +395,16 @@ def build_critic_1d(
     x = layers.Reshape((n_mels, frames + (-frames % f)))(x)
     x = layers.Permute((2, 1), name="bands_last")(x)  # (B, frames, n_mels): bands are channels
     for i, c in enumerate(channels):
+        x = _minibatch_std(x, minibatch_std) if i == len(channels) - 1 else x
         x = layers.Conv1D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
     x = layers.Flatten()(x)
     x = layers.Dense(1, dtype="float32", name="score")(x)
     return keras.Model(x_in, x, name="critic")
+
+
+def _minibatch_std(x, group_size: int):
+    return MinibatchStd(group_size, name="minibatch_std")(x) if group_size else x
 
 
 KINDS = ("conv2d", "conv1d")
@@ -437,6 +479,7 @@ def build_networks(
         "input_shape": shape,
         "kernel_size": spec.critic_kernel_size,
         "band_norm": spec.critic_band_norm,
+        "minibatch_std": spec.critic_minibatch_std,
         "writeup_layers": writeup_layers,
     }
     if spec.kind == "conv1d":

@@ -63,6 +63,7 @@ def train(
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     runtime = setup_runtime(tp, log, strategy=strategy, threads=threads, gpu_requested=gpu_requested)
+    check_minibatch_groups(mp, tp, runtime)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
     # Checked before anything is built: a source of other networks stops here, not at its first load.
     warm = WarmStart.open(tp.init_from, mp, data.shape) if tp.init_from else None
@@ -87,6 +88,17 @@ def train(
         spec = write_outputs(loop, Path(model_dir))
         log.info("done: %d steps in %.1f s (cumulative); outputs in %s", loop.step, loop.elapsed(), model_dir)
         return spec
+
+
+def check_minibatch_groups(mp: ModelSpec, tp: TrainSpec, runtime: Runtime) -> None:
+    """``model.critic_minibatch_std`` groups consecutive examples of each GPU's share of the batch, so its group
+    size must divide that share: refused before anything is built or written."""
+    group = mp.critic_minibatch_std
+    replicas = runtime.strategy.num_replicas_in_sync if runtime.strategy is not None else 1
+    if group and tp.batch_size % (group * replicas):
+        over = f" times the {replicas} GPUs it is split across" if replicas > 1 else ""
+        raise ValueError(f"train.batch_size={tp.batch_size} is not a multiple of model.critic_minibatch_std={group}"
+                         f"{over}: change one of them")  # fmt: skip
 
 
 def builtin_callbacks(tp: TrainSpec, model_dir: Path, tensorboard_dir: str | Path | None) -> list[Callback]:
