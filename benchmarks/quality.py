@@ -110,6 +110,7 @@ CONFIGS = {
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
+    "3x3 G, hop 1 s, generator output peak at 0 dB": {"model": {"generator_peak_norm": True}, "train": {}, "hop": 1.0},
 }
 
 

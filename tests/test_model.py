@@ -313,7 +313,7 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
         ("conv2d", "transpose", True),
     ):
         mp = ModelSpec.from_mapping(kind=kind, upsample=upsample)
-        model = {k: v for k, v in mp.to_dict().items() if k != "critic_minibatch_std"}  # as written then
+        model = {k: v for k, v in mp.to_dict().items() if k not in ("critic_minibatch_std", "generator_peak_norm")}
         doc = {"model": model, "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed
@@ -412,15 +412,34 @@ def test_minibatch_std_critic_never_mixes_real_and_generated_rows(build):
     assert M.mean_scores(critic, real, fake)[0].numpy() == pytest.approx(scores[:8].mean(), rel=1e-5)
 
 
-def test_minibatch_std_is_off_by_default_and_in_a_model_json_written_before_it():
+def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_them():
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn.state import fingerprint
 
     assert ModelSpec.from_mapping().critic_minibatch_std == 0
     assert "minibatch_std" not in {layer.name for layer in M.build_critic(channels=[4, 8], input_shape=(8, 8)).layers}
     old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
-    assert old.critic_minibatch_std == 0
+    assert old.critic_minibatch_std == 0 and old.generator_peak_norm is False
     # The defaults' checkpoint fingerprint as computed before the key existed (on bb3cf1b): still resumed.
     before = "353016c46e4793fbb2e2b2af33aed5d17e7e65b95e4f56cc829398583c2a8c2b"
     assert fingerprint(ModelSpec.from_mapping(), TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") == before
     assert fingerprint(ModelSpec.from_mapping(critic_minibatch_std=4), TrainSpec.from_mapping(), {}, b"") != before
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
+def test_peak_norm_generator_is_the_plain_one_shifted_so_each_mels_peak_is_one(kind):
+    from audiowgan.core.settings import ModelSpec
+
+    args = {"kind": kind, "generator_channels": [16, 8], "critic_channels": [4, 8], "noise_dim": 4}
+    plain, _ = M.build_networks(ModelSpec.from_mapping(**args), (12, 10))
+    peaked, _ = M.build_networks(ModelSpec.from_mapping(**args, generator_peak_norm=True), (12, 10))
+    peaked.set_weights(plain.get_weights())  # no weights of its own
+    z = tf.random.stateless_normal((5, 4), seed=(0, 1))
+    x, y = plain(z, training=False).numpy(), peaked(z, training=False).numpy()
+    np.testing.assert_allclose(y, x - x.max(axis=(1, 2, 3), keepdims=True) + 1.0, atol=1e-6)
+    assert np.allclose(y.max(axis=(1, 2, 3)), 1.0) and y.min() >= -1.0
+    with tf.GradientTape() as tape:
+        out = peaked(z, training=True)
+        loss = tf.reduce_sum(out * tf.random.stateless_normal(out.shape, seed=(0, 2)))
+    grads = tape.gradient(loss, peaked.trainable_variables)
+    assert all(g is not None and np.isfinite(g.numpy()).all() for g in grads)

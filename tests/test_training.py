@@ -442,3 +442,17 @@ def test_critic_minibatch_std_trains_resumes_exactly_and_refuses_a_batch_it_cann
         T.train(dataset_dir=dataset, model_dir=tmp_path / "c" / "model", checkpoint_dir=tmp_path / "c" / "ckpt",
                 model_params={**MODEL, "critic_minibatch_std": 3}, train_params=TRAIN)  # fmt: skip
     assert not (tmp_path / "c").exists()
+
+
+def test_generator_peak_norm_trains_resumes_exactly_and_renders_mels_peaking_at_one(dataset, tmp_path):
+    model = {**MODEL, "generator_peak_norm": True}
+    for root, epochs in (("a", [2]), ("b", [1, 2])):
+        for n in epochs:
+            T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
+                    model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
+    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    for weights_file in ("generator.weights.h5", "generator_ema.weights.h5"):
+        g, record = M.load_generator(tmp_path / "a" / "model", weights=weights_file)
+        assert record["generator_peak_norm"] is True
+        mels = g(np.random.default_rng(0).standard_normal((3, MODEL["noise_dim"])).astype(np.float32)).numpy()
+        assert np.allclose(mels.max(axis=(1, 2, 3)), 1.0)

@@ -284,16 +284,20 @@ class ModelSpec(Spec):
     upsample: str
     critic_band_norm: bool
     critic_minibatch_std: int
+    generator_peak_norm: bool
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Self:
         """As :meth:`Spec.from_meta`; a model.json written before the two kernel sizes were separate has one
         ``kernel_size`` for both networks, and 2-D networks; one written before ``critic_band_norm`` existed
-        has the plain critic, whatever the default is now; so has one written before ``critic_minibatch_std``."""
+        has the plain critic, whatever the default is now; so has one written before ``critic_minibatch_std``, and one written before ``generator_peak_norm`` has the
+        plain tanh output."""
         if "kernel_size" in meta and "generator_kernel_size" not in meta:
             k = meta["kernel_size"]
             meta = {**meta, "generator_kernel_size": k, "critic_kernel_size": k, "kind": meta.get("kind", "conv2d")}
-        return super().from_meta({"critic_band_norm": False, "critic_minibatch_std": 0, **meta})
+        return super().from_meta(
+            {"critic_band_norm": False, "critic_minibatch_std": 0, "generator_peak_norm": False, **meta}
+        )
 
 
 @dataclass(frozen=True)
