@@ -13,6 +13,9 @@ Two families (``model.kind``), both for any (n_mels, frames) and both taking and
   MelGAN's discriminator: each layer sees the whole spectrum (harmonics sit far apart in
   frequency) for a fraction of the 2-D arithmetic. Same shape rules, in time only.
 
+Either generator can end in :class:`PeakNorm` (``model.generator_peak_norm``, the default since 2026-12-05):
+each mel shifted so that its loudest bin is +1, as every training mel is scaled relative to its own peak.
+
 Either critic can standardise each band first (``model.critic_band_norm``, :class:`BandNorm`, as SpecGAN
 normalises each frequency bin); its gradient penalty is then measured in those standardised units. Either
 can see how much the examples of its batch differ before its last block (``model.critic_minibatch_std``,
@@ -195,7 +198,7 @@ class PeakNorm(layers.Layer):
 
     Every training mel is scaled relative to its own peak (``dsp.mel.scale``: 0 dB at the loudest bin, which is
     +1), so the data hold that constraint exactly, and a tanh output reaches 1 only by saturating: its peaks
-    fall short (a median of 0.93 in the quality benchmark's runs), and the rendered clip, measured relative to
+    fall short (medians of 0.89-0.94 in the quality benchmark's runs), and the rendered clip, measured relative to
     its peak again, comes out with every other bin that much too loud against it. As the generator's last
     operation this shift makes every generated mel meet the constraint as the training mels do, and leaves
     the generator to learn the bins relative to the peak. It never goes below -1 (the shift is >= 0 for a
