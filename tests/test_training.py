@@ -412,15 +412,20 @@ def test_conv1d_networks_train_and_render_their_shape(dataset, tmp_path):
     assert record["kind"] == "conv1d" and tuple(g.output_shape[1:]) == (*SHAPE, 1)
 
 
-def test_critic_band_norm_takes_the_training_splits_statistics_and_resumes_exactly(dataset, tmp_path):
-    from audiowgan.data.band_stats import band_stats
-
-    model = {**MODEL, "critic_band_norm": True}
+def train_straight_and_resumed(dataset: Path, tmp_path: Path, model: dict) -> None:
+    """Train ``model`` two epochs in one go (tmp_path/a) and in two runs of one epoch (tmp_path/b); same weights."""
     for root, epochs in (("a", [2]), ("b", [1, 2])):
         for n in epochs:
             T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
                     model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
     assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+
+
+def test_critic_band_norm_takes_the_training_splits_statistics_and_resumes_exactly(dataset, tmp_path):
+    from audiowgan.data.band_stats import band_stats
+
+    model = {**MODEL, "critic_band_norm": True}
+    train_straight_and_resumed(dataset, tmp_path, model)
     data = batches.TrainingData.open(dataset, batch_size=4)
     mean, std = band_stats(data.mels, data.rows)
     saved = weights(tmp_path / "a" / "model" / "critic.weights.h5")
@@ -431,11 +436,7 @@ def test_critic_band_norm_takes_the_training_splits_statistics_and_resumes_exact
 
 def test_critic_minibatch_std_trains_resumes_exactly_and_refuses_a_batch_it_cannot_group(dataset, tmp_path):
     model = {**MODEL, "critic_minibatch_std": 2}
-    for root, epochs in (("a", [2]), ("b", [1, 2])):
-        for n in epochs:
-            T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
-                    model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
-    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    train_straight_and_resumed(dataset, tmp_path, model)
     assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["critic_minibatch_std"] == 2
     assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
     with pytest.raises(ValueError, match="train.batch_size=4 is not a multiple of model.critic_minibatch_std=3"):
@@ -446,11 +447,7 @@ def test_critic_minibatch_std_trains_resumes_exactly_and_refuses_a_batch_it_cann
 
 def test_generator_peak_norm_trains_resumes_exactly_and_renders_mels_peaking_at_one(dataset, tmp_path):
     model = {**MODEL, "generator_peak_norm": True}
-    for root, epochs in (("a", [2]), ("b", [1, 2])):
-        for n in epochs:
-            T.train(dataset_dir=dataset, model_dir=tmp_path / root / "model", checkpoint_dir=tmp_path / root / "ckpt",
-                    model_params=model, train_params={**TRAIN, "epochs": n})  # fmt: skip
-    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    train_straight_and_resumed(dataset, tmp_path, model)
     for weights_file in ("generator.weights.h5", "generator_ema.weights.h5"):
         g, record = M.load_generator(tmp_path / "a" / "model", weights=weights_file)
         assert record["generator_peak_norm"] is True
