@@ -40,6 +40,7 @@ from keras import layers
 
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
+from audiowgan.nn.layers import BandNorm, LeakyReLU, MinibatchStd, PadConstant, PeakNorm
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -191,111 +192,6 @@ def build_generator(
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping2D(((0, h0 * s - n_mels), (0, w0 * s - frames)), dtype="float32", name="crop")(x)
     return keras.Model(z, _peak_norm(x, peak_norm), name="generator")
-
-
-class PeakNorm(layers.Layer):
-    """Shift each example of (B, ...) so that its largest value is 1: ``x - max(x) + 1``.
-
-    Every training mel is scaled relative to its own peak (``dsp.mel.scale``: 0 dB at the loudest bin, which is
-    +1), so the data hold that constraint exactly, and a tanh output reaches 1 only by saturating: its peaks
-    fall short (medians of 0.89-0.94 in the quality benchmark's runs), and the rendered clip, measured relative to
-    its peak again, comes out with every other bin that much too loud against it. As the generator's last
-    operation this shift makes every generated mel meet the constraint as the training mels do, and leaves
-    the generator to learn the bins relative to the peak. It never goes below -1 (the shift is >= 0 for a
-    tanh output) and is differentiable almost everywhere (the maximum passes its gradient to its bin).
-    """
-
-    def call(self, x):
-        return x - keras.ops.max(x, axis=tuple(range(1, len(x.shape))), keepdims=True) + 1.0
-
-
-class LeakyReLU(layers.LeakyReLU):
-    """Keras's LeakyReLU computed as ``max(x, slope * x)``: the same function for a slope below 1. The critics'.
-
-    Why: in the compiled train step TensorFlow's graph optimizer (grappler's remapper) fuses the critic's
-    Conv + BiasAdd + LeakyRelu, then fails on the penalty's gradient, which still reads the BiasAdd it
-    removed ("remapper failed: ... LeakyReluGrad exist for missing node ... BiasAdd"); the failure discards
-    every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training.md, "The
-    activation"). The generators keep Keras's layer: their convolutions have no bias (BatchNorm follows),
-    and there it measured as fast within the noise. The class name is Keras's, so weight files name it as before.
-    """
-
-    def call(self, x):
-        # slope * x first: at a tie (x = 0) the gradient goes to the first argument, so it is the slope, as Keras's
-        return keras.ops.maximum(x * self.negative_slope, x)
-
-
-class PadConstant(layers.Layer):
-    """Pad the bottom/right of (B, H, W, C) to (B, H + dh, W + dw, C) with a constant (here -1, silence)."""
-
-    def __init__(self, pad: tuple[int, int], value: float = -1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.pad, self.value = (int(pad[0]), int(pad[1])), float(value)
-
-    def call(self, x):
-        if self.pad == (0, 0):
-            return x
-        return keras.ops.pad(x, [[0, 0], [0, self.pad[0]], [0, self.pad[1]], [0, 0]], constant_values=self.value)
-
-    def compute_output_shape(self, shape):
-        b, h, w, c = shape
-        return (b, None if h is None else h + self.pad[0], None if w is None else w + self.pad[1], c)
-
-    def get_config(self):
-        return {**super().get_config(), "pad": self.pad, "value": self.value}
-
-
-class BandNorm(layers.Layer):
-    """Standardise each row (mel band) of (B, rows, frames, C): (x - mean[row]) / std[row].
-
-    The statistics are fixed, non-trainable weights (saved with the critic and its checkpoints), set
-    from the training mels by :func:`set_band_stats`; until then mean 0 and std 1, the identity.
-    """
-
-    def __init__(self, rows: int, **kwargs):
-        super().__init__(**kwargs)
-        self.rows = int(rows)
-
-    def build(self, shape):
-        self.mean = self.add_weight(shape=(self.rows,), initializer="zeros", trainable=False, name="mean")
-        self.std = self.add_weight(shape=(self.rows,), initializer="ones", trainable=False, name="std")
-
-    def call(self, x):
-        mean, std = (keras.ops.reshape(keras.ops.cast(v, x.dtype), (1, -1, 1, 1)) for v in (self.mean, self.std))
-        return (x - mean) / std
-
-    def get_config(self):
-        return {**super().get_config(), "rows": self.rows}
-
-
-class MinibatchStd(layers.Layer):
-    """ProGAN's minibatch standard deviation (Karras et al. 2018): one channel more, the standard deviation
-    over each group of ``group_size`` consecutive examples of every feature, averaged over features.
-
-    A critic that sees it can tell a batch whose examples are too alike (too little variety, the start of
-    mode collapse) from a real one, which no per-example critic can. Groups are consecutive rows, so a
-    batch of real rows followed by as many generated ones (:func:`mean_scores`) never mixes the two in one
-    group; the batch size must be a multiple of ``group_size``.
-    """
-
-    def __init__(self, group_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.group_size = int(group_size)
-
-    def call(self, x):
-        shape, rank = tf.shape(x), len(x.shape)
-        groups = tf.reshape(tf.cast(x, tf.float32), tf.concat([[-1, self.group_size], shape[1:]], 0))
-        std = tf.sqrt(tf.math.reduce_variance(groups, axis=1) + 1e-8)  # (B / g, *features)
-        per_group = tf.reduce_mean(std, axis=list(range(1, rank)))  # (B / g,)
-        per_row = tf.reshape(tf.repeat(per_group, self.group_size), [-1] + [1] * (rank - 1))  # (B, 1, ...)
-        fill = tf.broadcast_to(tf.cast(per_row, x.dtype), tf.concat([shape[:-1], [1]], 0))
-        return tf.concat([x, fill], -1)
-
-    def compute_output_shape(self, shape):
-        return (*shape[:-1], shape[-1] + 1)
-
-    def get_config(self):
-        return {**super().get_config(), "group_size": self.group_size}
 
 
 BAND_NORM = "band_norm"
