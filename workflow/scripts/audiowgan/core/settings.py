@@ -285,19 +285,20 @@ class ModelSpec(Spec):
     critic_band_norm: bool
     critic_minibatch_std: int
     generator_peak_norm: bool
+    # Keys added on 2026-12-05 and their off values: what a model.json or a checkpoint written before them had.
+    # Off, they are left out of checkpoint fingerprints (nn.state.fingerprint), so those checkpoints still resume.
+    ADDED_OFF: ClassVar[dict[str, Any]] = {"critic_minibatch_std": 0, "generator_peak_norm": False}
 
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Self:
         """As :meth:`Spec.from_meta`; a model.json written before the two kernel sizes were separate has one
         ``kernel_size`` for both networks, and 2-D networks; one written before ``critic_band_norm`` existed
-        has the plain critic, whatever the default is now; so has one written before ``critic_minibatch_std``, and one written before ``generator_peak_norm`` has the
-        plain tanh output."""
+        has the plain critic, whatever the default is now, and one written before an ``ADDED_OFF`` key has
+        that key off (no minibatch standard deviation, the plain tanh output)."""
         if "kernel_size" in meta and "generator_kernel_size" not in meta:
             k = meta["kernel_size"]
             meta = {**meta, "generator_kernel_size": k, "critic_kernel_size": k, "kind": meta.get("kind", "conv2d")}
-        return super().from_meta(
-            {"critic_band_norm": False, "critic_minibatch_std": 0, "generator_peak_norm": False, **meta}
-        )
+        return super().from_meta({"critic_band_norm": False, **cls.ADDED_OFF, **meta})
 
 
 @dataclass(frozen=True)
