@@ -121,6 +121,16 @@ CONFIGS = {
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
+    "peak at 0 dB, critic minibatch std (groups of 4)": {
+        "model": {"generator_peak_norm": True, "critic_minibatch_std": 4},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "peak at 0 dB, critic band norm": {
+        "model": {"generator_peak_norm": True, "critic_band_norm": True},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 
@@ -219,7 +229,7 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=48, help="clips per compared set (at most half the held-out)")
     ap.add_argument(
         "--configs",
-        default="0,2",
+        default="0,17",
         help="comma-separated indices into CONFIGS (0: before, 2: the defaults until 2026-12-05, 17: today's)",
     )
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
