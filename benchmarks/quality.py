@@ -54,12 +54,14 @@ from audiowgan.render import generate as generation  # noqa: E402
 
 AUDIO = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
 MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
-# demo.yaml's widths; the tanh output every configuration was measured with before 2026-12-05 (17 turns the peak norm on)
+# demo.yaml's widths; the tanh output and the plain critic every configuration was measured with before 2026-12-05
+# (17 turns the peak norm on, 16 and 18 the minibatch std; each names what it changes)
 MODEL = {
     "noise_dim": 64,
     "generator_channels": [128, 64, 32, 16],
     "critic_channels": [16, 32, 64],
     "generator_peak_norm": False,
+    "critic_minibatch_std": 0,
 }
 BATCH = 16
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
@@ -129,6 +131,16 @@ CONFIGS = {
     "peak at 0 dB, critic band norm": {
         "model": {"generator_peak_norm": True, "critic_band_norm": True},
         "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "peak at 0 dB, the WGAN-GP paper's Adam (learning rate 1e-4, beta_1 0)": {
+        "model": {"generator_peak_norm": True},
+        "train": {"learning_rate": 1e-4, "beta_1": 0.0},
+        "hop": 1.0,
+    },  # fmt: skip
+    "peak at 0 dB, learning rate 4e-4": {
+        "model": {"generator_peak_norm": True},
+        "train": {"learning_rate": 4e-4},
         "hop": 1.0,
     },  # fmt: skip
 }
@@ -230,7 +242,7 @@ def main() -> None:
     ap.add_argument(
         "--configs",
         default="0,17",
-        help="comma-separated indices into CONFIGS (0: before, 2: the defaults until 2026-12-05, 17: today's)",
+        help="comma-separated indices into CONFIGS (0: before, 2: the tanh output until 2026-12-05, 17: today's)",
     )
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its default); 1 keeps CPU-time budgets "
