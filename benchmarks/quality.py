@@ -25,6 +25,10 @@ CREPE KD has come (100% = as close as real music).
 
     nice .venv/bin/python benchmarks/quality.py [--corpus wesnoth] [--minutes 24] [--budget 10] [--out DIR]
 
+Each call writes ``<out>/<corpus>/quality-<holdout-by>[-seedN].json`` and keeps in it the rows of earlier
+calls with the same seed and setup, so ``quality_seeds.py`` can compare configurations trained in
+different calls.
+
 The workflow makes the same table from ``config/experiments-quality.yaml`` (one experiment per
 configuration that shares the side-by-side dataset), with equal epochs instead of equal CPU minutes:
 docs/experiments.md, "The quality table". This script stays for the equal-budget comparison.
@@ -293,7 +297,30 @@ def main() -> None:
     table = distances(sets, reference_waves, reference_mels, meta, args.embedders.split(","))
     report(table, runs, args, len(a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
-    (out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json").write_text(json.dumps(record, indent=2))
+    path = out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json"
+    path.write_text(json.dumps(merge_earlier(path, record), indent=2))
+
+
+# What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
+SAME_SETUP = ("corpus", "minutes", "budget", "holdout", "clips", "holdout_by", "embedders", "seed")
+
+
+def merge_earlier(path: Path, record: dict) -> dict:
+    """``record`` plus the rows of the configurations in an earlier call's file at ``path`` that this call did not
+    run (and that ``CONFIGS`` still names), so seeds trained in several calls keep every row for quality_seeds;
+    ``record`` alone when that call measured another setup (``SAME_SETUP``)."""
+    if not path.exists():
+        return record
+    earlier = json.loads(path.read_text())
+    if any(earlier["args"].get(k) != record["args"][k] for k in SAME_SETUP):
+        print(f"{path.name} held another setup's rows: replaced", flush=True)
+        return record
+    kept = [name for name in earlier["runs"] if name in CONFIGS and name not in record["runs"]]
+    return {
+        **record,
+        "runs": {**{name: earlier["runs"][name] for name in kept}, **record["runs"]},
+        "table": {**record["table"], **{name: earlier["table"][name] for name in kept}},
+    }
 
 
 def seed_tag(seed: int) -> str:

@@ -1,0 +1,42 @@
+"""benchmarks/quality.py keeps the rows of earlier calls with the same seed and setup in its JSON."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+quality = pytest.importorskip("quality")
+
+NAMES = list(quality.CONFIGS)
+ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
+        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1}  # fmt: skip
+
+
+def call(configs, **args):
+    table = {quality.REAL: {"mel_fd": 1.0}, **{NAMES[i]: {"mel_fd": float(i)} for i in configs}}
+    return {"args": {**ARGS, **args}, "runs": {NAMES[i]: {"steps": i} for i in configs}, "table": table}
+
+
+def test_a_later_call_adds_its_rows_to_those_of_an_earlier_one(tmp_path):
+    path = tmp_path / "quality-end-blocks-seed1.json"
+    earlier = call([2, 17])
+    earlier["runs"]["a configuration renamed since"] = {"steps": 0}
+    earlier["table"]["a configuration renamed since"] = {"mel_fd": 9.0}
+    path.write_text(json.dumps(earlier))
+    merged = quality.merge_earlier(path, call([17, 18], threads=2))  # threads only spread the CPU time
+    assert list(merged["runs"]) == [NAMES[2], NAMES[17], NAMES[18]]
+    assert list(merged["table"]) == [quality.REAL, NAMES[17], NAMES[18], NAMES[2]]
+    assert merged["args"]["threads"] == 2
+
+
+@pytest.mark.parametrize("change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"budget": 10.0}])
+def test_rows_of_another_setup_are_replaced_not_mixed(tmp_path, change):
+    path = tmp_path / "quality-end-blocks-seed1.json"
+    path.write_text(json.dumps(call([2])))
+    assert quality.merge_earlier(path, call([17], **change)) == call([17], **change)
+
+
+def test_without_an_earlier_file_the_record_is_written_as_it_is(tmp_path):
+    assert quality.merge_earlier(tmp_path / "none.json", call([17])) == call([17])
