@@ -9,6 +9,7 @@ the split, the clips' latents and the references):
 
     nice .venv/bin/python benchmarks/quality.py --corpus wesnoth --holdout-by end-blocks --configs 4,2 --seed 1
     .venv/bin/python benchmarks/quality_seeds.py --corpus wesnoth --holdout-by end-blocks [--out /tmp/audiowgan-quality]
+    .venv/bin/python benchmarks/quality_seeds.py --corpus wesnoth --holdout-by end-blocks --configs 17,18  # 18 against 17
 
 A difference that one seed shows and the next reverses is noise at that budget, not a better setting.
 """
@@ -20,7 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import REAL, gap_closed
+from quality import CONFIGS, REAL, gap_closed
 
 
 def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
@@ -46,15 +47,29 @@ def trained_names(records: dict[int, dict]) -> list[str]:
     return [n for n in names if all(n in r["runs"] for r in records.values())]
 
 
+def chosen(names: list[str], configs: str) -> list[str]:
+    """The configurations of ``configs`` (indices into quality.py's CONFIGS, the first the baseline), or every one
+    in ``names`` when it is empty; exits naming any that not every seed trained."""
+    if not configs:
+        return names
+    wanted = [list(CONFIGS)[int(i)] for i in configs.split(",")]
+    missing = [n for n in wanted if n not in names]
+    if missing:
+        raise SystemExit(f"not trained with every seed: {missing}")
+    return wanted
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="wesnoth")
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"])
     ap.add_argument("--out", type=Path, default=Path("/tmp/audiowgan-quality"), help="quality.py's --out")
+    ap.add_argument("--configs", default="", help="comma-separated indices into quality.py's CONFIGS, the first the "
+                    "one the others are compared with (default: every configuration all seeds trained)")  # fmt: skip
     args = ap.parse_args()
     records = load_runs(args.out / args.corpus, args.holdout_by)
     embedders = next(iter(records.values()))["args"]["embedders"].split(",")
-    names = trained_names(records)
+    names = chosen(trained_names(records), args.configs)
     table = {n: {s: scores(r["table"], n, embedders) for s, r in records.items()} for n in names}
     seeds = list(records)
     print(f"{args.corpus}, held out by {args.holdout_by}, seeds {', '.join(map(str, seeds))}; "

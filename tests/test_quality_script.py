@@ -1,4 +1,5 @@
-"""benchmarks/quality.py keeps the rows of earlier calls with the same seed and setup in its JSON."""
+"""benchmarks/quality.py keeps the rows of earlier calls with the same seed and setup in its JSON, and
+quality_seeds.py compares the configurations asked for against the first of them."""
 
 import json
 import sys
@@ -8,6 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 quality = pytest.importorskip("quality")
+quality_seeds = pytest.importorskip("quality_seeds")
 
 NAMES = list(quality.CONFIGS)
 ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
@@ -40,3 +42,13 @@ def test_rows_of_another_setup_are_replaced_not_mixed(tmp_path, change):
 
 def test_without_an_earlier_file_the_record_is_written_as_it_is(tmp_path):
     assert quality.merge_earlier(tmp_path / "none.json", call([17])) == call([17])
+
+
+def test_quality_seeds_compares_the_configurations_asked_for_the_first_the_baseline(tmp_path):
+    for seed in (0, 1):
+        (tmp_path / f"quality-end-blocks-seed{seed}.json").write_text(json.dumps(call([2, 17, 18], seed=seed)))
+    names = quality_seeds.trained_names(quality_seeds.load_runs(tmp_path, "end-blocks"))
+    assert quality_seeds.chosen(names, "") == [NAMES[2], NAMES[17], NAMES[18]]
+    assert quality_seeds.chosen(names, "17,18") == [NAMES[17], NAMES[18]]
+    with pytest.raises(SystemExit, match="not trained with every seed"):
+        quality_seeds.chosen(names, "17,19")
