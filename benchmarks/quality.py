@@ -280,9 +280,8 @@ def main() -> None:
         TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
     runs = {}
-    names = list(CONFIGS)
-    for i in (int(k) for k in args.configs.split(",") if k):
-        name, config = names[i], CONFIGS[names[i]]
+    for i, name in config_names(args.configs):
+        config = CONFIGS[name]
         ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by)
         run = out / run_name(i, args.holdout_by, args.seed)
         config = {**config, "train": {"seed": args.seed, **config["train"]}}
@@ -321,6 +320,12 @@ def merge_earlier(path: Path, record: dict) -> dict:
         "runs": {**{name: earlier["runs"][name] for name in kept}, **record["runs"]},
         "table": {**record["table"], **{name: earlier["table"][name] for name in kept}},
     }
+
+
+def config_names(configs: str) -> list[tuple[int, str]]:
+    """(index, ``CONFIGS`` name) of each index in ``--configs`` ("2,17"; "" for none), in its order."""
+    names = list(CONFIGS)
+    return [(int(k), names[int(k)]) for k in configs.split(",") if k]
 
 
 def seed_tag(seed: int) -> str:

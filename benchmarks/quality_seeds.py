@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import CONFIGS, REAL, gap_closed
+from quality import REAL, config_names, gap_closed
 
 
 def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
@@ -52,7 +52,7 @@ def chosen(names: list[str], configs: str) -> list[str]:
     in ``names`` when it is empty; exits naming any that not every seed trained."""
     if not configs:
         return names
-    wanted = [list(CONFIGS)[int(i)] for i in configs.split(",")]
+    wanted = [name for _, name in config_names(configs)]
     missing = [n for n in wanted if n not in names]
     if missing:
         raise SystemExit(f"not trained with every seed: {missing}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-quality = pytest.importorskip("quality")
-quality_seeds = pytest.importorskip("quality_seeds")
+import quality  # noqa: E402  (the benchmarks are scripts, not a package)
+import quality_seeds  # noqa: E402
 
 NAMES = list(quality.CONFIGS)
 ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
