@@ -66,6 +66,7 @@ MODEL = {
     "critic_channels": [16, 32, 64],
     "generator_peak_norm": False,
     "critic_minibatch_std": 0,
+    "critic_clip_stats": False,
 }
 BATCH = 16
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
@@ -145,6 +146,11 @@ CONFIGS = {
     "peak at 0 dB, learning rate 4e-4": {
         "model": {"generator_peak_norm": True},
         "train": {"learning_rate": 4e-4},
+        "hop": 1.0,
+    },  # fmt: skip
+    "peak at 0 dB, critic sees each band's mean and spread over the clip": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {},
         "hop": 1.0,
     },  # fmt: skip
 }

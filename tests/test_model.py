@@ -412,6 +412,29 @@ def test_minibatch_std_critic_never_mixes_real_and_generated_rows(build):
     assert M.mean_scores(critic, real, fake)[0].numpy() == pytest.approx(scores[:8].mean(), rel=1e-5)
 
 
+def test_clip_stats_are_each_bands_mean_and_spread_over_the_clip():
+    x = np.random.default_rng(7).uniform(-1, 1, (3, 4, 10, 1)).astype(np.float32)
+    out = M.ClipStats()(x).numpy()
+    assert out.shape == (3, 8) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, :4], x[..., 0].mean(axis=2), rtol=1e-5)
+    np.testing.assert_allclose(out[:, 4:], np.sqrt(x[..., 0].var(axis=2) + 1e-6), rtol=1e-5)
+
+
+@pytest.mark.parametrize("build", [M.build_critic, M.build_critic_1d])
+def test_clip_stats_critic_scores_the_clips_texture_and_keeps_a_finite_penalty_on_a_steady_mel(build):
+    critic = build(channels=[4, 8], input_shape=(8, 12), clip_stats=True)
+    assert {"clip_stats", "clip_stats_dense"} <= {layer.name for layer in critic.layers}
+    assert critic.count_params() > build(channels=[4, 8], input_shape=(8, 12)).count_params()
+    steady = np.full((4, 8, 12, 1), -0.5, np.float32)  # every band flat over the clip: std 0
+    losses = M.critic_losses(critic, steady, steady, np.full((4, 1, 1, 1), 0.5, np.float32), 10.0)
+    assert all(np.isfinite(v.numpy()) for v in losses.values())
+    stats = critic.get_layer("clip_stats_dense")
+    moved = np.random.default_rng(8).uniform(-1, 1, steady.shape).astype(np.float32)
+    with tf.GradientTape() as tape:
+        score = critic(moved)
+    assert np.abs(tape.gradient(score, stats.kernel).numpy()).sum() > 0  # the statistics reach the score
+
+
 def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_them():
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn.state import fingerprint
@@ -427,6 +450,7 @@ def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_
     assert fingerprint(tanh, TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") == before
     assert fingerprint(ModelSpec.from_mapping(), TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") != before
     assert fingerprint(ModelSpec.from_mapping(critic_minibatch_std=4), TrainSpec.from_mapping(), {}, b"") != before
+    assert old.critic_clip_stats is False and ModelSpec.from_mapping().critic_clip_stats is False
 
 
 @pytest.mark.parametrize("kind", ["conv2d", "conv1d"])

@@ -445,6 +445,15 @@ def test_critic_minibatch_std_trains_resumes_exactly_and_refuses_a_batch_it_cann
     assert not (tmp_path / "c").exists()
 
 
+def test_critic_clip_stats_trains_and_resumes_exactly(dataset, tmp_path):
+    model = {**MODEL, "critic_clip_stats": True}
+    train_straight_and_resumed(dataset, tmp_path, model)
+    assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["critic_clip_stats"] is True
+    saved = weights(tmp_path / "a" / "model" / "critic.weights.h5")  # Keras names them by type: dense, dense_1
+    assert sum(k.startswith("layers/dense") for k in saved) == 4  # the statistics' hidden layer and the score
+    assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
+
+
 def test_generator_peak_norm_trains_resumes_exactly_and_renders_mels_peaking_at_one(dataset, tmp_path):
     model = {**MODEL, "generator_peak_norm": True}
     train_straight_and_resumed(dataset, tmp_path, model)

@@ -20,7 +20,8 @@ Either critic can standardise each band first (``model.critic_band_norm``, :clas
 normalises each frequency bin); its gradient penalty is then measured in those standardised units. Either
 can see how much the examples of its batch differ before its last block (``model.critic_minibatch_std``,
 :class:`MinibatchStd`, ProGAN's minibatch standard deviation), so a generator that makes too little
-variety is told so.
+variety is told so, and can score each band's mean and spread over the whole clip (``model.critic_clip_stats``,
+:class:`ClipStats`), which its convolutions see only a few dozen frames of.
 
 Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside it does.
 """
@@ -40,7 +41,7 @@ from keras import layers
 
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.layers import BandNorm, LeakyReLU, MinibatchStd, PadConstant, PeakNorm
+from audiowgan.nn.layers import BandNorm, ClipStats, LeakyReLU, MinibatchStd, PadConstant, PeakNorm
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -227,6 +228,7 @@ def build_critic(
     kernel_size: int = 5,
     band_norm: bool = False,
     minibatch_std: int = 0,
+    clip_stats: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), linear: no sigmoid and no batch norm (WGAN-GP).
@@ -234,6 +236,7 @@ def build_critic(
     The input is padded with -1 to a multiple of 2**len(channels) (and with ``band_norm`` standardised
     per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1);
     ``minibatch_std`` > 0: :class:`MinibatchStd` over groups of that many examples before the last block.
+    ``clip_stats``: the score also sees each band's mean and spread over the clip (:class:`ClipStats`).
     ``writeup_layers``: Keras's own LeakyReLU layers (the same function, slower; see :class:`LeakyReLU`).
     """
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
@@ -245,9 +248,7 @@ def build_critic(
         x = _minibatch_std(x, minibatch_std) if i == len(channels) - 1 else x
         x = layers.Conv2D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(1, dtype="float32", name="score")(x)
-    return keras.Model(x_in, x, name="critic")
+    return keras.Model(x_in, _score(x, x_in, clip_stats), name="critic")
 
 
 def build_generator_1d(
@@ -305,11 +306,13 @@ def build_critic_1d(
     kernel_size: int = 5,
     band_norm: bool = False,
     minibatch_std: int = 0,
+    clip_stats: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), the bands as channels: padded in time with -1 to a
     multiple of 2**len(channels) (and with ``band_norm`` standardised per band), one Conv1D(stride 2) +
-    LeakyReLU per width (with ``minibatch_std``, :class:`MinibatchStd` before the last), Flatten, Dense(1)."""
+    LeakyReLU per width (with ``minibatch_std``, :class:`MinibatchStd` before the last), Flatten, Dense(1)
+    (``clip_stats``: as :func:`build_critic`)."""
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
     n_mels, frames = (int(n) for n in input_shape)
     f = 2 ** len(channels)
@@ -321,13 +324,22 @@ def build_critic_1d(
         x = _minibatch_std(x, minibatch_std) if i == len(channels) - 1 else x
         x = layers.Conv1D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(1, dtype="float32", name="score")(x)
-    return keras.Model(x_in, x, name="critic")
+    return keras.Model(x_in, _score(x, x_in, clip_stats), name="critic")
 
 
 def _minibatch_std(x, group_size: int):
     return MinibatchStd(group_size, name="minibatch_std")(x) if group_size else x
+
+
+def _score(x, x_in, clip_stats: bool):
+    """Flatten and Dense(1); with ``clip_stats``, the flattened features beside one hidden layer (as wide as the
+    statistics) over :class:`ClipStats` of the unpadded input: each band's mean and spread over the clip."""
+    x = layers.Flatten()(x)
+    if clip_stats:
+        stats = ClipStats(name="clip_stats")(x_in)
+        h = layers.Dense(int(stats.shape[-1]), name="clip_stats_dense")(stats)
+        x = layers.Concatenate(name="with_clip_stats")([x, LeakyReLU(LEAKY_SLOPE)(h)])
+    return layers.Dense(1, dtype="float32", name="score")(x)
 
 
 KINDS = ("conv2d", "conv1d")
@@ -404,6 +416,7 @@ def build_networks(
         "kernel_size": spec.critic_kernel_size,
         "band_norm": spec.critic_band_norm,
         "minibatch_std": spec.critic_minibatch_std,
+        "clip_stats": spec.critic_clip_stats,
         "writeup_layers": writeup_layers,
     }
     if spec.kind == "conv1d":
