@@ -14,6 +14,10 @@ compared with half A of the held-out segments (the segments themselves, never ov
 - ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``);
 - ``CREPE FD`` and ``CREPE KD``: Frechet and unbiased kernel distance of CREPE-tiny frame
   embeddings (``perceptual``), with the same reference;
+- ``clips differ`` and ``each clip moves``: how much the set's clips differ from each other in their
+  mean spectrum, and how much each one's bands move over its length (``clip_spread``), over
+  real-vs-real's: what pooled frames cannot show (clips that each drift through every texture have
+  the frames of clips that each hold one);
 
 next to half B of the held-out segments (real vs real, the floor) and white and pink noise at the
 clips' loudness, and the inversion ceiling: half B's own mels through the clips' Griffin-Lim (32 fast
@@ -357,18 +361,21 @@ def inversion_ceiling(real_mels: np.ndarray) -> np.ndarray:
 
 
 def distances(sets, reference_waves, reference_mels, meta, embedders=("crepe",)) -> dict[str, dict[str, float]]:
-    """{set: {mel_fd, <embedder>_fd, <embedder>_kd...}} against the reference (half A of the held-out segments)."""
+    """{set: {mel_fd, <embedder>_fd, <embedder>_kd..., spread_between, spread_within}} against the reference (half A
+    of the held-out segments); the spreads (``metrics.clip_spread``) are the set's own."""
     perceptual = evaluation.perceptual_distances(
         reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=list(embedders)
     )
     ref_stats = metrics.mel_frame_stats(reference_mels)
-    return {
-        name: {
-            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(features.waves_mels(waves, meta)), ref_stats),
+    table = {}
+    for name, waves in sets.items():
+        mels = features.waves_mels(waves, meta)
+        table[name] = {
+            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(mels), ref_stats),
             **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
+            **{f"spread_{k}": v for k, v in metrics.clip_spread(mels).items()},
         }
-        for name, waves in sets.items()
-    }
+    return table
 
 
 def gap_closed(table: dict, name: str, embedder: str) -> float:
@@ -377,17 +384,22 @@ def gap_closed(table: dict, name: str, embedder: str) -> float:
     return (pink[kd] - table[name][kd]) / (pink[kd] - real[kd])
 
 
+# Each set's clip spreads (metrics.clip_spread) over real-vs-real's; rows of earlier calls may lack them: empty.
+SPREAD_HEADS = ["clips differ x real", "each clip moves x real"]
+
+
 def report(table, runs, args, n_reference: int, n: int) -> None:
     real = table[REAL]
     embedders = args.embedders.split(",")
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
           f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
-    heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")]
+    heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + SPREAD_HEADS
     print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")
     for name, d in table.items():
         cells = []
         for e in embedders:
             cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * gap_closed(table, name, e):.0f}%"]
+        cells += [f"{d[k] / real[k]:.2f}" if k in d and k in real else "" for k in ("spread_between", "spread_within")]
         steps = runs.get(name, {}).get("steps", "")
         print(
             f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"

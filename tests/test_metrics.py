@@ -26,6 +26,19 @@ def test_mel_frame_stats_shape():
         metrics.mel_frame_stats(np.zeros(5))
 
 
+def test_clip_spread_tells_steady_distinct_clips_from_drifting_alike_ones_with_the_same_frames():
+    rng = np.random.default_rng(1)
+    textures = rng.uniform(-1, 1, (4, 6))  # four spectra of six bands
+    steady = np.repeat(textures[:, :, None], 8, axis=2)  # clip i holds texture i for all 8 frames
+    drifting = np.stack([np.roll(steady[:, :, 0], -i, axis=0).T.repeat(2, axis=1) for i in range(4)])
+    assert sorted(map(tuple, metrics.mel_frame_stats(steady))) == sorted(map(tuple, metrics.mel_frame_stats(drifting)))
+    a, b = metrics.clip_spread(steady), metrics.clip_spread(drifting)
+    assert a["within"] == 0 and a["between"] > 0.3 and b["within"] > 0.3 and b["between"] == pytest.approx(0)
+    assert a["between"] == pytest.approx(textures.std(axis=0).mean())
+    with pytest.raises(ValueError, match="must be"):
+        metrics.clip_spread(steady[:1])
+
+
 def test_identical_sets_give_zero(frames):
     assert metrics.frechet_distance(frames, frames) == pytest.approx(0.0, abs=1e-6)
 

@@ -21,6 +21,7 @@ from audiowgan.dsp import inversion
 from audiowgan.dsp import mel as features
 
 __all__ = [
+    "clip_spread",
     "frechet_distance",
     "gaussian_frechet_distance",
     "griffin_lim_round_trip",
@@ -50,6 +51,29 @@ def mel_frame_stats(mels: np.ndarray) -> np.ndarray:
     if mels.ndim != 3:
         raise ValueError(f"mels.shape={mels.shape} must be (N, n_mels, frames) or (n_mels, frames)")
     return mels.transpose(0, 2, 1).reshape(-1, mels.shape[1])
+
+
+def clip_spread(mels: np.ndarray) -> dict[str, float]:
+    """How much a set of clips differ from each other, and how much each moves over its own length.
+
+    The Frechet distance of :func:`mel_frame_stats` pools frames, so it cannot tell a set of clips that each
+    hold one texture from a set whose clips each drift through all of them: both have the same frames.
+    These two numbers can, and a real set is their reference.
+
+    Parameters
+    ----------
+    mels : np.ndarray [shape=(N, n_mels, frames)], N >= 2
+
+    Returns
+    -------
+    dict
+        ``between``: the standard deviation over clips of each clip's mean spectrum, averaged over bands;
+        ``within``: each band's standard deviation over a clip's frames, averaged over bands and clips.
+    """
+    mels = np.asarray(mels, dtype=np.float64)
+    if mels.ndim != 3 or len(mels) < 2:
+        raise ValueError(f"mels.shape={mels.shape} must be (N >= 2, n_mels, frames)")
+    return {"between": float(mels.mean(axis=2).std(axis=0).mean()), "within": float(mels.std(axis=2).mean())}
 
 
 def _as_frames(name: str, x: np.ndarray) -> np.ndarray:
