@@ -3,9 +3,9 @@
 ``quality.py --seed N`` trains every configuration with ``train.seed`` N and writes
 ``<out>/<corpus>/quality-<holdout-by>[-seedN].json``. This script reads those files (nothing is
 trained or embedded again) and prints, per configuration, every seed's mel FD (as a multiple of
-real-vs-real) and kernel-distance gap closed in each embedding space, their mean and range, and how
-many seeds each configuration beats the first one on (the same seed trains both, so the pairs share
-the split, the clips' latents and the references):
+real-vs-real) and kernel-distance gap closed in each embedding space (and the clip spreads, where the
+files hold them), their mean and range, and how many seeds each configuration beats the first one on
+(the same seed trains both, so the pairs share the split, the clips' latents and the references):
 
     nice .venv/bin/python benchmarks/quality.py --corpus wesnoth --holdout-by end-blocks --configs 4,2 --seed 1
     .venv/bin/python benchmarks/quality_seeds.py --corpus wesnoth --holdout-by end-blocks [--out /tmp/audiowgan-quality]
@@ -36,9 +36,23 @@ def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
 
 
 def scores(table: dict, name: str, embedders: list[str]) -> dict[str, float]:
-    """One set's mel FD over real-vs-real's, and each embedder's kernel-distance gap closed (0 = pink noise, 1 = real)."""
+    """One set's mel FD over real-vs-real's, each embedder's kernel-distance gap closed (0 = pink noise, 1 = real),
+    and, where the record has them, its clip spreads over real-vs-real's."""
     out = {"mel FD x real": table[name]["mel_fd"] / table[REAL]["mel_fd"]}
-    return out | {f"{e} gap closed": gap_closed(table, name, e) for e in embedders}
+    out |= {f"{e} gap closed": gap_closed(table, name, e) for e in embedders}
+    spreads = {"clips differ x real": "spread_between", "each clip moves x real": "spread_within"}
+    return out | {
+        m: table[name][k] / table[REAL][k] for m, k in spreads.items() if k in table[name] and k in table[REAL]
+    }
+
+
+def better(metric: str, values: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Where ``values`` beat ``base``: a lower mel FD, a larger gap closed, a spread nearer real's (1)."""
+    if metric.startswith("mel"):
+        return values < base
+    if metric.endswith("x real"):
+        return np.abs(np.log(values)) < np.abs(np.log(base))
+    return values > base
 
 
 def trained_names(records: dict[int, dict]) -> list[str]:
@@ -74,7 +88,9 @@ def main() -> None:
     seeds = list(records)
     print(f"{args.corpus}, held out by {args.holdout_by}, seeds {', '.join(map(str, seeds))}; "
           f"wins: seeds on which a configuration beats '{names[0]}'\n")  # fmt: skip
-    metrics = list(next(iter(table[names[0]].values())))
+    metrics = [
+        m for m in next(iter(table[names[0]].values())) if all(m in t for r in table.values() for t in r.values())
+    ]
     print("| configuration | " + " | ".join(f"{m}: per seed / mean [range] / wins" for m in metrics) + " |")
     print("|---" * (1 + len(metrics)) + "|")
     for n in names:
@@ -82,9 +98,8 @@ def main() -> None:
         for m in metrics:
             values = np.array([table[n][s][m] for s in seeds])
             base = np.array([table[names[0]][s][m] for s in seeds])
-            better = values < base if m.startswith("mel") else values > base
-            fmt = (lambda v: f"{v:.2f}") if m.startswith("mel") else (lambda v: f"{100 * v:.0f}%")
-            wins = "" if n == names[0] else f" / {int(better.sum())} of {len(seeds)}"
+            fmt = (lambda v: f"{v:.2f}") if m.endswith("x real") else (lambda v: f"{100 * v:.0f}%")
+            wins = "" if n == names[0] else f" / {int(better(m, values, base).sum())} of {len(seeds)}"
             cells.append(f"{' '.join(fmt(v) for v in values)} / {fmt(values.mean())} "
                          f"[{fmt(values.min())} to {fmt(values.max())}]{wins}")  # fmt: skip
         print(f"| {n} | " + " | ".join(cells) + " |")

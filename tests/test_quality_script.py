@@ -5,6 +5,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -52,3 +53,18 @@ def test_quality_seeds_compares_the_configurations_asked_for_the_first_the_basel
     assert quality_seeds.chosen(names, "17,18") == [NAMES[17], NAMES[18]]
     with pytest.raises(SystemExit, match="not trained with every seed"):
         quality_seeds.chosen(names, "17,19")
+
+
+def test_seed_scores_hold_the_clip_spreads_where_a_record_has_them_and_a_spread_nearer_real_wins():
+    real = {"mel_fd": 1.0, "crepe_kd": 0.0, "spread_between": 0.2, "spread_within": 0.1}
+    pink = {"mel_fd": 10.0, "crepe_kd": 1.0}
+    table = {quality.REAL: real, quality.PINK: pink, "new": {"mel_fd": 2.0, "crepe_kd": 0.5, "spread_between": 0.1,
+             "spread_within": 0.15}, "old": {"mel_fd": 2.0, "crepe_kd": 0.5}}  # fmt: skip
+    assert quality_seeds.scores(table, "new", ["crepe"]) == pytest.approx(
+        {"mel FD x real": 2.0, "crepe gap closed": 0.5, "clips differ x real": 0.5, "each clip moves x real": 1.5}
+    )
+    assert list(quality_seeds.scores(table, "old", ["crepe"])) == ["mel FD x real", "crepe gap closed"]
+    better = quality_seeds.better
+    assert list(better("clips differ x real", np.array([0.8, 1.3, 0.5]), np.array([0.7, 1.2, 1.5]))) == [1, 0, 0]
+    assert list(better("mel FD x real", np.array([1.1]), np.array([1.2]))) == [1]
+    assert list(better("crepe gap closed", np.array([0.5]), np.array([0.6]))) == [0]
