@@ -14,6 +14,10 @@ one table; on a GPU that is the table for the README. The first column of the ta
     nice .venv/bin/python benchmarks/train_step.py [--steps 6] [--rounds 3] [--input 64x64] [--mixed] [--xla]
     .venv/bin/python benchmarks/train_step.py --all --input 256x256 --batch 16      # the write-up's size, on a GPU
     .venv/bin/python benchmarks/train_step.py --input 32x32 --steps 2 --rounds 1   # smoke run on a CPU (~1 min)
+    nice .venv/bin/python benchmarks/train_step.py --variant critic_clip_stats=false   # what a default costs
+
+``--variant`` times ours again with some model keys changed, in the same alternating rounds, so a default
+change says what it does to the step beside what it does to the clips.
 
 On CPUs ``--all`` is slow: XLA compiles each implementation for minutes and then runs about 30x slower
 (measured at 32x32 on 2 cores: 100 s/step against 3-4 s), which is why ``train.xla`` is for GPUs.
@@ -63,6 +67,9 @@ def main() -> None:
     ap.add_argument("--xla", action="store_true", help="ours compiled with XLA (train.xla)")
     ap.add_argument("--ref-xla", choices=["auto", "on", "off"], default="auto",
                     help="the reference fit's jit_compile (auto: Keras's choice, XLA on GPUs and not on CPUs)")  # fmt: skip
+    ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="also time ours with these model keys changed (e.g. critic_clip_stats=false), in the same "
+                         "rounds; repeatable")  # fmt: skip
     ap.add_argument("--all", action="store_true",
                     help="every variant of ours (float32, mixed, xla, mixed+xla) and the reference with and without "
                          "XLA, in one table")  # fmt: skip
@@ -95,11 +102,11 @@ def main() -> None:
     real_t = tf.constant(real)
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
-    def ours(name: str, mixed: bool, xla: bool) -> Impl:
+    def ours(name: str, mixed: bool, xla: bool, spec: ModelSpec = mp) -> Impl:
         policy = devices.precision_policy(mixed, gpu=gpu)
         keras.mixed_precision.set_global_policy(policy)  # layers take the policy when they are built
         try:
-            g, c = M.build_networks(mp, (n_mels, frames))
+            g, c = M.build_networks(spec, (n_mels, frames))
             scale = policy == "mixed_float16"
             gan = WGANGP(g, c, make_optimizer(tp, loss_scale=scale), make_optimizer(tp, loss_scale=scale),
                            tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
@@ -142,12 +149,15 @@ def main() -> None:
 
         return Impl(name, "float32 (Keras fit" + (", XLA)" if ref.jit_compile else ")"), run)
 
+    mine = {v: k for k, v in OURS.items()}[(args.mixed, args.xla)]  # with --all, the variants run as float32
     if args.all:
         impls = [reference("reference", "off"), reference("reference+xla", "on")]
         impls += [ours(name, mixed, xla) for name, (mixed, xla) in OURS.items()]
     else:
-        name = {v: k for k, v in OURS.items()}[(args.mixed, args.xla)]
-        impls = [reference("reference", args.ref_xla), ours(name, args.mixed, args.xla)]
+        impls = [reference("reference", args.ref_xla), ours(mine, args.mixed, args.xla)]
+    for text in args.variant:
+        spec = ModelSpec.from_mapping(**(mp.to_dict() | variant_keys(text)))
+        impls.append(ours(f"{mine} {text}", args.mixed, args.xla, spec))
     baseline = impls[0]
 
     g, c = M.build_networks(mp, (n_mels, frames))
@@ -187,10 +197,24 @@ def main() -> None:
         med = statistics.median(impl.times)
         speed = f"{base / med:.2f}x" if base else "?"
         print(f"| {impl.name} | {impl.compute} | {impl.warmup_s:.1f} | {med:.4f} | {speed} |")
-    if not args.all and all(i.error is None for i in impls):
+    if not args.all and not args.variant and all(i.error is None for i in impls):
         mo, mr = statistics.median(impls[1].times), base
         print(f"\nmedian over {len(impls[1].times)} steps: ours ({impls[1].compute}) {mo:.3f} s/step, reference "
               f"({baseline.compute}) {mr:.3f} s/step, speed-up {mr / mo:.2f}x")  # fmt: skip
+
+
+def variant_keys(text: str) -> dict:
+    """``"critic_clip_stats=false, critic_channels=[8, 16]"`` -> {"critic_clip_stats": False, "critic_channels":
+    [8, 16]}: read as a YAML flow mapping, so values are YAML's."""
+    import yaml
+
+    try:
+        keys = yaml.safe_load("{" + text.replace("=", ": ") + "}")
+    except yaml.YAMLError as exc:
+        raise SystemExit(f"--variant {text!r}: expected KEY=VALUE[,KEY=VALUE] ({exc.problem})") from None
+    if any(v is None for v in keys.values()):
+        raise SystemExit(f"--variant {text!r}: expected KEY=VALUE[,KEY=VALUE]")
+    return keys
 
 
 if __name__ == "__main__":

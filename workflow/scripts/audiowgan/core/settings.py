@@ -299,7 +299,7 @@ class ModelSpec(Spec):
         """As :meth:`Spec.from_meta`; a model.json written before the two kernel sizes were separate has one
         ``kernel_size`` for both networks, and 2-D networks; one written before ``critic_band_norm`` existed
         has the plain critic, whatever the default is now, and one written before an ``ADDED_OFF`` key has
-        that key off (no minibatch standard deviation, the plain tanh output)."""
+        that key off (no minibatch standard deviation, no clip statistics, the plain tanh output)."""
         if "kernel_size" in meta and "generator_kernel_size" not in meta:
             k = meta["kernel_size"]
             meta = {**meta, "generator_kernel_size": k, "critic_kernel_size": k, "kind": meta.get("kind", "conv2d")}
