@@ -63,7 +63,7 @@ from audiowgan.render import generate as generation  # noqa: E402
 AUDIO = AudioSpec.from_mapping(sample_rate=16000, segment_seconds=2.0)
 MEL = MelSpec.from_mapping(n_fft=1024, hop_length=256, n_mels=64)
 # demo.yaml's widths; the tanh output and the plain critic every configuration was measured with before 2026-12-05
-# (17 turns the peak norm on, 16 and 18 the minibatch std; each names what it changes)
+# (17 turns the peak norm on, 16 and 18 the minibatch std, 22 the clip statistics; each names what it changes)
 MODEL = {
     "noise_dim": 64,
     "generator_channels": [128, 64, 32, 16],
@@ -127,7 +127,7 @@ CONFIGS = {
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
-    "3x3 G, hop 1 s, generator output peak at 0 dB (today's defaults)": {
+    "3x3 G, hop 1 s, generator output peak at 0 dB (the defaults until the clip statistics, 2026-12-05)": {
         "model": {"generator_peak_norm": True},
         "train": {},
         "hop": 1.0,
@@ -152,7 +152,7 @@ CONFIGS = {
         "train": {"learning_rate": 4e-4},
         "hop": 1.0,
     },  # fmt: skip
-    "peak at 0 dB, critic sees each band's mean and spread over the clip": {
+    "peak at 0 dB, critic sees each band's mean and spread over the clip (today's defaults)": {
         "model": {"generator_peak_norm": True, "critic_clip_stats": True},
         "train": {},
         "hop": 1.0,
@@ -255,8 +255,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=48, help="clips per compared set (at most half the held-out)")
     ap.add_argument(
         "--configs",
-        default="0,17",
-        help="comma-separated indices into CONFIGS (0: before, 2: the tanh output until 2026-12-05, 17: today's)",
+        default="0,22",
+        help="comma-separated indices into CONFIGS (0: before, 2: the tanh output, 17: the peak norm, 22: today's)",
     )
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its default); 1 keeps CPU-time budgets "
