@@ -96,7 +96,9 @@ def main() -> None:
     # The reference: the write-up's networks, written out so a change of defaults cannot move it (its keras-io
     # WGAN-GP blocks: nearest x2 then 3x3 in the generator, 5x5 stride 2 in the critic, the default widths).
     # Its generator has the keras-io layers themselves (UpSampling2D, Conv2D), not our folded ResizeConv2D.
-    writeup = ModelSpec.from_mapping(kind="conv2d", upsample="resize", generator_kernel_size=3, critic_kernel_size=5)
+    # The keys added since (peak norm, clip statistics, minibatch std) off, whatever their defaults.
+    writeup = ModelSpec.from_mapping(kind="conv2d", upsample="resize", generator_kernel_size=3, critic_kernel_size=5,
+                                     critic_band_norm=False, **ModelSpec.ADDED_OFF)  # fmt: skip
     tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch)
     real = np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32)
     real_t = tf.constant(real)

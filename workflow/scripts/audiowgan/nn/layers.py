@@ -124,9 +124,9 @@ class ClipStats(layers.Layer):
     The critic's convolutions each see a few dozen frames, and its last layer is linear in their features,
     so neither can weigh the whole clip's spectrum or how far each band moves over it. Real segments hold
     one texture for their length and differ from each other; the peak-normed generator's drift over the
-    clip and resemble each other (in the quality benchmark's runs their per-clip spectra varied 0.70-0.82x
-    as much between clips as real segments', their bands 1.15-1.30x as much within a clip). Given these
-    statistics, a critic can tell both apart.
+    clip and resemble each other (in the quality benchmark's four seeds their mean spectra differed 0.67x and
+    0.80x as much as real segments', their bands moved 1.15x and 1.27x as much over a clip, orchestral and
+    electronic; docs/training.md). Given these statistics, a critic can tell both apart.
     """
 
     def call(self, x):
