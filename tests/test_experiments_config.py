@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,7 @@ def test_the_shipped_quality_experiments_are_valid():
     merged = experiments.merged(DEFAULT, cfg)
     got = experiments.run_configs(check(merged, schema()), check)
     assert len(got) >= 4
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import quality  # the benchmark's settings: the table's rows must be the same networks, whatever the defaults
+
+    assert cfg["model"] == quality.MODEL
