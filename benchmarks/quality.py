@@ -384,8 +384,9 @@ def gap_closed(table: dict, name: str, embedder: str) -> float:
     return (pink[kd] - table[name][kd]) / (pink[kd] - real[kd])
 
 
-# Each set's clip spreads (metrics.clip_spread) over real-vs-real's; rows of earlier calls may lack them: empty.
-SPREAD_HEADS = ["clips differ x real", "each clip moves x real"]
+# Each set's clip spreads (metrics.clip_spread): its key in the table, and its column over real-vs-real's (here and in
+# quality_seeds.py); rows of earlier calls may lack them, and their cells stay empty.
+SPREADS = {"spread_between": "clips differ x real", "spread_within": "each clip moves x real"}
 
 
 def report(table, runs, args, n_reference: int, n: int) -> None:
@@ -393,13 +394,13 @@ def report(table, runs, args, n_reference: int, n: int) -> None:
     embedders = args.embedders.split(",")
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
           f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
-    heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + SPREAD_HEADS
+    heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + list(SPREADS.values())
     print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")
     for name, d in table.items():
         cells = []
         for e in embedders:
             cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * gap_closed(table, name, e):.0f}%"]
-        cells += [f"{d[k] / real[k]:.2f}" if k in d and k in real else "" for k in ("spread_between", "spread_within")]
+        cells += [f"{d[k] / real[k]:.2f}" if k in d and k in real else "" for k in SPREADS]
         steps = runs.get(name, {}).get("steps", "")
         print(
             f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import REAL, config_names, gap_closed
+from quality import REAL, SPREADS, config_names, gap_closed
 
 
 def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
@@ -40,9 +40,8 @@ def scores(table: dict, name: str, embedders: list[str]) -> dict[str, float]:
     and, where the record has them, its clip spreads over real-vs-real's."""
     out = {"mel FD x real": table[name]["mel_fd"] / table[REAL]["mel_fd"]}
     out |= {f"{e} gap closed": gap_closed(table, name, e) for e in embedders}
-    spreads = {"clips differ x real": "spread_between", "each clip moves x real": "spread_within"}
     return out | {
-        m: table[name][k] / table[REAL][k] for m, k in spreads.items() if k in table[name] and k in table[REAL]
+        m: table[name][k] / table[REAL][k] for k, m in SPREADS.items() if k in table[name] and k in table[REAL]
     }
 
 
