@@ -71,6 +71,7 @@ MODEL = {
     "generator_peak_norm": False,
     "critic_minibatch_std": 0,
     "critic_clip_stats": False,
+    "generator_self_modulation": False,
 }
 BATCH = 16
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
@@ -154,6 +155,16 @@ CONFIGS = {
     },  # fmt: skip
     "peak at 0 dB, critic sees each band's mean and spread over the clip (today's defaults)": {
         "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults, generator twice as wide [256, 128, 64, 32]": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "generator_channels": [256, 128, 64, 32]},
+        "train": {},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults, generator self-modulation (BatchNorm scale and offset from the noise)": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "generator_self_modulation": True},
         "train": {},
         "hop": 1.0,
     },  # fmt: skip

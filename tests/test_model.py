@@ -435,6 +435,38 @@ def test_clip_stats_critic_scores_the_clips_texture_and_keeps_a_finite_penalty_o
     assert np.abs(tape.gradient(score, stats.kernel).numpy()).sum() > 0  # the statistics reach the score
 
 
+def test_modulate_scales_and_shifts_each_examples_channels():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    scale, shift = (rng.standard_normal((2, 5)).astype(np.float32) for _ in range(2))
+    out = M.Modulate()([x, scale, shift]).numpy()
+    np.testing.assert_allclose(out, x * (1 + scale[:, None, None, :]) + shift[:, None, None, :], rtol=1e-6)
+    x1 = x[:, 0]  # (B, frames, C): the conv1d generator's features
+    np.testing.assert_allclose(M.Modulate()([x1, scale, shift]).numpy(), x1 * (1 + scale[:, None]) + shift[:, None])
+
+
+@pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
+def test_self_modulated_generator_takes_every_batchnorms_scale_and_offset_from_the_noise(kind):
+    from audiowgan.core.settings import ModelSpec
+
+    args = {"kind": kind, "generator_channels": [16, 8, 4], "critic_channels": [4, 8], "noise_dim": 6}
+    plain, _ = M.build_networks(ModelSpec.from_mapping(**args), (12, 10))
+    modulated, _ = M.build_networks(ModelSpec.from_mapping(**args, generator_self_modulation=True), (12, 10))
+    norms = [layer for layer in modulated.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 3 and not any(n.center or n.scale for n in norms)  # no learnt scale or offset of their own
+    assert {f"{n.name}_modulate" for n in norms} <= {layer.name for layer in modulated.layers}
+    assert modulated.count_params() > plain.count_params()
+    z = tf.random.stateless_normal((4, 6), seed=(0, 3))
+    with tf.GradientTape() as tape:
+        out = modulated(z, training=True)
+        loss = tf.reduce_sum(out * tf.random.stateless_normal(out.shape, seed=(0, 4)))
+    assert out.shape == (4, 12, 10, 1) and out.numpy().max() <= 1.0
+    variables = modulated.trainable_variables
+    grads = dict(zip([v.path for v in variables], tape.gradient(loss, variables)))
+    for n in norms:  # every BatchNorm's modulation is trained
+        assert np.abs(grads[f"{n.name}_hidden/kernel"].numpy()).sum() > 0
+
+
 def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_them():
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn.state import fingerprint
@@ -444,12 +476,15 @@ def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_
     old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
     assert old.critic_minibatch_std == 0 and old.generator_peak_norm is False
     assert old.critic_clip_stats is False and ModelSpec.from_mapping().critic_clip_stats is True
+    assert old.generator_self_modulation is False
     # The defaults' checkpoint fingerprint as computed before the keys existed (on bb3cf1b): a checkpoint of those
     # settings is still resumed; one of the tanh output and the plain critic is not resumed into today's defaults.
     before = "353016c46e4793fbb2e2b2af33aed5d17e7e65b95e4f56cc829398583c2a8c2b"
     plain = ModelSpec.from_mapping(generator_peak_norm=False, critic_clip_stats=False)
     assert fingerprint(plain, TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") == before
-    for changed in ({"generator_peak_norm": True}, {"critic_clip_stats": True}, {"critic_minibatch_std": 4}):
+    changes = ({"generator_peak_norm": True}, {"critic_clip_stats": True}, {"critic_minibatch_std": 4},
+               {"generator_self_modulation": True})  # fmt: skip
+    for changed in changes:
         spec = ModelSpec.from_mapping(**(plain.to_dict() | changed))
         assert fingerprint(spec, TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") != before
 

@@ -286,12 +286,14 @@ class ModelSpec(Spec):
     critic_minibatch_std: int
     critic_clip_stats: bool
     generator_peak_norm: bool
+    generator_self_modulation: bool
     # Keys added on 2026-12-05 and their off values: what a model.json or a checkpoint written before them had.
     # Off, they are left out of checkpoint fingerprints (nn.state.fingerprint), so those checkpoints still resume.
     ADDED_OFF: ClassVar[dict[str, Any]] = {
         "critic_minibatch_std": 0,
         "critic_clip_stats": False,
         "generator_peak_norm": False,
+        "generator_self_modulation": False,
     }
 
     @classmethod

@@ -137,3 +137,21 @@ class ClipStats(layers.Layer):
 
     def compute_output_shape(self, shape):
         return (shape[0], 2 * shape[1])
+
+
+class Modulate(layers.Layer):
+    """``[x, scale, shift]`` -> ``x * (1 + scale) + shift``: (B, ..., C) features, (B, C) scale and shift per example.
+
+    Self-modulation's affine step (Chen et al. 2019, "On Self Modulation for Generative Adversarial Networks"):
+    after a BatchNorm without its own scale and offset, each example's channels are scaled and shifted by
+    functions of its latent vector. ``1 + scale`` so that a scale near 0 leaves the normalised features as they are.
+    """
+
+    def call(self, inputs):
+        x, scale, shift = inputs
+        shape = (-1, *(1,) * (len(x.shape) - 2), x.shape[-1])
+        scale, shift = (keras.ops.reshape(keras.ops.cast(v, x.dtype), shape) for v in (scale, shift))
+        return x * (1.0 + scale) + shift
+
+    def compute_output_shape(self, shapes):
+        return shapes[0]

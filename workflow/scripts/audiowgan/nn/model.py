@@ -41,7 +41,7 @@ from keras import layers
 
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.layers import BandNorm, ClipStats, LeakyReLU, MinibatchStd, PadConstant, PeakNorm
+from audiowgan.nn.layers import BandNorm, ClipStats, LeakyReLU, MinibatchStd, Modulate, PadConstant, PeakNorm
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -142,6 +142,7 @@ def build_generator(
     upsample: str = "resize",
     synchronized_bn: bool = False,
     peak_norm: bool = False,
+    self_modulation: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh; with ``peak_norm``, then
@@ -163,6 +164,7 @@ def build_generator(
     Both have the same parameter count (a k x k kernel from c_in to c_out channels, no bias).
     ``synchronized_bn``: BatchNorm over the global batch under a multi-replica strategy, so the
     moving statistics that are saved are the same on every replica (the variables are the same).
+    ``self_modulation``: every BatchNorm's scale and offset are functions of the noise (:func:`_norm`).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
     if int(noise_dim) < 1:
@@ -177,7 +179,7 @@ def build_generator(
     x = layers.Reshape((h0, w0, int(channels[0])))(x)
     # synchronized: under MirroredStrategy the batch statistics (and so the moving averages that are
     # saved) are those of the global batch, the same on every replica; one replica is unaffected.
-    x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)  # per channel, like every block
+    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation)  # per channel, like every block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if upsample == "resize" and not writeup_layers:
@@ -187,7 +189,7 @@ def build_generator(
             x = layers.Conv2D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         else:
             x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
+        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
@@ -259,10 +261,11 @@ def build_generator_1d(
     kernel_size: int = 3,
     synchronized_bn: bool = False,
     peak_norm: bool = False,
+    self_modulation: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
-    """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1], convolving over time only (``peak_norm``:
-    as :func:`build_generator`).
+    """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1], convolving over time only (``peak_norm``,
+    ``self_modulation``: as :func:`build_generator`).
 
     Dense -> (ceil(frames/s), channels[0]) with s = 2**(len(channels)-1), then per further width a
     nearest x2 upsampling in time, a 'same' Conv1D (the two as one :class:`ResizeConv1D`; two layers,
@@ -278,7 +281,7 @@ def build_generator_1d(
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(t0 * int(channels[0]), use_bias=False, name="dense")(z)
     x = layers.Reshape((t0, int(channels[0])))(x)
-    x = layers.BatchNormalization(synchronized=synchronized_bn, name="dense_bn")(x)
+    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation)
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if not writeup_layers:
@@ -286,13 +289,32 @@ def build_generator_1d(
         else:
             x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
             x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = layers.BatchNormalization(synchronized=synchronized_bn, name=f"up{i}_bn")(x)
+        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping1D((0, t0 * s - frames), dtype="float32", name="crop")(x)  # (B, frames, n_mels)
     x = layers.Permute((2, 1), dtype="float32", name="bands_first")(x)
     x = layers.Reshape((n_mels, frames, 1), dtype="float32", name="as_image")(x)
     return keras.Model(z, _peak_norm(x, peak_norm), name="generator")
+
+
+SELF_MODULATION_HIDDEN = 32  # the hidden width of each BatchNorm's scale-and-offset network, as Chen et al.'s
+
+
+def _norm(x, z, name: str, synchronized: bool, self_modulation: bool):
+    """BatchNorm per channel. With ``self_modulation`` (Chen et al. 2019) its scale and offset are not weights
+    but functions of the noise ``z`` (one hidden ReLU layer each BatchNorm, :class:`Modulate`): the latent
+    vector then reaches every block directly, not only through the dense start, so what one clip's noise
+    chooses (its timbre, its key) can hold over all of its frames."""
+    x = layers.BatchNormalization(
+        synchronized=synchronized, center=not self_modulation, scale=not self_modulation, name=name
+    )(x)
+    if not self_modulation:
+        return x
+    h = layers.Dense(SELF_MODULATION_HIDDEN, activation="relu", name=f"{name}_hidden")(z)
+    scale = layers.Dense(int(x.shape[-1]), name=f"{name}_scale")(h)
+    shift = layers.Dense(int(x.shape[-1]), name=f"{name}_shift")(h)
+    return Modulate(name=f"{name}_modulate")([x, scale, shift])
 
 
 def _peak_norm(x, on: bool):
@@ -408,6 +430,7 @@ def build_networks(
         "kernel_size": spec.generator_kernel_size,
         "synchronized_bn": synchronized_bn,
         "peak_norm": spec.generator_peak_norm,
+        "self_modulation": spec.generator_self_modulation,
         "writeup_layers": writeup_layers,
     }
     c_args = {
