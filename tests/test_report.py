@@ -94,6 +94,14 @@ def test_evaluate_orders_baselines_and_writes_json(tmp_path):
                                "frames_per_item": 32, "seed": 0, "by": None, "heldout_tracks": [],
                                "holdout_reason": None, "boundary_dropped": 0}  # fmt: skip
     assert fd["generated"] < fd["white_noise_vs_real"] and fd["generated"] < fd["pink_noise_vs_real"]
+    spread = result["clip_spread"]  # the 3 clips against the 3 compared real segments
+    for key in ("between", "within"):
+        generated, real = spread["generated"][key], spread["real_vs_real"][key]
+        assert (
+            generated > 0
+            and real > 0
+            and spread["generated_over_real"][key] == pytest.approx(generated / real, rel=1e-3)
+        )
     # The inversion's ceiling: half B through its own mels and the clips' inversion, near real music, far from noise.
     assert fd["inversion_ceiling"] < min(fd["noise_vs_real"], fd["white_noise_vs_real"], fd["pink_noise_vs_real"])
     rt = result["round_trip"]  # the same round trip: the 3 compared half-B segments (round_trip_segments=4)
@@ -104,10 +112,20 @@ def test_evaluate_orders_baselines_and_writes_json(tmp_path):
 def test_evaluate_with_too_few_heldout_rows_writes_nulls_and_a_reason(tmp_path, n_heldout):
     result = run_evaluate(tmp_path, n_segments=5, n_heldout=n_heldout)
     assert result["status"] == "skipped" and "held-out" in result["reason"]
-    assert all(v is None for v in result["frechet_distance"].values())
+    assert all(v is None for v in result["frechet_distance"].values()) and result["clip_spread"] is None
     assert result["round_trip"]["n_segments"] == n_heldout
     assert (result["round_trip"]["mean"] is None) == (n_heldout == 0)
     json.loads((tmp_path / "eval" / "metrics.json").read_text())  # valid JSON, no NaN
+
+
+def test_clip_spreads_are_generated_over_real_and_need_two_clips():
+    real = np.random.default_rng(1).uniform(-1, 1, (4, 6, 10)).astype(np.float32)
+    same = evaluation.clip_spreads(real, real)
+    assert same["generated_over_real"] == {"between": 1.0, "within": 1.0} and same["generated"] == same["real_vs_real"]
+    steady = np.repeat(real.mean(axis=2, keepdims=True), 10, axis=2)  # each clip holds its mean spectrum throughout
+    held = evaluation.clip_spreads(steady, real)
+    assert held["generated_over_real"]["within"] == 0.0 and held["generated_over_real"]["between"] == pytest.approx(1.0)
+    assert evaluation.clip_spreads(real[:1], real) is None
 
 
 def test_plot_losses_decodes_and_checks_columns(tmp_path):
@@ -182,6 +200,13 @@ def test_render_html_has_a_player_and_image_per_clip():
     assert "clip_&lt;1&gt;.wav" in page and "<1>" not in page.replace("clip_<1>", "")
     assert "n/a" in page  # generator_output missing
     assert "3.5" in page and "0.25" in page and "0.31" in page
+    assert "Clip spread" not in page  # a metrics.json without it (one clip, or written before it)
+    spread = {"generated": {"between": 0.1, "within": 0.3}, "real_vs_real": {"between": 0.2, "within": 0.25},
+              "generated_over_real": {"between": 0.5, "within": 1.2}}  # fmt: skip
+    text = _Page(report.render_html(metrics={**METRICS, "clip_spread": spread}, manifest=MANIFEST,
+                                    clip_links=["a.wav", "b.wav"], clip_images=["a.png", "b.png"],
+                                    losses_image="l.png", grid_image="g.png")).text  # fmt: skip
+    assert "Clip spread" in text and "0.5x" in text and "1.2x" in text and "0.1 generated, 0.2 real" in text
     assert "http" not in page.lower().replace("http-equiv", "")  # nothing from the network
     with pytest.raises(ValueError, match="clip"):
         report.render_html(metrics=METRICS, manifest=MANIFEST, clip_links=["a.wav"], clip_images=["a.png"],
@@ -292,6 +317,7 @@ def headless(chromium: str, tmp_path: Path, *args: str) -> str:
 def test_metrics_json_is_complete_and_sane(finished_workdir):
     metrics = json.loads((finished_workdir / "results" / "eval" / "metrics.json").read_text())
     assert {"status", "reason", "features", "noise", "split", "frechet_distance", "round_trip"} <= set(metrics)
+    assert metrics["clip_spread"] is None  # one clip per compared set (below): clips cannot differ
     # The tiny run (4 tracks, 20 segments, holdout_fraction 0.1): its smallest track (4 segments) is more than 1.5x
     # the target of 2, so two tracks hold out their last segment, one in each half.
     assert metrics["status"] == "ok" and metrics["split"]["items_per_set"] == 1

@@ -17,6 +17,11 @@ be read side by side:
   Its distance above ``real_vs_real`` is the inversion's share of the gap, ``generated`` above it the
   generator's.
 
+``clip_spread`` holds what pooled frames cannot show (:func:`audiowgan.look.distances.clip_spread`): how much
+the generated clips differ from each other in their mean spectrum (``between``) and how much each clip's bands
+move over its length (``within``), beside the same two numbers for the compared real segments and their ratios
+(1 is as real music; clips that each drift through every texture have the frames of clips that each hold one).
+
 With ``perceptual`` (on in the workflow), the same sets are also compared in the embedding space of each
 pretrained network of :data:`audiowgan.look.embedders.EMBEDDERS` (CREPE, a pitch network, today): a Frechet and
 an unbiased kernel distance on its frame embeddings, a second opinion from features the GAN was never
@@ -61,6 +66,10 @@ FD_KEYS = (
 )
 NOISE = "uniform"  # i.i.d. per mel bin on [-1, 1], the scale of every stored mel
 FEATURES = "mel frames in [-1, 1] (one n_mels-dimensional sample per frame), Gaussian fit per set"
+SPREAD_MEASURE = (
+    "between: the std over clips of each clip's mean mel spectrum, averaged over bands; within: each band's std over "
+    "a clip's frames, averaged over bands and clips (mels in [-1, 1])"
+)
 ROUND_TRIP_MEASURE = "spectral convergence ||S - S_hat||_F / ||S||_F of the STFT magnitude (0 is perfect)"
 
 
@@ -205,9 +214,11 @@ def evaluate(
         log.warning("Frechet distances skipped: %s", result["reason"])
     else:
         generated = features.read_clips(clips[:n], meta)  # read once: the mel FD and the perceptual distances
+        generated_mels = features.waves_mels(generated, meta)
         waves = _frechet_distances(
-            result["frechet_distance"], mels, meta, a_rows, compared, generated, generator_mels, seed=seed
+            result["frechet_distance"], mels, meta, a_rows, compared, generated_mels, generator_mels, seed=seed
         )
+        result["clip_spread"] = clip_spreads(generated_mels, np.asarray(mels[compared]))
         waves["inversion_ceiling"] = ceiling
         result["frechet_distance"]["inversion_ceiling"] = _fd(features.waves_mels(ceiling, meta), mels[a_rows])
         log.info("Frechet distances against %d reference segment(s), %d item(s) each: %s", len(a_rows), n,
@@ -235,6 +246,7 @@ def _result(split: dict, *, inversion_method: str, griffin_lim_iters: int) -> di
         "noise": NOISE,
         "split": split,
         "frechet_distance": dict.fromkeys(FD_KEYS),
+        "clip_spread": None,
         "perceptual": None,
         "round_trip": {
             "mean": None,
@@ -248,12 +260,15 @@ def _result(split: dict, *, inversion_method: str, griffin_lim_iters: int) -> di
     }
 
 
-def _frechet_distances(fd: dict, mels, meta: dict, a_rows, b_rows, generated, generator_mels, *, seed: int) -> dict:
+def _frechet_distances(
+    fd: dict, mels, meta: dict, a_rows, b_rows, generated_mels, generator_mels, *, seed: int
+) -> dict:
     """Fill ``fd`` with the mel-frame Frechet distances of each set to reference half A; return the noise waves
-    (white and pink), for the perceptual distances. ``b_rows``: the n rows of half B that are compared."""
+    (white and pink), for the perceptual distances. ``b_rows``: the n rows of half B that are compared;
+    ``generated_mels``: the clips' mels, recomputed from their audio."""
     n = len(b_rows)
     reference = np.asarray(mels[a_rows])
-    fd["generated"] = _fd(features.waves_mels(generated, meta), reference)
+    fd["generated"] = _fd(generated_mels, reference)
     if generator_mels is not None:
         fd["generator_output"] = _fd(np.load(generator_mels)[:n], reference)
     fd["real_vs_real"] = _fd(np.asarray(mels[b_rows]), reference)
@@ -264,6 +279,21 @@ def _frechet_distances(fd: dict, mels, meta: dict, a_rows, b_rows, generated, ge
     for key, waves in noises.items():
         fd[key] = _fd(features.waves_mels(waves, meta), reference)
     return noises
+
+
+def clip_spreads(generated_mels: np.ndarray, real_mels: np.ndarray) -> dict | None:
+    """metrics.json's ``clip_spread``: the two sets' spreads and generated over real (None with fewer than 2 clips,
+    where clips cannot differ)."""
+    if min(len(generated_mels), len(real_mels)) < 2:
+        return None
+    generated, real = metrics.clip_spread(generated_mels), metrics.clip_spread(real_mels)
+    ratio = {k: round(generated[k] / real[k], 4) if real[k] > 0 else None for k in generated}
+    return {
+        "generated": {k: round(v, 6) for k, v in generated.items()},
+        "real_vs_real": {k: round(v, 6) for k, v in real.items()},
+        "generated_over_real": ratio,
+        "measure": SPREAD_MEASURE,
+    }
 
 
 def _round_trip(dataset_dir, segments_root, rows, meta, *, n_iter, method, seed, target_dbfs, log):

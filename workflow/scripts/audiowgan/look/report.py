@@ -89,6 +89,9 @@ def metric_groups(metrics: dict) -> list[dict]:
                 PERCEPTUAL_ROWS,
             )
         )
+    spread = metrics.get("clip_spread")
+    if spread:
+        groups.append(_spread_group(spread))
     rt = metrics.get("round_trip", {})
     value = _fmt(rt.get("mean"))
     if rt.get("std") is not None:
@@ -105,6 +108,25 @@ def metric_groups(metrics: dict) -> list[dict]:
         }
     )
     return groups
+
+
+SPREAD_ROWS = (
+    ("between", "Clips differ", "how much the clips' mean spectra differ from each other"),
+    ("within", "Each clip moves", "how much each band moves over a clip"),
+)
+
+
+def _spread_group(spread: dict) -> dict:
+    """metrics.json's ``clip_spread`` as generated over real (no bars: 1 is the target, not 0)."""
+    rows = []
+    for key, label, what in SPREAD_ROWS:
+        generated, real = spread["generated"][key], spread["real_vs_real"][key]
+        rows.append({"label": label, "value": f"{_fmt(spread['generated_over_real'][key], 3)}x", "bar": None,
+                     "what": f"{what}: {_fmt(generated)} generated, {_fmt(real)} real"})  # fmt: skip
+    return {
+        "title": "Clip spread, generated over real vs real (1 is as real music; mel FD cannot see it)",
+        "rows": rows,
+    }
 
 
 def _embeddings(perceptual: dict | None) -> list[dict]:
