@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "workflow" / "scripts")]
+sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
+
+from train_step import writeup_keys  # noqa: E402  (the reference train_step.py times against)
 
 DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
 CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
@@ -35,7 +37,8 @@ CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 2
 # UpSampling and Conv, Keras's LeakyReLU), False (every other variant) ours, which compute the same: the folded
 # ResizeConv2D/1D and model.LeakyReLU.
 VARIANTS = {
-    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {"writeup_layers": True},
+    # the write-up's networks (until 2026-12-05 this row took the schema's defaults, so the keys added since crept in)
+    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {**writeup_keys(), "writeup_layers": True},
     "defaults: 3x3 G folded (ResizeConv2D) and 5x5 D": {},
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},

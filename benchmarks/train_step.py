@@ -36,6 +36,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
 
+
+def writeup_keys() -> dict:
+    """The write-up's networks as model keys, written out so that a change of defaults cannot move them: its keras-io
+    WGAN-GP blocks (nearest x2 then 3x3 in the generator, 5x5 stride 2 in the critic) at the default widths, and every
+    key added since (band norm, peak norm, clip statistics, minibatch std, self-modulation) off."""
+    from audiowgan.core.settings import ModelSpec
+
+    return {"kind": "conv2d", "upsample": "resize", "generator_kernel_size": 3, "critic_kernel_size": 5,
+            "critic_band_norm": False, **ModelSpec.ADDED_OFF}  # fmt: skip
+
+
 OURS = {"float32": (False, False), "mixed": (True, False), "xla": (False, True), "mixed+xla": (True, True)}
 
 
@@ -93,12 +104,9 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     mp = ModelSpec.from_mapping()  # ours: the schema's defaults
-    # The reference: the write-up's networks, written out so a change of defaults cannot move it (its keras-io
-    # WGAN-GP blocks: nearest x2 then 3x3 in the generator, 5x5 stride 2 in the critic, the default widths).
-    # Its generator has the keras-io layers themselves (UpSampling2D, Conv2D), not our folded ResizeConv2D.
-    # The keys added since (peak norm, clip statistics, minibatch std) off, whatever their defaults.
-    writeup = ModelSpec.from_mapping(kind="conv2d", upsample="resize", generator_kernel_size=3, critic_kernel_size=5,
-                                     critic_band_norm=False, **ModelSpec.ADDED_OFF)  # fmt: skip
+    # The reference: the write-up's networks (writeup_keys). Its generator has the keras-io layers themselves
+    # (UpSampling2D, Conv2D), not our folded ResizeConv2D.
+    writeup = ModelSpec.from_mapping(**writeup_keys())
     tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch)
     real = np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32)
     real_t = tf.constant(real)
