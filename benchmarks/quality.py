@@ -44,6 +44,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,9 @@ BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
 # (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
-# 2026-12-05; False: the raw generator's, as before) and "lr_decay" (True: the learning rate falls linearly to 0
-# over the CPU budget).
+# 2026-12-05; False: the raw generator's, as before), "lr_decay" (True: the learning rate falls linearly to 0
+# over the CPU budget) and "n_mels" (default MEL's 64: the mel bands the model is trained on and renders from; every
+# set is still compared in MEL's bands, from its audio).
 REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
 TRAINING = "training segments (a perfect copy of the training set)"
@@ -168,6 +170,12 @@ CONFIGS = {
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
+    "today's defaults at 128 mel bands": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 
@@ -175,24 +183,34 @@ class BudgetSpent(Exception):
     """Raised by :class:`Budget` once the training has used its CPU seconds."""
 
 
-def prepare(out: Path, corpus: str, minutes: float, holdout: float, hop: float | None, by: str = "auto") -> Path:
-    """Segments, mels and the packed dataset of the corpus subset at segment hop ``hop``, held out ``by``
-    (``evaluate.holdout_by``); reused when there."""
+def prepare(
+    out: Path,
+    corpus: str,
+    minutes: float,
+    holdout: float,
+    hop: float | None,
+    by: str = "auto",
+    n_mels: int = MEL.n_mels,
+) -> Path:
+    """Segments, mels and the packed dataset of the corpus subset at segment hop ``hop`` and ``n_mels`` bands, held
+    out ``by`` (``evaluate.holdout_by``); reused when there. Other band counts share the segments (and so the split)."""
     from real_corpus import audio_files
 
     tag = "side-by-side" if hop is None else f"hop-{hop:g}"
+    bands = "" if n_mels == MEL.n_mels else f"-mels{n_mels}"
     overlap = 0.0 if hop is None else 1.0 - hop / AUDIO.segment_seconds
-    ds = out / tag / ("dataset" if by == "auto" else f"dataset-{by}")
+    ds = out / tag / (("dataset" if by == "auto" else f"dataset-{by}") + bands)
     if (ds / "meta.json").exists():
         return ds
     mel_dirs = {}
+    spec = MelSpec.from_mapping(**{**MEL.to_dict(), "n_mels": n_mels})
     for path in audio_files(max_minutes=minutes, corpus=corpus):
         track = path.stem.replace(".", "_")
-        seg, mel = out / tag / "segments" / track, out / tag / "mel" / track
+        seg, mel = out / tag / "segments" / track, out / tag / f"mel{bands}" / track
         audio.segment_track(
             path, {"status": "ok", "reason": ""}, seg, **{**AUDIO.to_dict(), "segment_overlap": overlap}
         )
-        features.mel_directory(seg, mel, spec=MEL, threads=2)
+        features.mel_directory(seg, mel, spec=spec, threads=2)
         mel_dirs[track] = mel
     meta = dataset.pack(mel_dirs, ds, holdout_fraction=holdout, holdout_by=by)
     print(f"dataset {tag}: {meta['n_segments']} segments of {AUDIO.segment_seconds} s from {meta['tracks']} tracks; "
@@ -285,40 +303,63 @@ def main() -> None:
 
         devices.configure_threads(args.threads)
     base = prepare(out, args.corpus, args.minutes, args.holdout, None, args.holdout_by)
-    mels, meta = dataset.open_dataset(base)
-    print(f"held out: {meta['holdout']['reason']}", flush=True)
-    a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
-    n = min(args.clips, len(b_rows))
-    b_rows = evaluation.compared_rows(b_rows, n, seed=0)
     segments = out / "side-by-side" / "segments"
-    reference_waves = evaluation.segment_waves(base, segments, a_rows)
-    reference_mels = np.asarray(mels[a_rows])
+    held = HeldOut.open(base, segments, args.clips)
+    n = held.n
+    print(f"held out: {held.meta['holdout']['reason']}", flush=True)
     sets: dict[str, np.ndarray] = {
-        REAL: evaluation.segment_waves(base, segments, b_rows),
+        REAL: held.real_waves,
         "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
-        PINK: evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0),
-        CEILING: inversion_ceiling(np.asarray(mels[b_rows])),
+        PINK: held.pink_waves,
+        CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
         TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
     runs = {}
     for i, name in config_names(args.configs):
         config = CONFIGS[name]
-        ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by)
+        ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by,
+                     config.get("n_mels", MEL.n_mels))  # fmt: skip
         run = out / run_name(i, args.holdout_by, args.seed)
         config = {**config, "train": {"seed": args.seed, **config["train"]}}
         snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60)
         clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
-        generation.generate(model_dir=snap, dataset_meta=base / "meta.json", clips=clips, manifest=snap / "manifest.csv",
+        generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
                             seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
-        sets[name] = features.read_clips(clips, meta)
+        sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
               flush=True)  # fmt: skip
-    table = distances(sets, reference_waves, reference_mels, meta, args.embedders.split(","))
-    report(table, runs, args, len(a_rows), n)
+    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, args.embedders.split(","))
+    report(table, runs, args, len(held.a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
     path = out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json"
     path.write_text(json.dumps(merge_earlier(path, record), indent=2))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The held-out segments of a prepared dataset as every set is compared with them: half A (the reference, its
+    waves and mels) and ``n`` drawn rows of half B (real vs real), all seeded 0; pink noise of as many clips."""
+
+    mels: np.ndarray
+    meta: dict
+    n: int
+    a_rows: np.ndarray
+    b_rows: np.ndarray
+    reference_waves: np.ndarray
+    reference_mels: np.ndarray
+    real_waves: np.ndarray
+    pink_waves: np.ndarray
+
+    @classmethod
+    def open(cls, base: Path, segments: Path, clips: int) -> HeldOut:
+        mels, meta = dataset.open_dataset(base)
+        a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
+        n = min(clips, len(b_rows))
+        b_rows = evaluation.compared_rows(b_rows, n, seed=0)
+        return cls(mels, meta, n, a_rows, b_rows, evaluation.segment_waves(base, segments, a_rows),
+                   np.asarray(mels[a_rows]), evaluation.segment_waves(base, segments, b_rows),
+                   evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0))  # fmt: skip
 
 
 # What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
@@ -365,9 +406,9 @@ def training_sample(ds: Path, n: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
 
 
-def inversion_ceiling(real_mels: np.ndarray) -> np.ndarray:
+def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32) -> np.ndarray:
     """Real held-out mels through the same inversion and loudness as the clips: the best a perfect generator scores."""
-    waves = generation.Inverter(AUDIO, MEL, griffin_lim_iters=32, method="fast", workers=2)(real_mels)
+    waves = generation.Inverter(AUDIO, MEL, griffin_lim_iters=griffin_lim_iters, method="fast", workers=2)(real_mels)
     return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
 
 
