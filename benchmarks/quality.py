@@ -176,6 +176,12 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
+    "today's defaults at 96 mel bands": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {},
+        "hop": 1.0,
+        "n_mels": 96,
+    },  # fmt: skip
 }
 
 
