@@ -120,8 +120,12 @@ def _spread_group(spread: dict) -> dict:
     """metrics.json's ``clip_spread`` as generated over real (no bars: 1 is the target, not 0)."""
     rows = []
     for key, label, what in SPREAD_ROWS:
-        generated, real = spread["generated"][key], spread["real_vs_real"][key]
-        rows.append({"label": label, "value": f"{_fmt(spread['generated_over_real'][key], 3)}x", "bar": None,
+        generated, real, ratio = (
+            spread["generated"][key],
+            spread["real_vs_real"][key],
+            spread["generated_over_real"][key],
+        )
+        rows.append({"label": label, "value": _fmt(ratio, 3) + ("x" if ratio is not None else ""), "bar": None,
                      "what": f"{what}: {_fmt(generated)} generated, {_fmt(real)} real"})  # fmt: skip
     return {
         "title": "Clip spread, generated over real vs real (1 is as real music; mel FD cannot see it)",
