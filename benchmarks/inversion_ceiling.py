@@ -23,7 +23,6 @@ sys.path[:0] = [str(ROOT / "workflow" / "scripts"), str(ROOT / "benchmarks")]
 
 import quality  # noqa: E402  (the benchmarks are scripts, not a package)
 
-from audiowgan.core.settings import MelSpec  # noqa: E402
 from audiowgan.dsp import audio  # noqa: E402
 from audiowgan.dsp import mel as features  # noqa: E402
 from audiowgan.render import generate as generation  # noqa: E402
@@ -39,11 +38,14 @@ def rendered(snapshot: Path, meta: Path, iters: int, n: int) -> np.ndarray:
 
 
 def ceiling_at_bands(real_waves: np.ndarray, meta: dict, n_mels: int) -> np.ndarray:
-    """Real audio through ``n_mels`` bands (the benchmark's other mel settings) and 32 iterations, at -20 dBFS."""
+    """Real audio through ``n_mels`` bands (the benchmark's other mel settings) and the ceiling's inversion."""
     mels = features.waves_mels(real_waves, {**meta, "n_mels": n_mels})
-    spec = MelSpec.from_mapping(**{**quality.MEL.to_dict(), "n_mels": n_mels})
-    waves = generation.Inverter(quality.AUDIO, spec, griffin_lim_iters=32, method="fast", workers=1)(mels)
-    return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
+    return quality.inversion_ceiling(mels, mel=quality.mel_at(n_mels))
+
+
+def snapshot_set(config: int, seed: int, iters: int) -> str:
+    """The table's name for configuration ``config``'s clips of ``seed`` rendered at ``iters`` iterations."""
+    return f"config {config} seed {seed}, {iters} iterations"
 
 
 def main() -> None:
@@ -70,7 +72,7 @@ def main() -> None:
         sets[f"ceiling, {k} iterations"] = quality.inversion_ceiling(np.asarray(held.mels[held.b_rows]), k)
         for s in seeds:
             snapshot = out / quality.run_name(args.config, "end-blocks", s) / "snapshot"
-            sets[f"config {args.config} seed {s}, {k} iterations"] = rendered(snapshot, base / "meta.json", k, held.n)
+            sets[snapshot_set(args.config, s, k)] = rendered(snapshot, base / "meta.json", k, held.n)
     table = quality.distances(sets, held.reference_waves, held.reference_mels, held.meta, EMBEDDERS)
     real = table[quality.REAL]["mel_fd"]
     print("| set | mel FD x real | " + " | ".join(f"{e} gap closed" for e in EMBEDDERS) + " |\n|---|---|---|---|")
@@ -78,9 +80,9 @@ def main() -> None:
         gaps = " | ".join(f"{100 * quality.gap_closed(table, name, e):.0f}%" for e in EMBEDDERS)
         print(f"| {name} | {table[name]['mel_fd'] / real:.2f} | {gaps} |")
     for k in iters if seeds else []:
-        rows = [table[f"config {args.config} seed {s}, {k} iterations"] for s in seeds]
-        gaps = [np.mean([quality.gap_closed(table, f"config {args.config} seed {s}, {k} iterations", e) for s in seeds])
-                for e in EMBEDDERS]  # fmt: skip
+        names = [snapshot_set(args.config, s, k) for s in seeds]
+        rows = [table[name] for name in names]
+        gaps = [np.mean([quality.gap_closed(table, name, e) for name in names]) for e in EMBEDDERS]
         print(f"mean of seeds, {k} iterations: mel FD {np.mean([r['mel_fd'] for r in rows]) / real:.2f}x real, "
               + ", ".join(f"{e} {100 * g:.0f}%" for e, g in zip(EMBEDDERS, gaps)))  # fmt: skip
 

@@ -209,7 +209,7 @@ def prepare(
     if (ds / "meta.json").exists():
         return ds
     mel_dirs = {}
-    spec = MelSpec.from_mapping(**{**MEL.to_dict(), "n_mels": n_mels})
+    spec = mel_at(n_mels)
     for path in audio_files(max_minutes=minutes, corpus=corpus):
         track = path.stem.replace(".", "_")
         seg, mel = out / tag / "segments" / track, out / tag / f"mel{bands}" / track
@@ -412,9 +412,15 @@ def training_sample(ds: Path, n: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
 
 
-def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32) -> np.ndarray:
-    """Real held-out mels through the same inversion and loudness as the clips: the best a perfect generator scores."""
-    waves = generation.Inverter(AUDIO, MEL, griffin_lim_iters=griffin_lim_iters, method="fast", workers=2)(real_mels)
+def mel_at(n_mels: int) -> MelSpec:
+    """``MEL`` with ``n_mels`` bands: the mels of a configuration that sets them (its "n_mels")."""
+    return MelSpec.from_mapping(**{**MEL.to_dict(), "n_mels": n_mels})
+
+
+def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32, mel: MelSpec = MEL) -> np.ndarray:
+    """Real held-out mels (of ``mel``'s settings) through the same inversion and loudness as the clips: the best a
+    perfect generator scores."""
+    waves = generation.Inverter(AUDIO, mel, griffin_lim_iters=griffin_lim_iters, method="fast", workers=2)(real_mels)
     return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
 
 
