@@ -81,6 +81,7 @@ def test_both_experiments_make_clips_and_are_on_the_comparison_page(exp_workdir)
                                          "pink noise"]  # fmt: skip
     assert table["set"].tolist()[4:] == ["base", "seed1", "wide"]
     assert table["mel_fd"].notna().all() and (table["steps"].iloc[4:] > 0).all()
+    assert table[["clips_differ", "clip_moves"]].iloc[4:].gt(0).all().all()  # each run's clip spreads over real
     page = (res / "experiments" / "comparison.html").read_text()
     for name in ("seed1", "wide"):
         assert f'id="run-{name}"' in page and f'src="{name}/generated/clip_000.wav"' in page
