@@ -12,6 +12,10 @@ moving-average generator renders ``--clips`` clips (Griffin-Lim, as ``generate``
 compared with half A of the held-out segments (the segments themselves, never overlapping ones):
 
 - ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``);
+- ``mel FD x training``: the same distance to training segments instead (all of them but the training-copy
+  row's), over the training-copy row's: how close a set comes to the music the model was
+  trained on, which a held-out split whose tracks differ from the training ones cannot show (with end blocks
+  held out, the ends of tracks: fades and codas);
 - ``CREPE FD`` and ``CREPE KD``: Frechet and unbiased kernel distance of CREPE-tiny frame
   embeddings (``perceptual``), with the same reference;
 - ``clips differ`` and ``each clip moves``: how much the set's clips differ from each other in their
@@ -320,6 +324,7 @@ def main() -> None:
         CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
         TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
     }
+    training_mels = np.asarray(held.mels[training_reference(base, training_sample(base, n))])
     runs = {}
     for i, name in config_names(args.configs):
         config = CONFIGS[name]
@@ -335,7 +340,8 @@ def main() -> None:
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
               flush=True)  # fmt: skip
-    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, args.embedders.split(","))
+    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, args.embedders.split(","),
+                      training_mels)  # fmt: skip
     report(table, runs, args, len(held.a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
     path = out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json"
@@ -412,6 +418,13 @@ def training_sample(ds: Path, n: int) -> np.ndarray:
     return np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
 
 
+def training_reference(ds: Path, copied: np.ndarray) -> np.ndarray:
+    """Every training row outside ``copied`` (the training-copy row's): the reference of the mel FD against training
+    music, which the copy row is then compared with like any set. All of them, not a draw: with a few tracks, which
+    segments a draw of a few hundred holds moves the distances by more than the configurations differ."""
+    return np.setdiff1d(dataset.split_rows(ds, "train"), copied)
+
+
 def mel_at(n_mels: int) -> MelSpec:
     """``MEL`` with ``n_mels`` bands: the mels of a configuration that sets them (its "n_mels")."""
     return MelSpec.from_mapping(**{**MEL.to_dict(), "n_mels": n_mels})
@@ -424,13 +437,17 @@ def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32, mel: M
     return np.stack([audio.normalise_loudness(w, target_dbfs=-20) for w in waves])
 
 
-def distances(sets, reference_waves, reference_mels, meta, embedders=("crepe",)) -> dict[str, dict[str, float]]:
+def distances(
+    sets, reference_waves, reference_mels, meta, embedders=("crepe",), training_mels=None
+) -> dict[str, dict[str, float]]:
     """{set: {mel_fd, <embedder>_fd, <embedder>_kd..., spread_between, spread_within}} against the reference (half A
-    of the held-out segments); the spreads (``metrics.clip_spread``) are the set's own."""
+    of the held-out segments), and ``mel_fd_training`` against ``training_mels`` where given (mels of training
+    segments); the spreads (``metrics.clip_spread``) are the set's own."""
     perceptual = evaluation.perceptual_distances(
         reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=list(embedders)
     )
     ref_stats = metrics.mel_frame_stats(reference_mels)
+    training_stats = None if training_mels is None else metrics.mel_frame_stats(training_mels)
     table = {}
     for name, waves in sets.items():
         mels = features.waves_mels(waves, meta)
@@ -439,7 +456,15 @@ def distances(sets, reference_waves, reference_mels, meta, embedders=("crepe",))
             **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
             **{f"spread_{k}": v for k, v in metrics.clip_spread(mels).items()},
         }
+        if training_stats is not None:
+            table[name]["mel_fd_training"] = metrics.frechet_distance(metrics.mel_frame_stats(mels), training_stats)
     return table
+
+
+def x_training(table: dict, name: str) -> float:
+    """Set ``name``'s mel FD to training segments over the training-copy row's (1 = as close as other training
+    segments; the training music's own floor, as real-vs-real is the held-out music's)."""
+    return table[name]["mel_fd_training"] / table[TRAINING]["mel_fd_training"]
 
 
 def gap_closed(table: dict, name: str, embedder: str) -> float:
@@ -459,12 +484,14 @@ def report(table, runs, args, n_reference: int, n: int) -> None:
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
           f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
     heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + list(SPREADS.values())
+    heads.append("mel FD x training")
     print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")
     for name, d in table.items():
         cells = []
         for e in embedders:
             cells += [f"{d[f'{e}_fd']:.3f}", f"{d[f'{e}_kd']:.4f}", f"{100 * gap_closed(table, name, e):.0f}%"]
         cells += [f"{d[k] / real[k]:.2f}" if k in d and k in real else "" for k in SPREADS]
+        cells.append(f"{x_training(table, name):.2f}" if "mel_fd_training" in d else "")
         steps = runs.get(name, {}).get("steps", "")
         print(
             f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"

@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from quality import REAL, SPREADS, config_names, gap_closed
+from quality import REAL, SPREADS, config_names, gap_closed, x_training
 
 
 def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
@@ -37,8 +37,11 @@ def load_runs(folder: Path, holdout_by: str) -> dict[int, dict]:
 
 def scores(table: dict, name: str, embedders: list[str]) -> dict[str, float]:
     """One set's mel FD over real-vs-real's, each embedder's kernel-distance gap closed (0 = pink noise, 1 = real),
-    and, where the record has them, its clip spreads over real-vs-real's."""
+    and, where the record has them, its mel FD to training segments over the training copy's and its clip spreads
+    over real-vs-real's."""
     out = {"mel FD x real": table[name]["mel_fd"] / table[REAL]["mel_fd"]}
+    if "mel_fd_training" in table[name]:
+        out["mel FD x training"] = x_training(table, name)
     out |= {f"{e} gap closed": gap_closed(table, name, e) for e in embedders}
     return out | {
         m: table[name][k] / table[REAL][k] for k, m in SPREADS.items() if k in table[name] and k in table[REAL]
@@ -97,7 +100,7 @@ def main() -> None:
         for m in metrics:
             values = np.array([table[n][s][m] for s in seeds])
             base = np.array([table[names[0]][s][m] for s in seeds])
-            fmt = (lambda v: f"{v:.2f}") if m.endswith("x real") else (lambda v: f"{100 * v:.0f}%")
+            fmt = (lambda v: f"{v:.2f}") if " x " in m else (lambda v: f"{100 * v:.0f}%")
             wins = "" if n == names[0] else f" / {int(better(m, values, base).sum())} of {len(seeds)}"
             cells.append(f"{' '.join(fmt(v) for v in values)} / {fmt(values.mean())} "
                          f"[{fmt(values.min())} to {fmt(values.max())}]{wins}")  # fmt: skip

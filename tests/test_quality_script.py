@@ -68,3 +68,20 @@ def test_seed_scores_hold_the_clip_spreads_where_a_record_has_them_and_a_spread_
     assert list(better("clips differ x real", np.array([0.8, 1.3, 0.5]), np.array([0.7, 1.2, 1.5]))) == [1, 0, 0]
     assert list(better("mel FD x real", np.array([1.1]), np.array([1.2]))) == [1]
     assert list(better("crepe gap closed", np.array([0.5]), np.array([0.6]))) == [0]
+
+
+def test_the_training_reference_is_every_training_row_but_the_copied_ones(monkeypatch):
+    monkeypatch.setattr(quality.dataset, "split_rows", lambda ds, split: np.arange(40) if split == "train" else None)
+    copied = quality.training_sample(Path("ds"), 8)
+    ref = quality.training_reference(Path("ds"), copied)
+    assert list(ref) == sorted(set(range(40)) - set(copied)) and len(ref) == 32  # every other training row
+
+
+def test_seed_scores_put_the_mel_fd_to_training_music_over_the_training_copys_and_lower_wins():
+    table = {quality.REAL: {"mel_fd": 1.0, "crepe_kd": 0.0}, quality.PINK: {"mel_fd": 10.0, "crepe_kd": 1.0},
+             quality.TRAINING: {"mel_fd": 3.0, "crepe_kd": 0.0, "mel_fd_training": 0.5},
+             "new": {"mel_fd": 2.0, "crepe_kd": 0.5, "mel_fd_training": 0.75}}  # fmt: skip
+    assert quality_seeds.scores(table, "new", ["crepe"]) == pytest.approx(
+        {"mel FD x real": 2.0, "mel FD x training": 1.5, "crepe gap closed": 0.5}
+    )
+    assert list(quality_seeds.better("mel FD x training", np.array([1.4, 1.6]), np.array([1.5, 1.5]))) == [1, 0]
