@@ -186,6 +186,17 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 96,
     },  # fmt: skip
+    "today's defaults in bfloat16 (train.mixed_precision, as the demo trains)": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {"mixed_precision": True},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults at 128 mel bands in bfloat16": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "train": {"mixed_precision": True},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 
