@@ -81,7 +81,16 @@ def test_both_experiments_make_clips_and_are_on_the_comparison_page(exp_workdir)
                                          "pink noise"]  # fmt: skip
     assert table["set"].tolist()[4:] == ["base", "seed1", "wide"]
     assert table["mel_fd"].notna().all() and (table["steps"].iloc[4:] > 0).all()
-    assert table[["clips_differ", "clip_moves"]].iloc[4:].gt(0).all().all()  # each run's clip spreads over real
+    rows = table.set_index("set")
+    for run, folder in (
+        ("base", res),
+        ("seed1", res / "experiments" / "seed1"),
+        ("wide", res / "experiments" / "wide"),
+    ):
+        spread = json.loads((folder / "eval" / "metrics.json").read_text())["clip_spread"]  # null: < 2 compared clips
+        ratios = spread["generated_over_real"] if spread else {"between": float("nan"), "within": float("nan")}
+        got = [rows.loc[run, "clips_differ"], rows.loc[run, "clip_moves"]]
+        assert got == pytest.approx([ratios["between"], ratios["within"]], nan_ok=True)
     page = (res / "experiments" / "comparison.html").read_text()
     for name in ("seed1", "wide"):
         assert f'id="run-{name}"' in page and f'src="{name}/generated/clip_000.wav"' in page
