@@ -328,14 +328,15 @@ def main() -> None:
     held = HeldOut.open(base, segments, args.clips)
     n = held.n
     print(f"held out: {held.meta['holdout']['reason']}", flush=True)
+    copied = training_sample(base, n)
     sets: dict[str, np.ndarray] = {
         REAL: held.real_waves,
         "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
         PINK: held.pink_waves,
         CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
-        TRAINING: evaluation.segment_waves(base, segments, training_sample(base, n)),
+        TRAINING: evaluation.segment_waves(base, segments, copied),
     }
-    training_mels = np.asarray(held.mels[training_reference(base, training_sample(base, n))])
+    training_mels = np.asarray(held.mels[training_reference(base, copied)])
     runs = {}
     for i, name in config_names(args.configs):
         config = CONFIGS[name]
@@ -462,13 +463,14 @@ def distances(
     table = {}
     for name, waves in sets.items():
         mels = features.waves_mels(waves, meta)
+        frames = metrics.mel_frame_stats(mels)
         table[name] = {
-            "mel_fd": metrics.frechet_distance(metrics.mel_frame_stats(mels), ref_stats),
+            "mel_fd": metrics.frechet_distance(frames, ref_stats),
             **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
             **{f"spread_{k}": v for k, v in metrics.clip_spread(mels).items()},
         }
         if training_stats is not None:
-            table[name]["mel_fd_training"] = metrics.frechet_distance(metrics.mel_frame_stats(mels), training_stats)
+            table[name]["mel_fd_training"] = metrics.frechet_distance(frames, training_stats)
     return table
 
 
