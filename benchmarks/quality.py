@@ -197,6 +197,17 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
+    "today's defaults in bfloat16, every convolution reads its band position": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "band_position": True},
+        "train": {"mixed_precision": True},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults at 128 mel bands in bfloat16, every convolution reads its band position": {
+        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "band_position": True},
+        "train": {"mixed_precision": True},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 

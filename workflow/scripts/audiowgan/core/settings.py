@@ -287,6 +287,7 @@ class ModelSpec(Spec):
     critic_clip_stats: bool
     generator_peak_norm: bool
     generator_self_modulation: bool
+    band_position: bool
     # Keys added on 2026-12-05 and their off values: what a model.json or a checkpoint written before them had.
     # Off, they are left out of checkpoint fingerprints (nn.state.fingerprint), so those checkpoints still resume.
     ADDED_OFF: ClassVar[dict[str, Any]] = {
@@ -294,6 +295,7 @@ class ModelSpec(Spec):
         "critic_clip_stats": False,
         "generator_peak_norm": False,
         "generator_self_modulation": False,
+        "band_position": False,
     }
 
     @classmethod

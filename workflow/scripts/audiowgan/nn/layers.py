@@ -28,6 +28,27 @@ class PeakNorm(layers.Layer):
         return x - keras.ops.max(x, axis=tuple(range(1, len(x.shape))), keepdims=True) + 1.0
 
 
+class BandPosition(layers.Layer):
+    """(B, rows, frames, C) -> (B, rows, frames, C + 1): one channel more, each row's position from -1 (the
+    lowest band) to 1 (the highest), the same in every frame: row r of h holds 2 (r + 0.5) / h - 1.
+
+    A convolution is the same at every row, so it cannot tell a bass line from a melody an octave up, nor
+    its own output's lowest band from one in the middle but by the zero padding at the edge. Given this
+    channel it can (CoordConv, Liu et al. 2018; the frequency-aware CNNs of Koutini et al. 2019, which add it
+    to spectrogram classifiers). It has no weights: the convolution that reads it gets one input channel more.
+    """
+
+    def call(self, x):
+        shape = tf.shape(x)
+        h = tf.cast(shape[1], tf.float32)
+        rows = 2.0 * (tf.range(h) + 0.5) / h - 1.0  # float32, then cast: bfloat16 would merge rows of 256 bands
+        fill = tf.broadcast_to(tf.reshape(tf.cast(rows, x.dtype), (1, -1, 1, 1)), tf.concat([shape[:-1], [1]], 0))
+        return tf.concat([x, fill], -1)
+
+    def compute_output_shape(self, shape):
+        return (*shape[:-1], shape[-1] + 1)
+
+
 class LeakyReLU(layers.LeakyReLU):
     """Keras's LeakyReLU computed as ``max(x, slope * x)``: the same function for a slope below 1. The critics'.
 

@@ -41,7 +41,7 @@ from keras import layers
 
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.layers import BandNorm, ClipStats, LeakyReLU, MinibatchStd, Modulate, PadConstant, PeakNorm
+from audiowgan.nn.layers import BandNorm, BandPosition, ClipStats, LeakyReLU, MinibatchStd, Modulate, PadConstant, PeakNorm
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -143,6 +143,7 @@ def build_generator(
     synchronized_bn: bool = False,
     peak_norm: bool = False,
     self_modulation: bool = False,
+    band_position: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Noise (B, noise_dim) -> mel (B, n_mels, frames, 1) in [-1, 1] (tanh; with ``peak_norm``, then
@@ -165,6 +166,7 @@ def build_generator(
     ``synchronized_bn``: BatchNorm over the global batch under a multi-replica strategy, so the
     moving statistics that are saved are the same on every replica (the variables are the same).
     ``self_modulation``: every BatchNorm's scale and offset are functions of the noise (:func:`_norm`).
+    ``band_position``: every convolution also reads each row's band position (:class:`BandPosition`).
     """
     _check(channels=channels, shape=output_shape, kernel_size=kernel_size, what="generator")
     if int(noise_dim) < 1:
@@ -182,6 +184,7 @@ def build_generator(
     x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation)  # per channel, like every block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
+        x = _band_position(x, band_position, f"up{i}_position")
         if upsample == "resize" and not writeup_layers:
             x = ResizeConv2D(int(c), kernel_size, use_bias=False, name=f"up{i}")(x)  # nearest x2, then the conv
         elif upsample == "resize":
@@ -192,6 +195,7 @@ def build_generator(
         x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
+    x = _band_position(x, band_position, "to_mel_position")
     x = layers.Conv2D(1, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping2D(((0, h0 * s - n_mels), (0, w0 * s - frames)), dtype="float32", name="crop")(x)
     return keras.Model(z, _peak_norm(x, peak_norm), name="generator")
@@ -231,6 +235,7 @@ def build_critic(
     band_norm: bool = False,
     minibatch_std: int = 0,
     clip_stats: bool = False,
+    band_position: bool = False,
     writeup_layers: bool = False,
 ) -> keras.Model:
     """Mel (B, n_mels, frames, 1) -> score (B, 1), linear: no sigmoid and no batch norm (WGAN-GP).
@@ -239,6 +244,7 @@ def build_critic(
     per band, :class:`BandNorm`), then one Conv2D(stride 2) + LeakyReLU block per width, Flatten and Dense(1);
     ``minibatch_std`` > 0: :class:`MinibatchStd` over groups of that many examples before the last block.
     ``clip_stats``: the score also sees each band's mean and spread over the clip (:class:`ClipStats`).
+    ``band_position``: every convolution also reads each row's band position (:class:`BandPosition`).
     ``writeup_layers``: Keras's own LeakyReLU layers (the same function, slower; see :class:`LeakyReLU`).
     """
     _check(channels=channels, shape=input_shape, kernel_size=kernel_size, what="critic")
@@ -248,6 +254,7 @@ def build_critic(
     x = _critic_input(x_in, (-n_mels % f, -frames % f), band_norm)
     for i, c in enumerate(channels):
         x = _minibatch_std(x, minibatch_std) if i == len(channels) - 1 else x
+        x = _band_position(x, band_position, f"down{i}_position")
         x = layers.Conv2D(int(c), kernel_size, strides=2, padding="same", name=f"down{i}")(x)
         x = (layers.LeakyReLU if writeup_layers else LeakyReLU)(LEAKY_SLOPE)(x)
     return keras.Model(x_in, _score(x, x_in, clip_stats), name="critic")
@@ -349,6 +356,10 @@ def build_critic_1d(
     return keras.Model(x_in, _score(x, x_in, clip_stats), name="critic")
 
 
+def _band_position(x, on: bool, name: str):
+    return BandPosition(name=name)(x) if on else x
+
+
 def _minibatch_std(x, group_size: int):
     return MinibatchStd(group_size, name="minibatch_std")(x) if group_size else x
 
@@ -443,8 +454,11 @@ def build_networks(
         "writeup_layers": writeup_layers,
     }
     if spec.kind == "conv1d":
+        if spec.band_position:
+            raise ValueError("model.band_position is for model.kind conv2d: conv1d networks see each band as its own channel")
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
-    return build_generator(**g_args, upsample=spec.upsample), build_critic(**c_args)
+    position = {"band_position": spec.band_position}
+    return build_generator(**g_args, **position, upsample=spec.upsample), build_critic(**c_args, **position)
 
 
 def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:
