@@ -467,6 +467,40 @@ def test_self_modulated_generator_takes_every_batchnorms_scale_and_offset_from_t
         assert np.abs(grads[f"{n.name}_hidden/kernel"].numpy()).sum() > 0
 
 
+def test_band_position_is_one_channel_more_each_rows_position_from_minus_one_to_one_in_every_frame():
+    x = np.random.default_rng(10).uniform(-1, 1, (2, 4, 3, 2)).astype(np.float32)
+    out = M.BandPosition()(x).numpy()
+    assert out.shape == (2, 4, 3, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[..., :2], x)
+    np.testing.assert_allclose(
+        out[..., 2], np.broadcast_to(np.array([-0.75, -0.25, 0.25, 0.75])[None, :, None], (2, 4, 3))
+    )
+    wide = M.BandPosition()(tf.zeros((1, 256, 1, 1), tf.bfloat16)).numpy()[0, :, 0, 1]
+    assert len(set(wide.tolist())) == 256  # 256 bands stay 256 positions in bfloat16
+
+
+def test_band_position_networks_give_every_convolution_the_rows_position():
+    from audiowgan.core.settings import ModelSpec
+
+    args = {"generator_channels": [16, 8, 4], "critic_channels": [4, 8], "noise_dim": 6}
+    plain_g, plain_c = M.build_networks(ModelSpec.from_mapping(**args), (12, 10))
+    g, c = M.build_networks(ModelSpec.from_mapping(**args, band_position=True), (12, 10))
+    convs = {"g": [8, 4, 1], "c": [4, 8]}  # each convolution's output channels: one input channel more each
+    assert g.count_params() - plain_g.count_params() == sum(3 * 3 * n for n in convs["g"])
+    assert c.count_params() - plain_c.count_params() == sum(5 * 5 * n for n in convs["c"])
+    assert sum(isinstance(layer, M.BandPosition) for layer in g.layers) == 3
+    assert sum(isinstance(layer, M.BandPosition) for layer in c.layers) == 2
+    z = tf.random.stateless_normal((3, 6), seed=(0, 5))
+    mels = g(z, training=True)
+    assert mels.shape == (3, 12, 10, 1) and mels.numpy().max() <= 1.0 and mels.numpy().min() >= -1.0
+    first = c.get_layer("down0")
+    with tf.GradientTape() as tape:
+        score = tf.reduce_sum(c(mels))
+    assert np.abs(tape.gradient(score, first.kernel).numpy()[:, :, 1, :]).sum() > 0  # the position reaches the score
+    with pytest.raises(ValueError, match="band_position is for model.kind conv2d"):
+        M.build_networks(ModelSpec.from_mapping(**args, kind="conv1d", band_position=True), (12, 10))
+
+
 def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_them():
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn.state import fingerprint
@@ -476,14 +510,14 @@ def test_new_model_keys_are_off_in_a_model_json_and_a_checkpoint_written_before_
     old = ModelSpec.from_meta({"noise_dim": 4, "generator_channels": [8, 4], "critic_channels": [4], "kernel_size": 5})
     assert old.critic_minibatch_std == 0 and old.generator_peak_norm is False
     assert old.critic_clip_stats is False and ModelSpec.from_mapping().critic_clip_stats is True
-    assert old.generator_self_modulation is False
+    assert old.generator_self_modulation is False and old.band_position is False
     # The defaults' checkpoint fingerprint as computed before the keys existed (on bb3cf1b): a checkpoint of those
     # settings is still resumed; one of the tanh output and the plain critic is not resumed into today's defaults.
     before = "353016c46e4793fbb2e2b2af33aed5d17e7e65b95e4f56cc829398583c2a8c2b"
     plain = ModelSpec.from_mapping(generator_peak_norm=False, critic_clip_stats=False)
     assert fingerprint(plain, TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") == before
     changes = ({"generator_peak_norm": True}, {"critic_clip_stats": True}, {"critic_minibatch_std": 4},
-               {"generator_self_modulation": True})  # fmt: skip
+               {"generator_self_modulation": True}, {"band_position": True})  # fmt: skip
     for changed in changes:
         spec = ModelSpec.from_mapping(**(plain.to_dict() | changed))
         assert fingerprint(spec, TrainSpec.from_mapping(), {"n_mels": 64}, b"row\n") != before

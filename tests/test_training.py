@@ -465,6 +465,17 @@ def test_generator_self_modulation_trains_and_resumes_exactly(dataset, tmp_path)
     assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
 
 
+def test_band_position_trains_resumes_exactly_and_renders_from_its_model_json(dataset, tmp_path):
+    model = {**MODEL, "band_position": True}
+    train_straight_and_resumed(dataset, tmp_path, model)
+    assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["band_position"] is True
+    g, _ = M.load_generator(tmp_path / "a" / "model")
+    assert "to_mel_position" in {layer.name for layer in g.layers}
+    mels = g(np.random.default_rng(0).standard_normal((3, MODEL["noise_dim"])).astype(np.float32)).numpy()
+    assert np.isfinite(mels).all() and mels.min() >= -1.0 and mels.max() <= 1.0
+    assert np.isfinite(pd.read_csv(tmp_path / "a" / "model" / "losses.csv")[LOSSES].to_numpy()).all()
+
+
 def test_generator_peak_norm_trains_resumes_exactly_and_renders_mels_peaking_at_one(dataset, tmp_path):
     model = {**MODEL, "generator_peak_norm": True}
     train_straight_and_resumed(dataset, tmp_path, model)

@@ -41,7 +41,16 @@ from keras import layers
 
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.layers import BandNorm, BandPosition, ClipStats, LeakyReLU, MinibatchStd, Modulate, PadConstant, PeakNorm
+from audiowgan.nn.layers import (
+    BandNorm,
+    BandPosition,
+    ClipStats,
+    LeakyReLU,
+    MinibatchStd,
+    Modulate,
+    PadConstant,
+    PeakNorm,
+)
 
 GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
@@ -455,7 +464,9 @@ def build_networks(
     }
     if spec.kind == "conv1d":
         if spec.band_position:
-            raise ValueError("model.band_position is for model.kind conv2d: conv1d networks see each band as its own channel")
+            raise ValueError(
+                "model.band_position is for model.kind conv2d: conv1d networks see each band as its own channel"
+            )
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
     position = {"band_position": spec.band_position}
     return build_generator(**g_args, **position, upsample=spec.upsample), build_critic(**c_args, **position)
