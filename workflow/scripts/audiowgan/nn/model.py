@@ -464,9 +464,7 @@ def build_networks(
     }
     if spec.kind == "conv1d":
         if spec.band_position:
-            raise ValueError(
-                "model.band_position is for model.kind conv2d: conv1d networks see each band as its own channel"
-            )
+            raise ValueError("model.band_position is for model.kind conv2d: conv1d networks see each band as a channel")
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
     position = {"band_position": spec.band_position}
     return build_generator(**g_args, **position, upsample=spec.upsample), build_critic(**c_args, **position)
