@@ -79,6 +79,8 @@ MODEL = {
     "generator_self_modulation": False,
 }
 BATCH = 16
+# What today's defaults change in MODEL (since 2026-12-05): configs named "today's defaults" start from it
+TODAY = {"generator_peak_norm": True, "critic_clip_stats": True}
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
@@ -160,50 +162,50 @@ CONFIGS = {
         "hop": 1.0,
     },  # fmt: skip
     "peak at 0 dB, critic sees each band's mean and spread over the clip (today's defaults)": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "model": TODAY,
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults, generator twice as wide [256, 128, 64, 32]": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "generator_channels": [256, 128, 64, 32]},
+        "model": {**TODAY, "generator_channels": [256, 128, 64, 32]},
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults, generator self-modulation (BatchNorm scale and offset from the noise)": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "generator_self_modulation": True},
+        "model": {**TODAY, "generator_self_modulation": True},
         "train": {},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults at 128 mel bands": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "model": TODAY,
         "train": {},
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
     "today's defaults at 96 mel bands": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "model": TODAY,
         "train": {},
         "hop": 1.0,
         "n_mels": 96,
     },  # fmt: skip
     "today's defaults in bfloat16 (train.mixed_precision, as the demo trains)": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "model": TODAY,
         "train": {"mixed_precision": True},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults at 128 mel bands in bfloat16": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True},
+        "model": TODAY,
         "train": {"mixed_precision": True},
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
     "today's defaults in bfloat16, every convolution reads its band position": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "band_position": True},
+        "model": {**TODAY, "band_position": True},
         "train": {"mixed_precision": True},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults at 128 mel bands in bfloat16, every convolution reads its band position": {
-        "model": {"generator_peak_norm": True, "critic_clip_stats": True, "band_position": True},
+        "model": {**TODAY, "band_position": True},
         "train": {"mixed_precision": True},
         "hop": 1.0,
         "n_mels": 128,

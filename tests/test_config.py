@@ -74,6 +74,16 @@ def test_bad_values_name_key_and_value(section, key, value, message):
         check(with_(section, key, value), SCHEMA)
 
 
+def test_band_position_with_conv1d_is_refused_before_any_job():
+    # Caught here, the error comes before download and packing run, not when training builds the networks.
+    cfg = with_("model", "kind", "conv1d")
+    cfg["model"]["band_position"] = True
+    with pytest.raises(ConfigError, match="'model.band_position' = True is for model.kind conv2d"):
+        check(cfg, SCHEMA)
+    cfg["model"]["band_position"] = False
+    assert check(cfg, SCHEMA)["model"]["kind"] == "conv1d"
+
+
 def test_unknown_keys_are_refused():
     cfg = with_("mel", "hop_lenght", 256)
     with pytest.raises(ConfigError, match="unknown config key 'mel.hop_lenght'"):

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from audiowgan.core import experiments
-from audiowgan.core.settings import AudioSpec, ConfigError, coerce, fill_defaults, validate
+from audiowgan.core.settings import AudioSpec, ConfigError, ModelSpec, coerce, fill_defaults, validate
 
 
 def check(config: dict, schema: dict) -> dict:
@@ -53,6 +53,7 @@ def _cross_checks(config: dict) -> None:
             f"{int(seg_samples)} samples is shorter than mel.n_fft = {mel['n_fft']}"
         )
     AudioSpec.from_mapping(config["audio"])  # its own rules: a hop of at most one segment, at least one sample
+    ModelSpec.from_mapping(config["model"])  # its own rule: the band position is for conv2d
 
 
 # ------------------------------------------------------------------------------------ parameter checks

@@ -298,6 +298,17 @@ class ModelSpec(Spec):
         "band_position": False,
     }
 
+    def __post_init__(self) -> None:
+        """The rule the schema cannot state: the band position is for 2-D networks (conv1d's bands are channels).
+
+        Here, every path meets it: the config check before any job runs, and a library call that builds networks.
+        """
+        if self.kind == "conv1d" and self.band_position:
+            raise ConfigError(
+                "config key 'model.band_position' = True is for model.kind conv2d: "
+                "conv1d networks see each band as a channel"
+            )
+
     @classmethod
     def from_meta(cls, meta: Mapping[str, Any]) -> Self:
         """As :meth:`Spec.from_meta`; a model.json written before the two kernel sizes were separate has one

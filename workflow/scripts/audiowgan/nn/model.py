@@ -462,9 +462,7 @@ def build_networks(
         "clip_stats": spec.critic_clip_stats,
         "writeup_layers": writeup_layers,
     }
-    if spec.kind == "conv1d":
-        if spec.band_position:
-            raise ValueError("model.band_position is for model.kind conv2d: conv1d networks see each band as a channel")
+    if spec.kind == "conv1d":  # ModelSpec refuses band_position with conv1d
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
     position = {"band_position": spec.band_position}
     return build_generator(**g_args, **position, upsample=spec.upsample), build_critic(**c_args, **position)
