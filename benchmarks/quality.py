@@ -7,8 +7,11 @@ generate); Snakemake is left out so that the whole budget goes to training. Each
 ``--configs`` (see ``CONFIGS``: the settings before this round of changes, today's defaults, and
 one-change-at-a-time variants) trains for the same budget of ``--budget`` CPU minutes of this
 process (``time.process_time``, all threads: on an idle 2-core machine about half as many wall
-minutes; counting CPU time keeps the budgets equal when other work shares the machine), then its
-moving-average generator renders ``--clips`` clips (Griffin-Lim, as ``generate``). Every set is
+minutes), or of ``--steps`` steps, then its moving-average generator renders ``--clips`` clips
+(Griffin-Lim, as ``generate``). CPU minutes compare configurations whose steps cost differently, but
+only among runs that shared the machine alike: a CPU minute buys fewer steps on a crowded machine
+(with ``--threads 1``, 1.75x fewer with 15 runs on 2 cores than with 2). Steps give the same training
+however loaded the machine is, so a run can be repeated exactly. Every set is
 compared with half A of the held-out segments (the segments themselves, never overlapping ones):
 
 - ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``);
@@ -214,7 +217,7 @@ CONFIGS = {
 
 
 class BudgetSpent(Exception):
-    """Raised by :class:`Budget` once the training has used its CPU seconds."""
+    """Raised by ``Budget`` once the training has used its CPU seconds or made its steps."""
 
 
 def prepare(
@@ -253,47 +256,62 @@ def prepare(
     return ds
 
 
-def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float) -> tuple[Path, dict]:
-    """Train one configuration until it has used ``cpu_seconds``; return the snapshot folder and its figures."""
+def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, steps: int = 0) -> tuple[Path, dict]:
+    """Train one configuration until it has used ``cpu_seconds`` (or made ``steps`` steps, when given); return the
+    snapshot folder and its figures."""
     from audiowgan.nn import train as T
     from audiowgan.nn.callbacks import average_statistics
     from audiowgan.nn.loop import Callback
 
     snap = run / "snapshot"
+    budget = {"steps": steps} if steps else {"cpu_minutes": cpu_seconds / 60}
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
-        record = json.loads((snap / "model.json").read_text())
-        if config.get("standing_statistics", True) and not record.get("standing_statistics"):
-            standing_snapshot(snap, record, int(config["train"]["seed"]))  # saved before 2026-12-05
-        return snap, {"steps": record["steps"], "wall_s": float("nan")}
+        return reused_snapshot(snap, config, budget)
 
     class Budget(Callback):
         def on_train_begin(self, loop):
             self.t0 = time.process_time()
 
+        def spent(self, loop) -> float:
+            """How much of the budget is gone, 0 to 1."""
+            return loop.step / steps if steps else (time.process_time() - self.t0) / cpu_seconds
+
         def on_step_end(self, loop, row):
             if config.get("lr_decay"):  # linear to 0 over the budget (the time-budget form of a decay over the steps)
-                left = max(0.0, 1.0 - (time.process_time() - self.t0) / cpu_seconds)
+                left = max(0.0, 1.0 - self.spent(loop))
                 loop.state.g_opt.learning_rate = loop.state.d_opt.learning_rate = loop.tp.learning_rate * left
-            if time.process_time() - self.t0 >= cpu_seconds:
+            if self.spent(loop) >= 1.0:
                 snap.mkdir(parents=True, exist_ok=True)
                 standing = config.get("standing_statistics", True)
                 if standing:
                     average_statistics(loop)  # as train does when it ends
                 loop.state.extra["generator_ema"].save_weights(snap / "generator_ema.weights.h5")
                 (snap / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
-                                                             "steps": loop.step, "standing_statistics": standing}))  # fmt: skip
-                self.steps, self.wall = loop.step, loop.elapsed()
+                                                             "steps": loop.step, "standing_statistics": standing,
+                                                             "budget": budget}))  # fmt: skip
+                self.steps, self.wall, self.cpu = loop.step, loop.elapsed(), time.process_time() - self.t0
                 raise BudgetSpent
 
     tp = TrainSpec.from_mapping(**{"epochs": 10**4, "batch_size": BATCH, "checkpoint_every": 10**6, "tensorboard": False,
                                    **config["train"]})  # fmt: skip
-    budget = Budget()
+    callback = Budget()
     try:
         T.train(dataset_dir=ds, model_dir=run / "model", checkpoint_dir=run / "ckpt",
-                model_params={**MODEL, **config["model"]}, train_params=tp, callbacks=[budget])  # fmt: skip
+                model_params={**MODEL, **config["model"]}, train_params=tp, callbacks=[callback])  # fmt: skip
     except BudgetSpent:
         pass
-    return snap, {"steps": budget.steps, "wall_s": round(budget.wall, 1)}
+    return snap, {"steps": callback.steps, "wall_s": round(callback.wall, 1), "cpu_s": round(callback.cpu, 1)}
+
+
+def reused_snapshot(snap: Path, config: dict, budget: dict) -> tuple[Path, dict]:
+    """The snapshot an earlier call trained in this folder, when it had the same budget (one saved before the budget
+    was recorded is taken as it is); another budget's is refused, never evaluated under this one's name."""
+    record = json.loads((snap / "model.json").read_text())
+    if record.get("budget", budget) != budget:
+        raise SystemExit(f"{snap} was trained with budget {record['budget']}, not {budget}: give another --out")
+    if config.get("standing_statistics", True) and not record.get("standing_statistics"):
+        standing_snapshot(snap, record, int(config["train"]["seed"]))  # saved before 2026-12-05
+    return snap, {"steps": record["steps"], "wall_s": float("nan")}
 
 
 def standing_snapshot(snap: Path, record: dict, seed: int) -> None:
@@ -314,6 +332,8 @@ def main() -> None:
     ap.add_argument("--corpus", default="wesnoth", help="wesnoth (orchestral) or nexuiz (electronic)")
     ap.add_argument("--minutes", type=float, default=24.0, help="minutes of the corpus (a stable subset)")
     ap.add_argument("--budget", type=float, default=10.0, help="CPU minutes of training per configuration")
+    ap.add_argument("--steps", type=int, default=0, help="steps of training per configuration instead of --budget "
+                    "(0: --budget): the same training however loaded the machine is, which CPU minutes are not")  # fmt: skip
     ap.add_argument("--holdout", type=float, default=0.2, help="share of segments held out, by whole tracks")
     ap.add_argument("--clips", type=int, default=48, help="clips per compared set (at most half the held-out)")
     ap.add_argument(
@@ -357,14 +377,14 @@ def main() -> None:
                      config.get("n_mels", MEL.n_mels))  # fmt: skip
         run = out / run_name(i, args.holdout_by, args.seed)
         config = {**config, "train": {"seed": args.seed, **config["train"]}}
-        snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60)
+        snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60, args.steps)
         clips = [snap / "clips" / clip_file(k) for k in range(n)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
                             seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
         sets[name] = features.read_clips(clips, held.meta)
-        print(f"{name}: {runs[name]['steps']} steps in {args.budget:g} CPU min ({runs[name]['wall_s']:.0f} s wall)",
-              flush=True)  # fmt: skip
+        print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
+              f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
     table = distances(sets, held.reference_waves, held.reference_mels, held.meta, args.embedders.split(","),
                       training_mels)  # fmt: skip
     report(table, runs, args, len(held.a_rows), n)
@@ -400,7 +420,9 @@ class HeldOut:
 
 
 # What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
-SAME_SETUP = ("corpus", "minutes", "budget", "holdout", "clips", "holdout_by", "embedders", "seed")
+# What an argument added since was, in effect, in calls made before it
+UNSET = {"steps": 0}
+SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "holdout_by", "embedders", "seed")
 
 
 def merge_earlier(path: Path, record: dict) -> dict:
@@ -410,7 +432,7 @@ def merge_earlier(path: Path, record: dict) -> dict:
     if not path.exists():
         return record
     earlier = json.loads(path.read_text())
-    if any(earlier["args"].get(k) != record["args"][k] for k in SAME_SETUP):
+    if any(earlier["args"].get(k, UNSET.get(k)) != record["args"][k] for k in SAME_SETUP):
         print(f"{path.name} held another setup's rows: replaced", flush=True)
         return record
     kept = [name for name in earlier["runs"] if name in CONFIGS and name not in record["runs"]]
@@ -504,11 +526,15 @@ def gap_closed(table: dict, name: str, embedder: str) -> float:
 SPREADS = {"spread_between": "clips differ x real", "spread_within": "each clip moves x real"}
 
 
+def budget_words(args) -> str:
+    return f"{args.steps} steps" if args.steps else f"{args.budget:g} CPU minutes"
+
+
 def report(table, runs, args, n_reference: int, n: int) -> None:
     real = table[REAL]
     embedders = args.embedders.split(",")
     print(f"\n{args.corpus}, {args.minutes:g} minutes; reference: {n_reference} held-out segments (half A); {n} clips "
-          f"of {AUDIO.segment_seconds} s per set; {args.budget:g} CPU minutes of training per configuration\n")  # fmt: skip
+          f"of {AUDIO.segment_seconds} s per set; {budget_words(args)} of training per configuration\n")  # fmt: skip
     heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + list(SPREADS.values())
     heads.append("mel FD x training")
     print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")

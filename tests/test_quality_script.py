@@ -14,7 +14,7 @@ import quality_seeds  # noqa: E402
 
 NAMES = list(quality.CONFIGS)
 ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
-        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1}  # fmt: skip
+        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1, "steps": 0}  # fmt: skip
 
 
 def call(configs, **args):
@@ -27,6 +27,7 @@ def test_a_later_call_adds_its_rows_to_those_of_an_earlier_one(tmp_path):
     earlier = call([2, 17])
     earlier["runs"]["a configuration renamed since"] = {"steps": 0}
     earlier["table"]["a configuration renamed since"] = {"mel_fd": 9.0}
+    del earlier["args"]["steps"]  # written before --steps: a CPU budget
     path.write_text(json.dumps(earlier))
     merged = quality.merge_earlier(path, call([17, 18], threads=2))  # threads only spread the CPU time
     assert list(merged["runs"]) == [NAMES[2], NAMES[17], NAMES[18]]
@@ -34,7 +35,7 @@ def test_a_later_call_adds_its_rows_to_those_of_an_earlier_one(tmp_path):
     assert merged["args"]["threads"] == 2
 
 
-@pytest.mark.parametrize("change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"budget": 10.0}])
+@pytest.mark.parametrize("change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"budget": 10.0}, {"steps": 800}])
 def test_rows_of_another_setup_are_replaced_not_mixed(tmp_path, change):
     path = tmp_path / "quality-end-blocks-seed1.json"
     path.write_text(json.dumps(call([2])))
@@ -85,3 +86,16 @@ def test_seed_scores_put_the_mel_fd_to_training_music_over_the_training_copys_an
         {"mel FD x real": 2.0, "mel FD x training": 1.5, "crepe gap closed": 0.5}
     )
     assert list(quality_seeds.better("mel FD x training", np.array([1.4, 1.6]), np.array([1.5, 1.5]))) == [1, 0]
+
+
+def test_a_step_budget_trains_that_many_steps_and_a_snapshot_of_another_budget_is_refused(tmp_path, monkeypatch):
+    from test_training import make_dataset
+
+    monkeypatch.setattr(quality, "BATCH", 4)
+    ds = make_dataset(tmp_path / "dataset", n=8)
+    config = {"model": {"generator_channels": [8, 4], "critic_channels": [4, 8]}, "train": {"seed": 0}, "hop": None}
+    snap, run = quality.train_for_budget(ds, tmp_path / "run", config, cpu_seconds=60.0, steps=3)
+    assert run["steps"] == 3 and json.loads((snap / "model.json").read_text())["budget"] == {"steps": 3}
+    assert quality.train_for_budget(ds, tmp_path / "run", config, cpu_seconds=60.0, steps=3)[1]["steps"] == 3
+    with pytest.raises(SystemExit, match="trained with budget {'steps': 3}, not {'steps': 5}"):
+        quality.train_for_budget(ds, tmp_path / "run", config, cpu_seconds=60.0, steps=5)
