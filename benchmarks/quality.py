@@ -216,6 +216,9 @@ CONFIGS = {
 }
 
 
+DRAWS = 200  # draws of --clips clips per set that its mel FD is the mean of
+
+
 class BudgetSpent(Exception):
     """Raised by ``Budget`` once the training has used its CPU seconds or made its steps."""
 
@@ -336,6 +339,9 @@ def main() -> None:
                     "(0: --budget): the same training however loaded the machine is, which CPU minutes are not")  # fmt: skip
     ap.add_argument("--holdout", type=float, default=0.2, help="share of segments held out, by whole tracks")
     ap.add_argument("--clips", type=int, default=48, help="clips per compared set (at most half the held-out)")
+    ap.add_argument("--pool", type=int, default=256, help="clips each set's mel FD is averaged over: the mean FD of "
+                    f"{DRAWS} draws of --clips of them (one draw of 32 moves it 4-5x on the electronic corpus); 0: one "
+                    "set of --clips, as before 2026-12-06")  # fmt: skip
     ap.add_argument(
         "--configs",
         default="0,22",
@@ -358,13 +364,13 @@ def main() -> None:
         devices.configure_threads(args.threads)
     base = prepare(out, args.corpus, args.minutes, args.holdout, None, args.holdout_by)
     segments = out / "side-by-side" / "segments"
-    held = HeldOut.open(base, segments, args.clips)
-    n = held.n
+    held = HeldOut.open(base, segments, args.clips, args.pool)
+    n, pool = held.n, max(args.pool, held.n)
     print(f"held out: {held.meta['holdout']['reason']}", flush=True)
-    copied = training_sample(base, n)
+    copied = training_sample(base, n, pool)
     sets: dict[str, np.ndarray] = {
         REAL: held.real_waves,
-        "white noise": evaluation.noise_waves("white", n=n, length=AUDIO.segment_samples, seed=0),
+        "white noise": evaluation.noise_waves("white", n=pool, length=AUDIO.segment_samples, seed=0),
         PINK: held.pink_waves,
         CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
         TRAINING: evaluation.segment_waves(base, segments, copied),
@@ -378,14 +384,14 @@ def main() -> None:
         run = out / run_name(i, args.holdout_by, args.seed)
         config = {**config, "train": {"seed": args.seed, **config["train"]}}
         snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60, args.steps)
-        clips = [snap / "clips" / clip_file(k) for k in range(n)]
+        clips = [snap / "clips" / clip_file(k) for k in range(pool)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
                             seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
-    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, args.embedders.split(","),
+    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, n, args.embedders.split(","),
                       training_mels)  # fmt: skip
     report(table, runs, args, len(held.a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
@@ -396,7 +402,8 @@ def main() -> None:
 @dataclass(frozen=True)
 class HeldOut:
     """The held-out segments of a prepared dataset as every set is compared with them: half A (the reference, its
-    waves and mels) and ``n`` drawn rows of half B (real vs real), all seeded 0; pink noise of as many clips."""
+    waves and mels) and half B (real vs real): ``n`` rows of it drawn, all seeded 0, then the rest of it, the pool its
+    mel FD is drawn from; pink noise of a pool of clips."""
 
     mels: np.ndarray
     meta: dict
@@ -409,20 +416,21 @@ class HeldOut:
     pink_waves: np.ndarray
 
     @classmethod
-    def open(cls, base: Path, segments: Path, clips: int) -> HeldOut:
+    def open(cls, base: Path, segments: Path, clips: int, pool: int = 0) -> HeldOut:
         mels, meta = dataset.open_dataset(base)
-        a_rows, b_rows = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
-        n = min(clips, len(b_rows))
-        b_rows = evaluation.compared_rows(b_rows, n, seed=0)
+        a_rows, b_half = evaluation.split_halves(dataset.split_rows(base, "heldout"), 0)
+        n = min(clips, len(b_half))
+        drawn = evaluation.compared_rows(b_half, n, seed=0)
+        b_rows = np.concatenate([drawn, np.setdiff1d(b_half, drawn)]) if pool else drawn
         return cls(mels, meta, n, a_rows, b_rows, evaluation.segment_waves(base, segments, a_rows),
                    np.asarray(mels[a_rows]), evaluation.segment_waves(base, segments, b_rows),
-                   evaluation.noise_waves("pink", n=n, length=AUDIO.segment_samples, seed=0))  # fmt: skip
+                   evaluation.noise_waves("pink", n=max(n, pool), length=AUDIO.segment_samples, seed=0))  # fmt: skip
 
 
 # What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
 # What an argument added since was, in effect, in calls made before it
-UNSET = {"steps": 0}
-SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "holdout_by", "embedders", "seed")
+UNSET = {"steps": 0, "pool": 0}
+SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "pool", "holdout_by", "embedders", "seed")
 
 
 def merge_earlier(path: Path, record: dict) -> dict:
@@ -459,10 +467,14 @@ def run_name(index: int, holdout_by: str, seed: int) -> str:
     return f"config-{index}" + ("" if holdout_by == "auto" else f"-{holdout_by}") + seed_tag(seed)
 
 
-def training_sample(ds: Path, n: int) -> np.ndarray:
-    """``n`` training rows drawn with seed 0 (sorted): a model that copied its training set perfectly."""
+def training_sample(ds: Path, n: int, pool: int = 0) -> np.ndarray:
+    """``n`` training rows drawn with seed 0 (sorted), then, up to ``pool`` rows, more drawn with seed 1: a model
+    that copied its training set perfectly."""
     rows = dataset.split_rows(ds, "train")
-    return np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
+    first = np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
+    rest = np.setdiff1d(rows, first)
+    more = np.random.default_rng(1).choice(rest, size=min(max(pool - len(first), 0), len(rest)), replace=False)
+    return np.concatenate([first, np.sort(more)])
 
 
 def training_reference(ds: Path, copied: np.ndarray) -> np.ndarray:
@@ -485,28 +497,49 @@ def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32, mel: M
 
 
 def distances(
-    sets, reference_waves, reference_mels, meta, embedders=("crepe",), training_mels=None
+    sets, reference_waves, reference_mels, meta, n, embedders=("crepe",), training_mels=None
 ) -> dict[str, dict[str, float]]:
-    """{set: {mel_fd, <embedder>_fd, <embedder>_kd..., spread_between, spread_within}} against the reference (half A
-    of the held-out segments), and ``mel_fd_training`` against ``training_mels`` where given (mels of training
-    segments); the spreads (``metrics.clip_spread``) are the set's own."""
+    """{set: {mel_fd, mel_fd_p10, mel_fd_p90, <embedder>_fd, <embedder>_kd..., spread_between, spread_within}}
+    against the reference (half A of the held-out segments), and ``mel_fd_training`` against ``training_mels`` where
+    given (mels of training segments). Each set's first ``n`` clips are embedded and give its spreads
+    (``metrics.clip_spread``); its mel FDs are means over draws of ``n`` of all of them (:func:`fd_of_draws`)."""
     perceptual = evaluation.perceptual_distances(
-        reference_waves, sets, sample_rate=AUDIO.sample_rate, seed=0, names=list(embedders)
-    )
-    ref_stats = metrics.mel_frame_stats(reference_mels)
-    training_stats = None if training_mels is None else metrics.mel_frame_stats(training_mels)
+        reference_waves, {name: waves[:n] for name, waves in sets.items()}, sample_rate=AUDIO.sample_rate, seed=0,
+        names=list(embedders),
+    )  # fmt: skip
     table = {}
     for name, waves in sets.items():
         mels = features.waves_mels(waves, meta)
-        frames = metrics.mel_frame_stats(mels)
+        mean, p10, p90 = fd_of_draws(mels, reference_mels, n)
         table[name] = {
-            "mel_fd": metrics.frechet_distance(frames, ref_stats),
+            "mel_fd": mean,
+            "mel_fd_p10": p10,
+            "mel_fd_p90": p90,
             **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
-            **{f"spread_{k}": v for k, v in metrics.clip_spread(mels).items()},
+            **{f"spread_{k}": v for k, v in metrics.clip_spread(mels[:n]).items()},
         }
-        if training_stats is not None:
-            table[name]["mel_fd_training"] = metrics.frechet_distance(frames, training_stats)
+        if training_mels is not None:
+            table[name]["mel_fd_training"] = fd_of_draws(mels, training_mels, n)[0]
     return table
+
+
+def fd_of_draws(mels: np.ndarray, reference_mels: np.ndarray, n: int, draws: int = DRAWS) -> tuple[float, ...]:
+    """The mean, 10th and 90th percentile of the mel FD to ``reference_mels`` of ``draws`` sets of ``n`` of ``mels``
+    (seeded 0), or the FD of ``mels`` itself when it holds ``n``. One set's FD depends on which clips it holds: on
+    the electronic corpus a draw of 32 real segments moves it 4-5x, more than configurations differ; the mean over
+    draws from a pool does not, and keeps the bias of ``n`` clips that every row shares."""
+    ref = metrics.mel_frame_stats(reference_mels)
+    ref_mean, ref_cov = ref.mean(axis=0), np.cov(ref, rowvar=False)
+    if len(mels) <= n:
+        fd = metrics.frechet_distance(metrics.mel_frame_stats(mels), ref)
+        return fd, fd, fd
+    rng = np.random.default_rng(0)
+    fds = []
+    for _ in range(draws):
+        frames = metrics.mel_frame_stats(mels[rng.choice(len(mels), n, replace=False)])
+        fds.append(metrics.gaussian_frechet_distance(frames.mean(axis=0), np.cov(frames, rowvar=False), ref_mean,
+                                                     ref_cov))  # fmt: skip
+    return float(np.mean(fds)), float(np.percentile(fds, 10)), float(np.percentile(fds, 90))
 
 
 def x_training(table: dict, name: str) -> float:
@@ -526,6 +559,11 @@ def gap_closed(table: dict, name: str, embedder: str) -> float:
 SPREADS = {"spread_between": "clips differ x real", "spread_within": "each clip moves x real"}
 
 
+def spread(row: dict) -> str:
+    """A row's mel FD over draws, 10th to 90th percentile ('' in a row of a call made before the draws)."""
+    return f"{row['mel_fd_p10']:.3f}-{row['mel_fd_p90']:.3f}" if "mel_fd_p10" in row else ""
+
+
 def budget_words(args) -> str:
     return f"{args.steps} steps" if args.steps else f"{args.budget:g} CPU minutes"
 
@@ -537,7 +575,8 @@ def report(table, runs, args, n_reference: int, n: int) -> None:
           f"of {AUDIO.segment_seconds} s per set; {budget_words(args)} of training per configuration\n")  # fmt: skip
     heads = [f"{e} {x}" for e in embedders for x in ("FD", "KD", "KD gap closed")] + list(SPREADS.values())
     heads.append("mel FD x training")
-    print("| set | steps | mel FD | x real | " + " | ".join(heads) + " |\n" + "|---" * (4 + len(heads)) + "|")
+    print("| set | steps | mel FD | x real | draws p10-p90 | " + " | ".join(heads) + " |\n" + "|---" * (5 + len(heads))
+          + "|")  # fmt: skip
     for name, d in table.items():
         cells = []
         for e in embedders:
@@ -546,7 +585,9 @@ def report(table, runs, args, n_reference: int, n: int) -> None:
         cells.append(f"{x_training(table, name):.2f}" if "mel_fd_training" in d else "")
         steps = runs.get(name, {}).get("steps", "")
         print(
-            f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | " + " | ".join(cells) + " |"
+            f"| {name} | {steps} | {d['mel_fd']:.3f} | {d['mel_fd'] / real['mel_fd']:.2f} | {spread(d)} | "
+            + " | ".join(cells)
+            + " |"
         )
 
 

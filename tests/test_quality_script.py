@@ -14,7 +14,7 @@ import quality_seeds  # noqa: E402
 
 NAMES = list(quality.CONFIGS)
 ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
-        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1, "steps": 0}  # fmt: skip
+        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1, "steps": 0, "pool": 256}  # fmt: skip
 
 
 def call(configs, **args):
@@ -35,7 +35,9 @@ def test_a_later_call_adds_its_rows_to_those_of_an_earlier_one(tmp_path):
     assert merged["args"]["threads"] == 2
 
 
-@pytest.mark.parametrize("change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"budget": 10.0}, {"steps": 800}])
+@pytest.mark.parametrize(
+    "change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"budget": 10.0}, {"steps": 800}, {"pool": 0}]
+)
 def test_rows_of_another_setup_are_replaced_not_mixed(tmp_path, change):
     path = tmp_path / "quality-end-blocks-seed1.json"
     path.write_text(json.dumps(call([2])))
@@ -99,3 +101,26 @@ def test_a_step_budget_trains_that_many_steps_and_a_snapshot_of_another_budget_i
     assert quality.train_for_budget(ds, tmp_path / "run", config, cpu_seconds=60.0, steps=3)[1]["steps"] == 3
     with pytest.raises(SystemExit, match="trained with budget {'steps': 3}, not {'steps': 5}"):
         quality.train_for_budget(ds, tmp_path / "run", config, cpu_seconds=60.0, steps=5)
+
+
+def test_the_mel_fd_of_a_pool_is_the_mean_over_draws_and_of_a_set_of_n_its_own():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 1.0, (20, 4, 6))
+    pool = np.concatenate([rng.normal(0.0, 1.0, (30, 4, 6)), rng.normal(3.0, 1.0, (10, 4, 6))])  # a quarter louder
+    plain = quality.metrics.frechet_distance(
+        quality.metrics.mel_frame_stats(pool[:8]), quality.metrics.mel_frame_stats(reference)
+    )
+    assert quality.fd_of_draws(pool[:8], reference, 8) == pytest.approx((plain, plain, plain))
+    mean, p10, p90 = quality.fd_of_draws(pool, reference, 8)
+    assert quality.fd_of_draws(pool, reference, 8) == (mean, p10, p90)  # seeded
+    assert p10 < mean < p90  # which 8 a draw holds moves it: the quiet ones alone, or several loud ones
+    whole = quality.metrics.frechet_distance(
+        quality.metrics.mel_frame_stats(pool), quality.metrics.mel_frame_stats(reference)
+    )
+    assert mean > whole  # a set of 8 keeps the upward bias of few frames that every row shares
+
+
+def test_the_training_copy_pool_starts_with_the_rows_of_a_set_of_n_and_never_repeats_one(monkeypatch):
+    monkeypatch.setattr(quality.dataset, "split_rows", lambda ds, split: np.arange(100))
+    pool = quality.training_sample(Path("ds"), 8, 40)
+    assert list(pool[:8]) == list(quality.training_sample(Path("ds"), 8)) and len(set(pool)) == 40
