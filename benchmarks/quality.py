@@ -14,7 +14,8 @@ only among runs that shared the machine alike: a CPU minute buys fewer steps on 
 however loaded the machine is, so a run can be repeated exactly. Every set is
 compared with half A of the held-out segments (the segments themselves, never overlapping ones):
 
-- ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``);
+- ``mel FD``: Frechet distance of mel frames (the workflow's ``frechet_distance.generated``), the mean over
+  draws of ``--clips`` of the set's ``--pool`` clips, with the draws' 10th to 90th percentile;
 - ``mel FD x training``: the same distance to training segments instead (all of them but the training-copy
   row's), over the training-copy row's: how close a set comes to the music the model was
   trained on, which a held-out split whose tracks differ from the training ones cannot show (with end blocks
