@@ -10,7 +10,7 @@ process (``time.process_time``, all threads: on an idle 2-core machine about hal
 minutes), or of ``--steps`` steps, then its moving-average generator renders ``--clips`` clips
 (Griffin-Lim, as ``generate``). CPU minutes compare configurations whose steps cost differently, but
 only among runs that shared the machine alike: a CPU minute buys fewer steps on a crowded machine
-(with ``--threads 1``, 1.75x fewer with 15 runs on 2 cores than with 2). Steps give the same training
+(with ``--threads 1``, 1.76x fewer with 15 runs on 2 cores than with 2). Steps give the same training
 however loaded the machine is, so a run can be repeated exactly. Every set is
 compared with half A of the held-out segments (the segments themselves, never overlapping ones):
 
@@ -350,7 +350,8 @@ def main() -> None:
     )
     ap.add_argument("--holdout-by", default="auto", choices=["auto", "end-blocks"], help="evaluate.holdout_by")
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0: its default); 1 keeps CPU-time budgets "
-                    "fair when other work loads the machine (idle threads of a pool spin, and that counts)")  # fmt: skip
+                    "fairer when other work loads the machine (idle threads of a pool spin, and that counts), though "
+                    "not equal: see --steps")  # fmt: skip
     ap.add_argument(
         "--embedders", default="crepe", help="comma-separated, from audiowgan.look.embedders (crepe, musicnn)"
     )
@@ -366,7 +367,7 @@ def main() -> None:
     base = prepare(out, args.corpus, args.minutes, args.holdout, None, args.holdout_by)
     segments = out / "side-by-side" / "segments"
     held = HeldOut.open(base, segments, args.clips, args.pool)
-    n, pool = held.n, max(args.pool, held.n)
+    n, pool = held.n, held.pool
     print(f"held out: {held.meta['holdout']['reason']}", flush=True)
     copied = training_sample(base, n, pool)
     sets: dict[str, np.ndarray] = {
@@ -409,6 +410,7 @@ class HeldOut:
     mels: np.ndarray
     meta: dict
     n: int
+    pool: int
     a_rows: np.ndarray
     b_rows: np.ndarray
     reference_waves: np.ndarray
@@ -423,14 +425,15 @@ class HeldOut:
         n = min(clips, len(b_half))
         drawn = evaluation.compared_rows(b_half, n, seed=0)
         b_rows = np.concatenate([drawn, np.setdiff1d(b_half, drawn)]) if pool else drawn
-        return cls(mels, meta, n, a_rows, b_rows, evaluation.segment_waves(base, segments, a_rows),
+        pool = max(n, pool)
+        return cls(mels, meta, n, pool, a_rows, b_rows, evaluation.segment_waves(base, segments, a_rows),
                    np.asarray(mels[a_rows]), evaluation.segment_waves(base, segments, b_rows),
-                   evaluation.noise_waves("pink", n=max(n, pool), length=AUDIO.segment_samples, seed=0))  # fmt: skip
+                   evaluation.noise_waves("pink", n=pool, length=AUDIO.segment_samples, seed=0))  # fmt: skip
 
 
-# What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
 # What an argument added since was, in effect, in calls made before it
 UNSET = {"steps": 0, "pool": 0}
+# What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
 SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "pool", "holdout_by", "embedders", "seed")
 
 
@@ -508,10 +511,12 @@ def distances(
         reference_waves, {name: waves[:n] for name, waves in sets.items()}, sample_rate=AUDIO.sample_rate, seed=0,
         names=list(embedders),
     )  # fmt: skip
+    reference = gaussian_fit(reference_mels)
+    training = None if training_mels is None else gaussian_fit(training_mels)
     table = {}
     for name, waves in sets.items():
         mels = features.waves_mels(waves, meta)
-        mean, p10, p90 = fd_of_draws(mels, reference_mels, n)
+        mean, p10, p90 = fd_of_draws(mels, reference, n)
         table[name] = {
             "mel_fd": mean,
             "mel_fd_p10": p10,
@@ -519,27 +524,30 @@ def distances(
             **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
             **{f"spread_{k}": v for k, v in metrics.clip_spread(mels[:n]).items()},
         }
-        if training_mels is not None:
-            table[name]["mel_fd_training"] = fd_of_draws(mels, training_mels, n)[0]
+        if training is not None:
+            table[name]["mel_fd_training"] = fd_of_draws(mels, training, n)[0]
     return table
 
 
-def fd_of_draws(mels: np.ndarray, reference_mels: np.ndarray, n: int, draws: int = DRAWS) -> tuple[float, ...]:
-    """The mean, 10th and 90th percentile of the mel FD to ``reference_mels`` of ``draws`` sets of ``n`` of ``mels``
-    (seeded 0), or the FD of ``mels`` itself when it holds ``n``. One set's FD depends on which clips it holds: on
-    the electronic corpus a draw of 32 real segments moves it 4-5x, more than configurations differ; the mean over
-    draws from a pool does not, and keeps the bias of ``n`` clips that every row shares."""
-    ref = metrics.mel_frame_stats(reference_mels)
-    ref_mean, ref_cov = ref.mean(axis=0), np.cov(ref, rowvar=False)
+def gaussian_fit(mels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and covariance of a set's mel frames, as ``metrics.frechet_distance`` fits them."""
+    frames = metrics.mel_frame_stats(mels)
+    return frames.mean(axis=0), np.atleast_2d(np.cov(frames, rowvar=False))
+
+
+def fd_of_draws(mels: np.ndarray, reference: tuple, n: int, draws: int = DRAWS) -> tuple[float, ...]:
+    """The mean, 10th and 90th percentile of the mel FD to ``reference`` (:func:`gaussian_fit`) of ``draws`` sets of
+    ``n`` of ``mels`` (seeded 0), or the FD of ``mels`` itself when it holds ``n``. One set's FD depends on which
+    clips it holds: on the electronic corpus a draw of 32 real segments moves it 4-5x, more than configurations
+    differ; the mean over draws from a pool does not, and keeps the bias of ``n`` clips that every row shares."""
     if len(mels) <= n:
-        fd = metrics.frechet_distance(metrics.mel_frame_stats(mels), ref)
+        fd = metrics.gaussian_frechet_distance(*gaussian_fit(mels), *reference)
         return fd, fd, fd
     rng = np.random.default_rng(0)
-    fds = []
-    for _ in range(draws):
-        frames = metrics.mel_frame_stats(mels[rng.choice(len(mels), n, replace=False)])
-        fds.append(metrics.gaussian_frechet_distance(frames.mean(axis=0), np.cov(frames, rowvar=False), ref_mean,
-                                                     ref_cov))  # fmt: skip
+    fds = [
+        metrics.gaussian_frechet_distance(*gaussian_fit(mels[rng.choice(len(mels), n, replace=False)]), *reference)
+        for _ in range(draws)
+    ]
     return float(np.mean(fds)), float(np.percentile(fds, 10)), float(np.percentile(fds, 90))
 
 
