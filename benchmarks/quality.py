@@ -20,8 +20,9 @@ compared with half A of the held-out segments (the segments themselves, never ov
   row's), over the training-copy row's: how close a set comes to the music the model was
   trained on, which a held-out split whose tracks differ from the training ones cannot show (with end blocks
   held out, the ends of tracks: fades and codas);
-- ``CREPE FD`` and ``CREPE KD``: Frechet and unbiased kernel distance of CREPE-tiny frame
-  embeddings (``perceptual``), with the same reference;
+- ``CREPE FD`` and ``CREPE KD`` (and musicnn's): Frechet and unbiased kernel distance of CREPE-tiny frame
+  embeddings (``perceptual``), with the same reference: the KD from all of the set's clips, the FD the mean over
+  draws of ``--clips`` (``--embed``);
 - ``clips differ`` and ``each clip moves``: how much the set's clips differ from each other in their
   mean spectrum, and how much each one's bands move over its length (``clip_spread``), over
   real-vs-real's: what pooled frames cannot show (clips that each drift through every texture have
@@ -66,6 +67,7 @@ from audiowgan.data import pack as dataset  # noqa: E402
 from audiowgan.dsp import audio  # noqa: E402
 from audiowgan.dsp import mel as features  # noqa: E402
 from audiowgan.look import distances as metrics  # noqa: E402
+from audiowgan.look import embedders as embedder_modules  # noqa: E402
 from audiowgan.look import evaluate as evaluation  # noqa: E402
 from audiowgan.render import generate as generation  # noqa: E402
 
@@ -343,6 +345,9 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=256, help="clips each set's mel FD is averaged over: the mean FD of "
                     f"{DRAWS} draws of --clips of them (one draw of 32 moves it 4-5x on the electronic corpus); 0: one "
                     "set of --clips, as before 2026-12-06")  # fmt: skip
+    ap.add_argument("--embed", default="pool", choices=["pool", "first"], help="clips each set's embedding distances "
+                    "see: pool (all of them; the KD, unbiased, from all, the FD over draws of --clips) or first (the "
+                    "first --clips, as before 2026-12-07; a quarter of the evaluation time)")  # fmt: skip
     ap.add_argument(
         "--configs",
         default="0,22",
@@ -394,7 +399,7 @@ def main() -> None:
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
     table = distances(sets, held.reference_waves, held.reference_mels, held.meta, n, args.embedders.split(","),
-                      training_mels)  # fmt: skip
+                      training_mels, args.embed)  # fmt: skip
     report(table, runs, args, len(held.a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
     path = out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json"
@@ -432,9 +437,10 @@ class HeldOut:
 
 
 # What an argument added since was, in effect, in calls made before it
-UNSET = {"steps": 0, "pool": 0}
+UNSET = {"steps": 0, "pool": 0, "embed": "first"}
 # What a call's rows depend on besides its configuration: rows of calls that agree on all of it compare
-SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "pool", "holdout_by", "embedders", "seed")
+SAME_SETUP = ("corpus", "minutes", "budget", "steps", "holdout", "clips", "pool", "embed", "holdout_by", "embedders",
+              "seed")  # fmt: skip
 
 
 def merge_earlier(path: Path, record: dict) -> dict:
@@ -501,16 +507,16 @@ def inversion_ceiling(real_mels: np.ndarray, griffin_lim_iters: int = 32, mel: M
 
 
 def distances(
-    sets, reference_waves, reference_mels, meta, n, embedders=("crepe",), training_mels=None
+    sets, reference_waves, reference_mels, meta, n, embedders=("crepe",), training_mels=None, embed="pool"
 ) -> dict[str, dict[str, float]]:
     """{set: {mel_fd, mel_fd_p10, mel_fd_p90, <embedder>_fd, <embedder>_kd..., spread_between, spread_within}}
     against the reference (half A of the held-out segments), and ``mel_fd_training`` against ``training_mels`` where
-    given (mels of training segments). Each set's first ``n`` clips are embedded and give its spreads
-    (``metrics.clip_spread``); its mel FDs are means over draws of ``n`` of all of them (:func:`fd_of_draws`)."""
-    perceptual = evaluation.perceptual_distances(
-        reference_waves, {name: waves[:n] for name, waves in sets.items()}, sample_rate=AUDIO.sample_rate, seed=0,
-        names=list(embedders),
-    )  # fmt: skip
+    given (mels of training segments). Each set's mel FDs are means over draws of ``n`` of all its clips
+    (:func:`fd_of_draws`), its embedding distances as :func:`embedding_distances` with ``embed``; its first ``n``
+    clips give its spreads (``metrics.clip_spread``)."""
+    perceptual = {
+        e: embedding_distances(embedder_modules.module(e), reference_waves, sets, n, embed) for e in embedders
+    }
     reference = gaussian_fit(reference_mels)
     training = None if training_mels is None else gaussian_fit(training_mels)
     table = {}
@@ -521,12 +527,33 @@ def distances(
             "mel_fd": mean,
             "mel_fd_p10": p10,
             "mel_fd_p90": p90,
-            **{f"{e}_{k[0]}d": perceptual[e][k][name] for e in embedders for k in ("frechet", "kernel")},
+            **{f"{e}_{k}": v for e in embedders for k, v in zip(("fd", "kd"), perceptual[e][name])},
             **{f"spread_{k}": v for k, v in metrics.clip_spread(mels[:n]).items()},
         }
         if training is not None:
             table[name]["mel_fd_training"] = fd_of_draws(mels, training, n)[0]
     return table
+
+
+def embedding_distances(embedder, reference_waves, sets, n: int, embed: str = "pool") -> dict[str, tuple]:
+    """{set: (FD, KD)} of each set's frame embeddings (``embedder.clip_embeddings``) to the reference's, from all of
+    the set's clips (``embed="pool"``) or its first ``n`` (``"first"``, as before 2026-12-07). The kernel distance
+    is unbiased whatever the number of frames, so it takes every clip given, and its spread shrinks with them (with
+    32 clips musicnn's gap moved 25-73% over three seeds); the Frechet distance is biased by the number, so it is the
+    mean over draws of ``n`` clips (:func:`fd_of_draws`), as the mel FD. (None, None) where either side has fewer than
+    2 embedding rows."""
+    ref = embedder.clip_embeddings(reference_waves, sample_rate=AUDIO.sample_rate)
+    reference = gaussian_fit(ref.T[None])
+    out = {}
+    for name, waves in sets.items():
+        waves = waves if embed == "pool" else waves[:n]
+        emb = embedder.clip_embeddings(waves, sample_rate=AUDIO.sample_rate)
+        if min(len(emb), len(ref)) < 2:  # musicnn gives one row per short clip
+            out[name] = (None, None)
+            continue
+        by_clip = emb.reshape(len(waves), -1, emb.shape[-1]).transpose(0, 2, 1)  # (clips, features, frames) as mels
+        out[name] = (fd_of_draws(by_clip, reference, n)[0], metrics.kernel_distance(emb, ref, seed=0))
+    return out
 
 
 def gaussian_fit(mels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,7 +14,8 @@ import quality_seeds  # noqa: E402
 
 NAMES = list(quality.CONFIGS)
 ARGS = {"corpus": "wesnoth", "minutes": 24.0, "budget": 8.0, "holdout": 0.2, "clips": 32,
-        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1, "steps": 0, "pool": 256}  # fmt: skip
+        "holdout_by": "end-blocks", "embedders": "crepe", "seed": 1, "configs": "2", "threads": 1, "steps": 0, "pool": 256,
+        "embed": "pool"}  # fmt: skip
 
 
 def call(configs, **args):
@@ -125,3 +126,33 @@ def test_the_training_copy_pool_starts_with_the_rows_of_a_set_of_n_and_never_rep
     monkeypatch.setattr(quality.dataset, "split_rows", lambda ds, split: np.arange(100))
     pool = quality.training_sample(Path("ds"), 8, 40)
     assert list(pool[:8]) == list(quality.training_sample(Path("ds"), 8)) and len(set(pool)) == 40
+
+
+class FrameStats:
+    """A stand-in for an embedder module (``clip_embeddings``): each clip's frames of 100 samples, as (mean, std,
+    peak) rows, clip after clip, as CREPE's frames are."""
+
+    @staticmethod
+    def clip_embeddings(waves, *, sample_rate):
+        frames = np.asarray(waves, dtype=np.float64).reshape(len(waves), -1, 100)
+        return np.stack([frames.mean(-1), frames.std(-1), np.abs(frames).max(-1)], axis=-1).reshape(-1, 3)
+
+
+def test_embedding_kd_comes_from_every_clip_of_the_pool_and_fd_from_draws_of_n():
+    rng = np.random.default_rng(0)
+    reference = rng.normal(0.0, 1.0, (20, 400))
+    pool = np.concatenate([rng.normal(0.0, 1.0, (30, 400)), rng.normal(0.0, 3.0, (10, 400))])  # a quarter louder
+    ref, emb = FrameStats.clip_embeddings(reference, sample_rate=1), FrameStats.clip_embeddings(pool, sample_rate=1)
+    fd, kd = quality.embedding_distances(FrameStats, reference, {"set": pool}, 8, embed="pool")["set"]
+    assert kd == pytest.approx(quality.metrics.kernel_distance(emb, ref, seed=0))
+    by_clip = emb.reshape(40, 4, 3).transpose(0, 2, 1)  # draws take whole clips, each with its 4 frames
+    assert fd == pytest.approx(quality.fd_of_draws(by_clip, quality.gaussian_fit(ref.T[None]), 8)[0])
+
+
+def test_embedding_distances_of_the_first_n_clips_are_those_the_benchmark_gave_before_the_pool():
+    rng = np.random.default_rng(1)
+    reference, pool = rng.normal(0.0, 1.0, (20, 400)), rng.normal(0.5, 1.0, (40, 400))
+    ref, first = (FrameStats.clip_embeddings(w, sample_rate=1) for w in (reference, pool[:8]))
+    fd, kd = quality.embedding_distances(FrameStats, reference, {"set": pool}, 8, embed="first")["set"]
+    assert fd == pytest.approx(quality.metrics.frechet_distance(first, ref))
+    assert kd == pytest.approx(quality.metrics.kernel_distance(first, ref, seed=0))
