@@ -347,7 +347,7 @@ def main() -> None:
                     "set of --clips, as before 2026-12-06")  # fmt: skip
     ap.add_argument("--embed", default="pool", choices=["pool", "first"], help="clips each set's embedding distances "
                     "see: pool (all of them; the KD, unbiased, from all, the FD over draws of --clips) or first (the "
-                    "first --clips, as before 2026-12-07; a quarter of the evaluation time)")  # fmt: skip
+                    "first --clips, as before 2026-12-06; a quarter of the evaluation time)")  # fmt: skip
     ap.add_argument(
         "--configs",
         default="0,22",
@@ -537,7 +537,7 @@ def distances(
 
 def embedding_distances(embedder, reference_waves, sets, n: int, embed: str = "pool") -> dict[str, tuple]:
     """{set: (FD, KD)} of each set's frame embeddings (``embedder.clip_embeddings``) to the reference's, from all of
-    the set's clips (``embed="pool"``) or its first ``n`` (``"first"``, as before 2026-12-07). The kernel distance
+    the set's clips (``embed="pool"``) or its first ``n`` (``"first"``, as before 2026-12-06). The kernel distance
     is unbiased whatever the number of frames, so it takes every clip given, and its spread shrinks with them (with
     32 clips musicnn's gap moved 25-73% over three seeds); the Frechet distance is biased by the number, so it is the
     mean over draws of ``n`` clips (:func:`fd_of_draws`), as the mel FD. (None, None) where either side has fewer than

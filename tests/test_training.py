@@ -126,6 +126,30 @@ def test_data_order_is_a_function_of_seed_and_epoch():
     assert np.array_equal(batches.read_batch(mm, np.array([7, 2, 5]))[..., 0], mm[[7, 2, 5]])
 
 
+def test_an_epoch_yields_the_batches_of_its_order_from_the_start_asked_for(dataset):
+    data = batches.TrainingData.open(dataset, batch_size=4)
+    order = data.rows[batches.batch_order(len(data.rows), 4, seed=3, epoch=1)]
+    ds = data.epoch(1, seed=3, start=1)
+    assert ds.element_spec.shape == (4, *SHAPE, 1)  # static: the step is traced once
+    got = [b.numpy() for b in ds]
+    assert len(got) == len(order) - 1
+    for rows, batch in zip(order[1:], got):
+        assert np.array_equal(batch, batches.read_batch(data.mels, rows))
+    assert list(data.epoch(1, seed=3, start=len(order))) == []  # a run stopped at the epoch's end resumes there
+
+
+def test_reading_the_training_input_leaves_the_process_malloc_settings_alone(dataset):
+    # tf.data's generator dataset sets glibc's M_TRIM_THRESHOLD for the whole process (and logs it), which turns
+    # off malloc's adaptive mmap threshold: every later step then maps and unmaps its large tensors afresh, and the
+    # demo's float32 step took twice as long (docs/training.md).
+    code = f"from audiowgan.nn import batches; [b for b in batches.TrainingData.open({str(dataset)!r}, batch_size=4)" \
+        ".epoch(0, seed=0)]; print('read')"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "PYTHONPATH": str(REPO / "workflow" / "scripts")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "read" in out.stdout, out.stderr[-2000:]
+    assert "M_TRIM_THRESHOLD" not in out.stderr
+
+
 def test_batch_larger_than_dataset_is_a_clear_error(dataset, tmp_path):
     with pytest.raises(ValueError, match=r"train.batch_size=16.*N=12"):
         run(dataset, tmp_path, batch_size=16)

@@ -30,14 +30,20 @@ def read_batch(mels: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def epoch_dataset(mels: np.ndarray, order: np.ndarray, start: int = 0) -> tf.data.Dataset:
-    """Batches ``order[start:]`` of one epoch, read from the memmap on a tf.data thread, prefetched."""
+    """Batches ``order[start:]`` of one epoch, read from the memmap on a tf.data thread, prefetched.
+
+    Each batch's row numbers go through ``tf.numpy_function``, not ``Dataset.from_generator``: TensorFlow's
+    generator dataset sets glibc's M_TRIM_THRESHOLD for the whole process ("Memory patch applied"), which turns
+    off malloc's adaptive mmap threshold, so every step after it maps and unmaps its large tensors afresh; the
+    demo's float32 step took twice as long (docs/training.md).
+    """
     shape = (order.shape[1], *mels.shape[1:], 1)
 
-    def gen():
-        for rows in order[start:]:
-            yield read_batch(mels, rows)
+    def read(rows: np.ndarray) -> np.ndarray:
+        return read_batch(mels, rows)
 
-    ds = tf.data.Dataset.from_generator(gen, output_signature=tf.TensorSpec(shape, tf.float32))
+    rows = tf.data.Dataset.from_tensor_slices(order[start:])
+    ds = rows.map(lambda r: tf.ensure_shape(tf.numpy_function(read, [r], tf.float32), shape))
     return ds.prefetch(2)
 
 
