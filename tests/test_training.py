@@ -142,8 +142,10 @@ def test_reading_the_training_input_leaves_the_process_malloc_settings_alone(dat
     # tf.data's generator dataset sets glibc's M_TRIM_THRESHOLD for the whole process (and logs it), which turns
     # off malloc's adaptive mmap threshold: every later step then maps and unmaps its large tensors afresh, and the
     # demo's float32 step took twice as long (docs/training.md).
-    code = f"from audiowgan.nn import batches; [b for b in batches.TrainingData.open({str(dataset)!r}, batch_size=4)" \
+    code = (
+        f"from audiowgan.nn import batches; [b for b in batches.TrainingData.open({str(dataset)!r}, batch_size=4)"
         ".epoch(0, seed=0)]; print('read')"
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "PYTHONPATH": str(REPO / "workflow" / "scripts")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "read" in out.stdout, out.stderr[-2000:]
