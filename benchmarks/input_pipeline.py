@@ -7,7 +7,9 @@ applied" in the log). That turns off malloc's adaptive mmap threshold, so from t
 the two pipelines cannot share a process: each run here is a fresh process that trains the demo's
 networks (``config/demo.yaml``: 64 mel bands, 126 frames, batch 16, float32) through ``nn.train.train``
 on synthetic mels, with the workflow's pipeline or with the generator one (the old ``epoch_dataset``),
-in turn, and reports its seconds per step after the first epoch (whose first step traces the graph).
+in turn, and reports its mean seconds per step after the first epoch (whose first step traces the graph), the
+waits between epochs included (the generator pipeline also let tf.data autotune, whose thread held each new
+epoch up by up to 5.12 s).
 
     nice .venv/bin/python benchmarks/input_pipeline.py [--rounds 3] [--epochs 4]
 """
@@ -52,13 +54,13 @@ from audiowgan.nn import train as T
 T.train(dataset_dir=args["dataset"], model_dir=args["out"] + "/model", checkpoint_dir=args["out"] + "/ckpt",
         model_params=args["model"], train_params=args["train"], threads=args["threads"])
 seconds = pd.read_csv(args["out"] + "/model/losses.csv")["seconds"].to_numpy()
-per_step = np.diff(seconds[args["steps_per_epoch"] - 1:])
-print(json.dumps({"s_per_step": float(np.median(per_step))}))
+after_first = seconds[args["steps_per_epoch"] - 1:]
+print(json.dumps({"s_per_step": float((after_first[-1] - after_first[0]) / (len(after_first) - 1))}))
 """
 
 
 def run(pipeline: str, dataset: Path, out: Path, epochs: int, threads: int) -> float:
-    """Median seconds per step after the first epoch of one fresh training process."""
+    """Mean seconds per step after the first epoch of one fresh training process."""
     train = {"epochs": epochs, "batch_size": 16, "seed": 0, "checkpoint_every": 10_000, "tensorboard": False}
     payload = {"pipeline": pipeline, "dataset": str(dataset), "out": str(out), "model": DEMO_MODEL, "train": train,
                "threads": threads, "steps_per_epoch": ROWS // 16}  # fmt: skip

@@ -136,6 +136,7 @@ def test_an_epoch_yields_the_batches_of_its_order_from_the_start_asked_for(datas
     for rows, batch in zip(order[1:], got):
         assert np.array_equal(batch, batches.read_batch(data.mels, rows))
     assert list(data.epoch(1, seed=3, start=len(order))) == []  # a run stopped at the epoch's end resumes there
+    assert ds.options().autotune.enabled is False  # a new epoch's iterator waited for the tuning thread's wake-up
 
 
 def test_reading_the_training_input_leaves_the_process_malloc_settings_alone(dataset):
