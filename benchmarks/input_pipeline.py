@@ -25,10 +25,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+import yaml
 from train_memory import write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_MODEL = {"noise_dim": 64, "generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
+DEMO_MODEL = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["model"]  # the networks make run trains
 ROWS = 128  # 8 steps an epoch at batch 16
 
 CHILD = """
@@ -40,7 +41,6 @@ from audiowgan.nn import devices
 devices.configure_threads(args["threads"])
 import tensorflow as tf
 from audiowgan.nn import batches
-from audiowgan.nn import loop as L
 if args["pipeline"] == "generator":  # nn.batches.epoch_dataset until 2026-12-06
     def epoch_dataset(mels, order, start=0):
         shape = (order.shape[1], *mels.shape[1:], 1)

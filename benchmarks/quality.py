@@ -543,7 +543,7 @@ def embedding_distances(embedder, reference_waves, sets, n: int, embed: str = "p
     mean over draws of ``n`` clips (:func:`fd_of_draws`), as the mel FD. (None, None) where either side has fewer than
     2 embedding rows."""
     ref = embedder.clip_embeddings(reference_waves, sample_rate=AUDIO.sample_rate)
-    reference = gaussian_fit(ref.T[None])
+    reference = gaussian_fit(ref.T[None])  # every reference frame, fitted as the frames of one clip
     out = {}
     for name, waves in sets.items():
         waves = waves if embed == "pool" else waves[:n]
