@@ -22,9 +22,9 @@ TF_CHANGED := $(if $(filter tf-route=$(TF_ROUTE),$(INSTALLED)),$(if $(filter tf-
 
 .PHONY: setup venv tf-route system-deps run demo-audio test lint format clean FORCE
 
-# The virtual environment is updated whenever a requirements file changes, and rebuilt from scratch
-# when the TensorFlow route changes (scripts/setup-venv.sh).
-$(BIN)/.installed: requirements.txt requirements-dev.txt requirements-no-deps.txt $(if $(TF_ROUTE),requirements-tf-$(TF_ROUTE).txt,tf-route) $(TF_CHANGED)
+# The virtual environment is updated whenever a requirements file or scripts/setup-venv.sh changes,
+# and rebuilt from scratch when the TensorFlow route changes (scripts/setup-venv.sh).
+$(BIN)/.installed: scripts/setup-venv.sh requirements.txt requirements-dev.txt requirements-no-deps.txt $(if $(TF_ROUTE),requirements-tf-$(TF_ROUTE).txt,tf-route) $(TF_CHANGED)
 	PYTHON='$(PYTHON)' VENV='$(VENV)' bash scripts/setup-venv.sh $(TF_ROUTE) $(TF_HOW)
 
 setup: system-deps venv ## create .venv (TensorFlow build: TF=cpu|cuda|plain, detected when unset) and install ffmpeg if missing

@@ -59,6 +59,12 @@ else
     "$bin/pip" install --quiet --no-deps -r requirements-no-deps.txt
 fi
 
+# Bytecode for every installed module. uv does not compile what it installs, and where
+# PYTHONDONTWRITEBYTECODE is set (as on CI machines) every process would then compile its imports afresh:
+# TensorFlow's import took 12.5 s instead of 5.5 s on a 2-core machine, in every rule job and test.
+# compileall skips what is already compiled (pip's installs; a second run took 6 s), and costs 21 s once.
+"$bin/python" -m compileall -qq -j 0 "$venv/lib" || echo "setup-venv.sh: some installed files did not compile" >&2
+
 found="$(installed | tr '\n' ' ')"
 if [ "$(echo "$found" | wc -w)" -ne 1 ]; then
     echo "setup-venv.sh: expected one TensorFlow distribution in $venv, found: ${found:-none}" >&2

@@ -7,6 +7,7 @@ fake ``python3`` whose venv holds a fake ``pip`` that only records what it was a
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -116,12 +117,15 @@ def test_an_explicit_route_is_kept_until_another_is_given(tmp_path):
 # ------------------------------------------------------------------------------------------- the Makefile
 
 FAKE_PYTHON = r"""#!/usr/bin/env bash
-# Fake interpreter: only `-m venv DIR`, which makes DIR/bin/pip (a recorder) and logs the creation.
+# Fake interpreter: only `-m venv DIR`, which makes DIR/bin/pip and DIR/bin/python (recorders) and logs
+# the creation.
 set -euo pipefail
+if [ "$(basename "$0")" = python ]; then echo "python $*" >>"$FAKE_LOG"; exit 0; fi  # the venv's: recorded
 [ "$1" = -m ] && [ "$2" = venv ] || { echo "fake python: $*" >&2; exit 9; }
 mkdir -p "$3/bin"
 [ -e "$3/bin/pip" ] && echo "venv $3 (existing)" >>"$FAKE_LOG" || echo "venv $3 (new)" >>"$FAKE_LOG"
 cp "$FAKE_PIP" "$3/bin/pip"
+cp "$0" "$3/bin/python"
 """
 
 FAKE_PIP = r"""#!/usr/bin/env bash
@@ -305,3 +309,24 @@ def test_the_no_deps_requirements_are_installed_without_their_dependencies(check
     later = (checkout / ".venv" / "bin" / ".installed").stat().st_mtime + 10
     os.utime(checkout / "requirements-no-deps.txt", (later, later))  # a changed pin updates the venv
     assert "requirements-no-deps.txt" in make(checkout, "venv", uv=uv)
+
+
+@pytest.mark.parametrize("uv", [True, False], ids=["uv", "pip"])
+def test_everything_installed_is_compiled_after_the_last_install(checkout, uv):
+    calls = make(checkout, "venv", uv=uv).splitlines()
+    installs = [i for i, call in enumerate(calls) if " install " in call]
+    assert calls.index("python -m compileall -qq -j 0 .venv/lib") > installs[-1]
+
+
+def test_a_changed_install_script_updates_the_venv(checkout):
+    make(checkout, "venv")
+    later = (checkout / ".venv" / "bin" / ".installed").stat().st_mtime + 10
+    os.utime(checkout / "scripts" / "setup-venv.sh", (later, later))
+    assert "requirements-dev.txt" in make(checkout, "venv")
+
+
+@pytest.mark.parametrize("package", ["tensorflow", "keras", "snakemake", "librosa"])
+def test_the_environment_this_suite_runs_in_is_compiled(package):
+    # Without bytecode on disk every rule job compiles its imports again (PYTHONDONTWRITEBYTECODE on CI).
+    source = importlib.util.find_spec(package).origin
+    assert Path(importlib.util.cache_from_source(source)).is_file(), f"{package} has no bytecode: rerun make setup"
