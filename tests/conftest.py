@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import audiowgan.nn  # noqa: F401 - first, so TensorFlow starts with the package's oneDNN switch (nn/__init__.py)
 from audiowgan.dsp import audio
 from audiowgan.ingest import demo
 
