@@ -50,6 +50,20 @@ def test_loaded_weights_are_crepe(f0):
     assert salience.max() > 0.7
 
 
+@pytest.mark.parametrize("samples, taps, stride, channels", [(1024, 512, 4, 1), (1000, 8, 4, 3), (37, 6, 2, 2)])
+def test_the_folded_strided_convolution_is_keras_conv1d(samples, taps, stride, channels):
+    # CREPE's first layer is computed folded (oneDNN's one-channel stride-4 convolution is slow): same function.
+    import keras
+
+    keras_conv = keras.layers.Conv1D(5, taps, strides=stride, padding="same", activation="relu")
+    folded = perceptual._stride_folded_conv1d(filters=5, kernel_size=taps, strides=stride, activation="relu")
+    x = np.random.default_rng(0).standard_normal((3, samples, channels)).astype(np.float32)
+    keras_conv.build(x.shape)
+    folded.build(x.shape)
+    folded.set_weights(keras_conv.get_weights())  # the same (taps, channels, filters) kernel and bias
+    np.testing.assert_allclose(folded(x), keras_conv(x), rtol=1e-5, atol=1e-5)
+
+
 def test_embedding_shape_and_determinism(music):
     clips = music[:3]
     first = perceptual.embed(clips, sample_rate=SR)
