@@ -16,7 +16,8 @@ classifier: ``64 * multiplier`` numbers (256 for ``tiny``, 2048 for ``full``).
 
 How the weights are loaded: the architecture is built here with Keras 3 (six blocks
 of Conv1D "same" + ReLU, BatchNormalization, MaxPooling1D(2), then Flatten and a
-sigmoid Dense of 360 units; dropout is left out, it is the identity at inference),
+sigmoid Dense of 360 units; dropout is left out, it is the identity at inference;
+the strided first convolution is computed folded, :func:`_stride_folded_conv1d`),
 with the layer names of the HDF5 file (``conv1`` ... ``conv6``, ``conv1-BN`` ...,
 ``classifier``). :func:`_crepe` then reads each layer's arrays with h5py, in the
 order of the group's ``weight_names`` attribute (kernel, bias; gamma, beta,
