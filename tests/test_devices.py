@@ -73,7 +73,7 @@ needs_no_gpu = pytest.mark.skipif(
 @pytest.mark.parametrize("setting, on", [(None, True), ("0", False), ("1", True)], ids=["unset", "off", "on"])
 def test_tensorflow_computes_with_onednn_on_x86_unless_told_not_to(setting, on):
     # TensorFlow turns oneDNN on by itself only on CPUs with AVX512-VNNI/BF16 or AMX; without it, AVX2 CPUs
-    # ran the training step 1.64x slower. The package sets the switch before TensorFlow is imported.
+    # ran the training step 1.6x slower. The package sets the switch before TensorFlow is imported.
     code = """
         import audiowgan.nn
         from tensorflow.python.util import _pywrap_util_port
