@@ -164,12 +164,13 @@ def main() -> None:
     args = ap.parse_args()
     n_mels, frames = (int(v) for v in args.input.lower().split("x"))
 
+    from audiowgan.nn import devices  # first: it sets TensorFlow's oneDNN switch, read at TensorFlow's import
+
     import keras
     import numpy as np
     import tensorflow as tf
 
     from audiowgan.core.settings import ModelSpec, TrainSpec
-    from audiowgan.nn import devices
     from audiowgan.nn import model as M
     from audiowgan.nn.state import make_optimizer
     from audiowgan.nn.step import WGANGP
@@ -178,6 +179,7 @@ def main() -> None:
     tp = TrainSpec.from_mapping(d_steps=args.d_steps, batch_size=args.batch, augment=0.0)
     policy = devices.precision_policy(args.mixed, gpu=bool(tf.config.list_physical_devices("GPU")))
     print(f"input {n_mels}x{frames}, batch {args.batch}, d_steps {args.d_steps}, compute {policy}", flush=True)
+    print(f"CPU kernels: {devices.cpu_kernels()}", flush=True)
     profiles = {}
     for name in args.variants.split(","):
         keras.utils.set_random_seed(0)

@@ -7,8 +7,10 @@ fresh subprocess; the rest runs in the test process.
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import math
 import os
 import platform
 import stat
@@ -75,12 +77,47 @@ def test_tensorflow_computes_with_onednn_on_x86_unless_told_not_to(setting, on):
     # TensorFlow turns oneDNN on by itself only on CPUs with AVX512-VNNI/BF16 or AMX; without it, AVX2 CPUs
     # ran the training step 1.6x slower. The package sets the switch before TensorFlow is imported.
     code = """
-        import audiowgan.nn
+        from audiowgan.nn import devices
         from tensorflow.python.util import _pywrap_util_port
-        print(_pywrap_util_port.IsMklEnabled())
+        print(devices.cpu_kernels().split()[0], _pywrap_util_port.IsMklEnabled())
         """
     proc = python(code, env={"TF_ENABLE_ONEDNN_OPTS": setting})
-    assert proc.stdout.split()[-1] == str(on)
+    assert proc.stdout.split()[-2:] == ["oneDNN" if on else "Eigen", str(on)]
+
+
+def test_every_benchmark_imports_the_package_before_tensorflow():
+    # Else TensorFlow computes with Eigen on CPUs without AVX512 and the benchmark times what no rule job runs
+    # (benchmarks/step_profile.py did until 2026-12-06). Checked where a benchmark starts, its top and main():
+    # where either imports TensorFlow or Keras, audiowgan.nn comes before, in main() itself or at the top.
+    late = {}
+    for path in sorted((REPO / "benchmarks").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        top = _first_imports(tree)
+        for scope in [tree, *(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main")]:
+            first = {**_first_imports(scope), **{k: 0 for k in top if scope is not tree}}
+            tf_line = min(first.get("tensorflow", math.inf), first.get("keras", math.inf))
+            if first.get("audiowgan.nn", math.inf) > tf_line:
+                late[f"{path.name}:{tf_line}"] = getattr(scope, "name", "<module>")
+    # reference_fit.py is the write-up's module, imported by train_step.py after the package
+    assert late == {"reference_fit.py:13": "<module>"}
+
+
+def _first_imports(scope: ast.AST) -> dict[str, int]:
+    """The line of each package's first import among ``scope``'s own statements (not nested functions'):
+    'tensorflow', 'keras', 'audiowgan.nn' (and any of its modules), and others by their top name."""
+    first = {}
+    todo = list(scope.body)
+    while todo:
+        node = todo.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+        for name in names:
+            key = "audiowgan.nn" if name.startswith("audiowgan.nn") else name.split(".")[0]
+            first.setdefault(key, node.lineno)
+        todo[:0] = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.stmt)]
+    return first
 
 
 def test_thread_counts_follow_the_job():
@@ -110,11 +147,13 @@ def test_threads_reach_tensorflow_and_the_log_names_the_devices():
     """)
     out = last_json(proc)
     assert out["set"] == [3, 2] and out["got"] == [3, 2]
-    build, devs, precision, threads = out["lines"]
+    build, devs, precision, threads, kernels = out["lines"]
     assert build.startswith("TensorFlow 2.") and "Keras 3." in build and "build)" in build
     assert devs.startswith("devices: ") and "physical CPU device(s)" in devs
     assert precision == "precision: float32 (train.mixed_precision: false)"
     assert threads == "threads: intra-op 3, inter-op 2 (the job's threads: 3)"
+    onednn = platform.machine().lower() in ("x86_64", "amd64")  # the package's setting; Eigen elsewhere
+    assert kernels == "CPU kernels: oneDNN (TF_ENABLE_ONEDNN_OPTS=1)" if onednn else kernels.startswith("CPU kernels: ")
     assert "already initialised" in out["late"] and "configure_threads" in out["late"]
 
 
@@ -207,7 +246,8 @@ def test_the_train_rule_script_logs_devices_first_and_warns(tmp_path, fake_gpu_p
     assert lines[0].startswith("TensorFlow 2.") and lines[1].startswith("devices: no GPU")
     assert lines[2] == "precision: float32 (train.mixed_precision: false)"
     assert lines[3] == "threads: intra-op 2, inter-op 2 (the job's threads: 2)"
-    assert lines[4] == "!" * 100 and lines[5].startswith("GPU NOT USED: this job was given gpu=1")
+    assert lines[4].startswith("CPU kernels: ")
+    assert lines[5] == "!" * 100 and lines[6].startswith("GPU NOT USED: this job was given gpu=1")
     assert any(ln.startswith("done: 3 steps") for ln in lines)
     assert (tmp_path / "model" / "generator.weights.h5").exists()
 

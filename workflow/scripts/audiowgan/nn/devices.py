@@ -133,7 +133,21 @@ def device_lines(*, precision: str | None = None, threads: int | None = None) ->
         + (str(inter) if inter else "TensorFlow's default")
         + job
     )
+    lines.append(f"CPU kernels: {cpu_kernels()}")
     return lines
+
+
+def cpu_kernels() -> str:
+    """Which library TensorFlow's CPU operations run on: oneDNN or Eigen. TensorFlow picks once, at its import,
+    from ``TF_ENABLE_ONEDNN_OPTS`` (set by :mod:`audiowgan.nn` when unset), so a process that imported
+    TensorFlow before this package runs Eigen on CPUs without AVX512; the log line shows it."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own test for it; not public API
+    except ImportError:
+        return "unknown (this TensorFlow does not say)"
+    switch = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    setting = f"TF_ENABLE_ONEDNN_OPTS={switch}" if switch is not None else "TF_ENABLE_ONEDNN_OPTS unset"
+    return ("oneDNN" if _pywrap_util_port.IsMklEnabled() else "Eigen") + f" ({setting})"
 
 
 def log_devices(log: logging.Logger, *, precision: str | None = None, threads: int | None = None) -> list[str]:
