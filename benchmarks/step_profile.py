@@ -166,6 +166,7 @@ def main() -> None:
 
     from audiowgan.nn import devices  # first: it sets TensorFlow's oneDNN switch, read at TensorFlow's import
 
+    # isort: split
     import keras
     import numpy as np
     import tensorflow as tf
