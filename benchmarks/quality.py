@@ -216,6 +216,11 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
+    "today's defaults in bfloat16, the penalty on the last of the three critic updates (train.gp_every 3)": {
+        "model": TODAY,
+        "train": {"mixed_precision": True, "gp_every": 3},
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 

@@ -76,6 +76,8 @@ def main() -> None:
                     help="ours with train.mixed_precision (bfloat16 on CPUs that have it, float16 on GPUs); "
                          "the reference stays float32")  # fmt: skip
     ap.add_argument("--xla", action="store_true", help="ours compiled with XLA (train.xla)")
+    ap.add_argument("--gp-every", type=int, default=1, metavar="K",
+                    help="also time ours with train.gp_every K: the penalty on every K-th critic update")  # fmt: skip
     ap.add_argument("--ref-xla", choices=["auto", "on", "off"], default="auto",
                     help="the reference fit's jit_compile (auto: Keras's choice, XLA on GPUs and not on CPUs)")  # fmt: skip
     ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
@@ -112,7 +114,7 @@ def main() -> None:
     real_t = tf.constant(real)
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
-    def ours(name: str, mixed: bool, xla: bool, spec: ModelSpec = mp) -> Impl:
+    def ours(name: str, mixed: bool, xla: bool, spec: ModelSpec = mp, gp_every: int = 1) -> Impl:
         policy = devices.precision_policy(mixed, gpu=gpu)
         keras.mixed_precision.set_global_policy(policy)  # layers take the policy when they are built
         try:
@@ -120,7 +122,7 @@ def main() -> None:
             scale = policy == "mixed_float16"
             gan = WGANGP(g, c, make_optimizer(tp, loss_scale=scale), make_optimizer(tp, loss_scale=scale),
                            tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
-                           gp_weight=10.0, jit_compile=xla)  # fmt: skip
+                           gp_weight=10.0, jit_compile=xla, gp_every=gp_every)  # fmt: skip
         finally:
             keras.mixed_precision.set_global_policy("float32")
 
@@ -168,6 +170,8 @@ def main() -> None:
     for text in args.variant:
         spec = ModelSpec.from_mapping(**(mp.to_dict() | variant_keys(text)))
         impls.append(ours(f"{mine} {text}", args.mixed, args.xla, spec))
+    if args.gp_every > 1:
+        impls.append(ours(f"{mine}, train.gp_every {args.gp_every}", args.mixed, args.xla, gp_every=args.gp_every))
     baseline = impls[0]
 
     g, c = M.build_networks(mp, (n_mels, frames))

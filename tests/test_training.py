@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
-from audiowgan.core.settings import TrainSpec  # noqa: E402
+from audiowgan.core.settings import ConfigError, TrainSpec  # noqa: E402
 from audiowgan.nn import batches, callbacks, devices  # noqa: E402
 from audiowgan.nn import model as M  # noqa: E402
 from audiowgan.nn import train as T  # noqa: E402
@@ -270,6 +270,43 @@ def test_one_step_gives_finite_losses_and_moves_both_networks():
     after = [v.numpy() for v in g.trainable_variables + c.trainable_variables]
     assert all(not np.array_equal(a, b) for a, b in zip(before, after) if a.size > 1)
     assert int(gan.d_opt.iterations) == 2 and int(gan.g_opt.iterations) == 1
+
+
+@pytest.mark.parametrize("gp_every, penalised", [(1, [True, True]), (2, [False, True])])
+def test_lazy_penalty_on_the_last_of_every_k_critic_updates_at_k_times_the_weight(monkeypatch, gp_every, penalised):
+    import tensorflow as tf
+
+    traced = []  # which critic updates compute the penalty, once per trace of the step
+    penalty = M.gradient_penalty
+    monkeypatch.setattr(M, "gradient_penalty", lambda *args: traced.append(True) or penalty(*args))
+    losses = M.critic_losses
+    monkeypatch.setattr(M, "critic_losses", lambda *a, **k: traced.append(False) or losses(*a, **k))
+    g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
+    c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
+    tp = TrainSpec.from_mapping(TRAIN)
+    gan = WGANGP(g, c, make_optimizer(tp), make_optimizer(tp), tf.random.Generator.from_seed(0),
+                 noise_dim=4, d_steps=2, gp_weight=10.0, gp_every=gp_every)  # fmt: skip
+    real = tf.random.stateless_uniform((4, *SHAPE, 1), seed=(1, 2), minval=-1, maxval=1)
+    out = gan.step(real)
+    # each critic update (False) followed by its penalty (True) when it computes one
+    updates = [nxt for flag, nxt in zip(traced, [*traced[1:], False]) if not flag]
+    assert len(updates) >= 2 and updates == penalised * (len(updates) // 2)
+    assert int(gan.d_opt.iterations) == 2
+    assert out["gradient_penalty"] > 0  # the update returned, the last, is penalised
+    expected = -out["wasserstein"] + 10.0 * gp_every * out["gradient_penalty"]
+    assert out["d_loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_lazy_penalty_must_divide_the_critic_updates_and_resumes_exactly(dataset, tmp_path):
+    with pytest.raises(ConfigError, match=r"'train.gp_every' = 2 must divide train.d_steps = 3.*try 1, 3"):
+        TrainSpec.from_mapping(d_steps=3, gp_every=2)
+    run(dataset, tmp_path / "a", epochs=2, gp_every=2)
+    run(dataset, tmp_path / "b", epochs=1, gp_every=2)
+    run(dataset, tmp_path / "b", epochs=2, gp_every=2)
+    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    run(dataset, tmp_path / "every", epochs=2)
+    a, every = (pd.read_csv(tmp_path / d / "model" / "losses.csv") for d in ("a", "every"))
+    assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], every["d_loss"])
 
 
 def test_held_out_rows_are_never_trained_on(tmp_path):

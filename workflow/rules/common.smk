@@ -14,8 +14,8 @@ from audiowgan.core.experiments import shown_overrides  # noqa: E402
 from audiowgan.core.check import ConfigError, check as check_config  # noqa: E402
 from audiowgan.core.imports import module_files  # noqa: E402
 from audiowgan.core.names import WEIGHTS, clip_file, piece_file  # noqa: E402
-from audiowgan.core.rerun import result_values  # noqa: E402
-from audiowgan.core.settings import schema  # noqa: E402
+from audiowgan.core.rerun import result_values, without_added_off  # noqa: E402
+from audiowgan.core.settings import TrainSpec, schema  # noqa: E402
 
 CONFIG_SCHEMA = schema()
 try:
@@ -76,8 +76,12 @@ def run_value(section, key):
 
 
 def train_params(wildcards):
-    """The train section's result values without init_from: its model folder is an input (init_inputs)."""
-    values = result_values(RUNS[wildcards.exp], "train")
+    """The train section's result values without init_from (its model folder is an input: init_inputs) and
+    without the keys added since 2026-12-06 at their off values (TrainSpec.ADDED_OFF), so that a model trained
+    before one existed is not retrained for its arrival."""
+    values = without_added_off(
+        result_values(RUNS[wildcards.exp], "train"), TrainSpec.ADDED_OFF
+    )
     return {k: v for k, v in values.items() if k != "init_from"}
 
 

@@ -41,6 +41,13 @@ def run_values(config: Mapping[str, Any], section: str) -> dict[str, Any]:
     return {key: values[key] for key in neutral_keys(section) if key in values}
 
 
+def without_added_off(values: Mapping[str, Any], added_off: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` less the keys of ``added_off`` (a Spec's ``ADDED_OFF``) at their off value: what a run made before
+    those keys existed had. Checkpoint fingerprints leave them out so, and so do the train rule's params, so that a
+    key's arrival reruns nothing that is up to date."""
+    return {key: value for key, value in values.items() if key not in added_off or value != added_off[key]}
+
+
 def _section(config: Mapping[str, Any], section: str) -> Mapping[str, Any]:
     for key in section.split("."):
         config = config[key]

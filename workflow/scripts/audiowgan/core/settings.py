@@ -321,6 +321,10 @@ class ModelSpec(Spec):
         return super().from_meta({"critic_band_norm": False, **cls.ADDED_OFF, **meta})
 
 
+def _divisors(n: int) -> list[int]:
+    return [k for k in range(1, n + 1) if n % k == 0]
+
+
 @dataclass(frozen=True)
 class TrainSpec(Spec):
     SECTION: ClassVar[str] = "train"
@@ -341,6 +345,7 @@ class TrainSpec(Spec):
     ema_decay: float
     init_from: str | None
     augment: float
+    gp_every: int
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = (
@@ -352,6 +357,18 @@ class TrainSpec(Spec):
         # The folder's weights are fingerprinted instead (nn.warm_start): a path says nothing of what it holds.
         "init_from",
     )
+    # Keys added since checkpoints were first written, and their off values (as ModelSpec.ADDED_OFF): off, they
+    # are left out of checkpoint fingerprints, so checkpoints written before them still resume.
+    ADDED_OFF: ClassVar[dict[str, Any]] = {"gp_every": 1}
+
+    def __post_init__(self) -> None:
+        """The rule the schema cannot state: the penalty's interval divides the critic updates of a step, so every
+        step penalises alike and its last critic update (the one losses.csv shows) is always penalised."""
+        if self.d_steps % self.gp_every:
+            raise ConfigError(
+                f"config key 'train.gp_every' = {self.gp_every} must divide train.d_steps = {self.d_steps} "
+                f"(the critic updates of one step): try {', '.join(str(k) for k in _divisors(self.d_steps))}"
+            )
 
 
 @dataclass(frozen=True)

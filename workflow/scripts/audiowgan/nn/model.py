@@ -415,16 +415,17 @@ def mean_scores(critic, real, fake) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.reduce_mean(scores[:b]), tf.reduce_mean(scores[b:])
 
 
-def critic_losses(critic, real, fake, alpha, gp_weight: float) -> dict[str, tf.Tensor]:
+def critic_losses(critic, real, fake, alpha, gp_weight: float, *, penalised: bool = True) -> dict[str, tf.Tensor]:
     """The critic's WGAN-GP loss: d_loss = mean D(fake) - mean D(real) + gp_weight * gp.
 
     Also returns the penalty gp and wasserstein = mean D(real) - mean D(fake), all float32.
     The real and the fake batch are scored in one critic call (exact: the critic has no batch statistics;
     on a CPU its weight gradients run faster on twice the rows). The penalty keeps its own call: with the
     other two, its double backward would run over all 3B rows, and the step was 2x slower so.
+    ``penalised=False`` (``train.gp_every``'s unpenalised updates): no penalty is computed, gp is 0.
     """
     d_real, d_fake = mean_scores(critic, real, fake)
-    gp = gradient_penalty(critic, real, fake, alpha)
+    gp = gradient_penalty(critic, real, fake, alpha) if penalised else tf.constant(0.0)
     wasserstein = d_real - d_fake
     return {"d_loss": -wasserstein + gp_weight * gp, "gradient_penalty": gp, "wasserstein": wasserstein}
 

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from audiowgan.core import atomic
+from audiowgan.core.rerun import without_added_off
 from audiowgan.core.settings import ModelSpec, TrainSpec
 from audiowgan.nn import model as M
 from audiowgan.nn.devices import Runtime
@@ -71,13 +72,14 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
 
 def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes, init_sha256: str | None = None) -> str:
     """What a checkpoint must match to be resumed: everything but epochs and checkpoint_every (and the
-    ``ModelSpec.ADDED_OFF`` keys when off, so checkpoints written before they existed match), the weights it
+    ``ModelSpec.ADDED_OFF`` and ``TrainSpec.ADDED_OFF`` keys when off, so checkpoints written before they existed match), the weights it
     started from (``init_sha256``, train.init_from; left out when there are none, so older checkpoints match)
     and, for the resize generators, their layer layout: checkpoints name variables by layer position, and those
     written before :class:`~audiowgan.nn.model.ResizeConv2D` and ``ResizeConv1D`` (2026-12-04) have two layers
     where they have one."""
     train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
-    model = {k: v for k, v in mp.to_dict().items() if k not in ModelSpec.ADDED_OFF or v != ModelSpec.ADDED_OFF[k]}
+    train = without_added_off(train, TrainSpec.ADDED_OFF)
+    model = without_added_off(mp.to_dict(), ModelSpec.ADDED_OFF)
     doc = {"model": model, "train": train, "meta": meta, "index_sha256": hashlib.sha256(index_bytes).hexdigest()}
     if init_sha256 is not None:
         doc["init_sha256"] = init_sha256

@@ -14,7 +14,10 @@ class WGANGP:
 
     The step is one ``tf.function`` (traced once per input shape): d_steps critic updates on the same
     real batch, each with a fresh fake batch and fresh interpolation weights, then one generator update
-    on fresh noise. ``step`` returns Python floats.
+    on fresh noise. ``step`` returns Python floats, the critic's from its last update. ``gp_every`` = k
+    penalises the last of every k critic updates, at k times ``gp_weight`` (lazy regularisation, as StyleGAN2's
+    R1), so the penalty weighs as much per step; k divides d_steps (``TrainSpec`` checks it), so the last
+    update, the one returned, is always penalised.
     """
 
     def __init__(
@@ -31,10 +34,14 @@ class WGANGP:
         jit_compile: bool = False,
         strategy=None,
         augment: float = 0.0,
+        gp_every: int = 1,
     ):
         self.generator, self.critic, self.g_opt, self.d_opt, self.rng = generator, critic, g_opt, d_opt, rng
         self.noise_dim, self.d_steps, self.gp_weight = int(noise_dim), int(d_steps), float(gp_weight)
         self.augment = float(augment)
+        self.gp_every = int(gp_every)
+        if self.d_steps % self.gp_every:
+            raise ValueError(f"gp_every={gp_every} must divide d_steps={d_steps}")
         self.strategy = strategy
         self._replicas = strategy.num_replicas_in_sync if strategy is not None else 1
         self._step = tf.function(self._replica_step, jit_compile=bool(jit_compile), reduce_retracing=True)
@@ -65,8 +72,10 @@ class WGANGP:
         for i in range(self.d_steps):  # unrolled: d_steps is small and fixed
             fake = self.generator(normal(1 + i, b), training=True)
             alpha = tf.random.stateless_uniform((b, 1, 1, 1), seed=seeds[:, 1 + self.d_steps + i])  # per sample
+            penalised = (i + 1) % self.gp_every == 0
             with tf.GradientTape() as tape:
-                d = M.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha, self.gp_weight)
+                d = M.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha,
+                                    self.gp_weight * self.gp_every, penalised=penalised)  # fmt: skip
                 loss = self._grad_loss(self.d_opt, d["d_loss"])
             self.d_opt.apply(tape.gradient(loss, cv), cv)
         with tf.GradientTape() as tape:
