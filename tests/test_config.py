@@ -74,6 +74,14 @@ def test_bad_values_name_key_and_value(section, key, value, message):
         check(with_(section, key, value), SCHEMA)
 
 
+def test_a_penalty_interval_that_does_not_divide_the_critic_updates_is_refused_before_any_job():
+    cfg = with_("train", "gp_every", 2)
+    with pytest.raises(ConfigError, match=r"'train.gp_every' = 2 must divide train.d_steps = 3.*try 1, 3"):
+        check(cfg, SCHEMA)
+    cfg["train"]["gp_every"] = 3
+    assert check(cfg, SCHEMA)["train"]["gp_every"] == 3
+
+
 def test_band_position_with_conv1d_is_refused_before_any_job():
     # Caught here, the error comes before download and packing run, not when training builds the networks.
     cfg = with_("model", "kind", "conv1d")

@@ -14,7 +14,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from audiowgan.core import experiments
-from audiowgan.core.settings import AudioSpec, ConfigError, ModelSpec, coerce, fill_defaults, validate
+from audiowgan.core.settings import AudioSpec, ConfigError, ModelSpec, TrainSpec, coerce, fill_defaults, validate
 
 
 def check(config: dict, schema: dict) -> dict:
@@ -54,6 +54,7 @@ def _cross_checks(config: dict) -> None:
         )
     AudioSpec.from_mapping(config["audio"])  # its own rules: a hop of at most one segment, at least one sample
     ModelSpec.from_mapping(config["model"])  # its own rule: the band position is for conv2d
+    TrainSpec.from_mapping(config["train"])  # its own rule: gp_every divides d_steps
 
 
 # ------------------------------------------------------------------------------------ parameter checks
