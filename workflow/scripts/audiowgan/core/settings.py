@@ -332,6 +332,7 @@ class TrainSpec(Spec):
     batch_size: int
     d_steps: int
     gp_weight: float
+    gp_every: int
     learning_rate: float
     beta_1: float
     beta_2: float
@@ -345,7 +346,6 @@ class TrainSpec(Spec):
     ema_decay: float
     init_from: str | None
     augment: float
-    gp_every: int
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = (
