@@ -83,6 +83,7 @@ MODEL = {
     "critic_minibatch_std": 0,
     "critic_clip_stats": False,
     "generator_self_modulation": False,
+    "critic_kernel_size": 5,  # the write-up's, as every configuration before 32 was measured (the default until 2026-12-06)
 }
 BATCH = 16
 # What today's defaults change in MODEL (since 2026-12-05): configs named "today's defaults" start from it
@@ -219,6 +220,11 @@ CONFIGS = {
     "today's defaults in bfloat16, the penalty on the last of the three critic updates (train.gp_every 3)": {
         "model": TODAY,
         "train": {"mixed_precision": True, "gp_every": 3},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults in bfloat16, a 3x3 critic (model.critic_kernel_size 3)": {
+        "model": {**TODAY, "critic_kernel_size": 3},
+        "train": {"mixed_precision": True},
         "hop": 1.0,
     },  # fmt: skip
 }
