@@ -40,7 +40,10 @@ CREPE KD has come (100% = as close as real music).
 
 Each call writes ``<out>/<corpus>/quality-<holdout-by>[-seedN].json`` and keeps in it the rows of earlier
 calls with the same seed and setup, so ``quality_seeds.py`` can compare configurations trained in
-different calls.
+different calls. The rows of real vs real, noise, the ceiling and the training copy depend only on the prepared
+data and the evaluation's arguments: the first call computes them and keeps them beside the dataset
+(``quality-baselines.json``), and later calls on the same data with the same arguments (whatever their seed, budget or configurations)
+reuse them.
 
 The workflow makes the same table from ``config/experiments-quality.yaml`` (one experiment per
 configuration that shares the side-by-side dataset), with equal epochs instead of equal CPU minutes:
@@ -50,6 +53,7 @@ docs/experiments.md, "The quality table". This script stays for the equal-budget
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -227,6 +231,11 @@ CONFIGS = {
         "train": {"mixed_precision": True},
         "hop": 1.0,
     },  # fmt: skip
+    "today's defaults in bfloat16, a segment every 0.5 s (audio.segment_overlap 0.75)": {
+        "model": TODAY,
+        "train": {"mixed_precision": True},
+        "hop": 0.5,
+    },  # fmt: skip
 }
 
 
@@ -386,14 +395,20 @@ def main() -> None:
     n, pool = held.n, held.pool
     print(f"held out: {held.meta['holdout']['reason']}", flush=True)
     copied = training_sample(base, n, pool)
-    sets: dict[str, np.ndarray] = {
-        REAL: held.real_waves,
-        "white noise": evaluation.noise_waves("white", n=pool, length=AUDIO.segment_samples, seed=0),
-        PINK: held.pink_waves,
-        CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
-        TRAINING: evaluation.segment_waves(base, segments, copied),
-    }
     training_mels = np.asarray(held.mels[training_reference(base, copied)])
+
+    def table_of(sets: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+        return distances(sets, held.reference_waves, held.reference_mels, held.meta, n, args.embedders.split(","),
+                         training_mels, args.embed)  # fmt: skip
+
+    key = baseline_key(vars(args), base)
+    baselines = cached_baselines(base, key)
+    if baselines is None:
+        baselines = table_of(baseline_sets(held, base, segments, copied))
+        save_baselines(base, key, baselines)
+    else:
+        print(f"real, noise, ceiling and training-copy rows: from {base / BASELINES}", flush=True)
+    sets: dict[str, np.ndarray] = {}
     runs = {}
     for i, name in config_names(args.configs):
         config = CONFIGS[name]
@@ -409,8 +424,7 @@ def main() -> None:
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
-    table = distances(sets, held.reference_waves, held.reference_mels, held.meta, n, args.embedders.split(","),
-                      training_mels, args.embed)  # fmt: skip
+    table = {**baselines, **(table_of(sets) if sets else {})}
     report(table, runs, args, len(held.a_rows), n)
     record = {"args": vars(args) | {"out": str(args.out)}, "runs": runs, "table": table}
     path = out / f"quality-{args.holdout_by}{seed_tag(args.seed)}.json"
@@ -445,6 +459,47 @@ class HeldOut:
         return cls(mels, meta, n, pool, a_rows, b_rows, evaluation.segment_waves(base, segments, a_rows),
                    np.asarray(mels[a_rows]), evaluation.segment_waves(base, segments, b_rows),
                    evaluation.noise_waves("pink", n=pool, length=AUDIO.segment_samples, seed=0))  # fmt: skip
+
+
+def baseline_sets(held: HeldOut, base: Path, segments: Path, copied: np.ndarray) -> dict[str, np.ndarray]:
+    """The sets every configuration is read against: real vs real (half B), white and pink noise, the inversion
+    ceiling and the training copy (rows ``copied``)."""
+    return {
+        REAL: held.real_waves,
+        "white noise": evaluation.noise_waves("white", n=held.pool, length=AUDIO.segment_samples, seed=0),
+        PINK: held.pink_waves,
+        CEILING: inversion_ceiling(np.asarray(held.mels[held.b_rows])),
+        TRAINING: evaluation.segment_waves(base, segments, copied),
+    }
+
+
+# The baseline sets' rows depend on the prepared dataset and these arguments alone, not on the seed, the budget or the
+# configurations; they were two thirds of a one-configuration call's evaluation, so calls that agree on them share one
+# computation, kept beside the dataset. BASELINES_VERSION changes when a change to the distances moves these rows.
+BASELINES, BASELINES_VERSION = "quality-baselines.json", 1
+BASELINE_SETUP = ("corpus", "minutes", "holdout", "clips", "pool", "embed", "holdout_by", "embedders")
+
+
+def baseline_key(args: dict, base: Path) -> dict:
+    """What the baseline rows of a call with ``args`` on the dataset ``base`` depend on: its arguments in
+    ``BASELINE_SETUP``, the number of draws, the code's version and the dataset's index (a dataset prepared again from
+    other audio has another)."""
+    index = hashlib.sha256((base / "index.csv").read_bytes()).hexdigest()
+    return {**{k: args[k] for k in BASELINE_SETUP}, "draws": DRAWS, "version": BASELINES_VERSION, "index": index}
+
+
+def cached_baselines(base: Path, key: dict) -> dict | None:
+    """The baseline rows an earlier call saved beside ``base`` under ``key``; None when there are none or they are
+    another setup's (delete the file to recompute them)."""
+    path = base / BASELINES
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    return saved["rows"] if saved["key"] == key else None
+
+
+def save_baselines(base: Path, key: dict, rows: dict) -> None:
+    (base / BASELINES).write_text(json.dumps({"key": key, "rows": rows}, indent=2))
 
 
 # What an argument added since was, in effect, in calls made before it

@@ -156,3 +156,31 @@ def test_embedding_distances_of_the_first_n_clips_are_those_the_benchmark_gave_b
     fd, kd = quality.embedding_distances(FrameStats, reference, {"set": pool}, 8, embed="first")["set"]
     assert fd == pytest.approx(quality.metrics.frechet_distance(first, ref))
     assert kd == pytest.approx(quality.metrics.kernel_distance(first, ref, seed=0))
+
+
+def test_the_baseline_rows_are_reused_by_a_call_of_the_same_setup_whatever_its_seed_budget_or_configs(tmp_path):
+    base = tmp_path / "dataset"
+    base.mkdir()
+    (base / "index.csv").write_text("row,track\n0,a\n")
+    rows = {quality.REAL: {"mel_fd": 1.0}, quality.PINK: {"mel_fd": 10.0}}
+    args = dict(ARGS)
+    quality.save_baselines(base, quality.baseline_key(args, base), rows)
+    for change in ({"seed": 3}, {"budget": 4.0}, {"steps": 400}, {"configs": "27,33"}, {"threads": 2}):
+        assert quality.cached_baselines(base, quality.baseline_key({**args, **change}, base)) == rows
+
+
+@pytest.mark.parametrize("change", [{"clips": 48}, {"embedders": "crepe,musicnn"}, {"pool": 0}, {"embed": "first"},
+                                    {"minutes": 12.0}, {"holdout_by": "auto"}])  # fmt: skip
+def test_the_baseline_rows_of_another_setup_or_another_split_are_not_reused(tmp_path, change):
+    base = tmp_path / "dataset"
+    base.mkdir()
+    (base / "index.csv").write_text("row,track\n0,a\n")
+    quality.save_baselines(base, quality.baseline_key(ARGS, base), {quality.REAL: {"mel_fd": 1.0}})
+    assert quality.cached_baselines(base, quality.baseline_key({**ARGS, **change}, base)) is None
+    (base / "index.csv").write_text("row,track\n0,b\n")  # the dataset prepared again, from other audio
+    assert quality.cached_baselines(base, quality.baseline_key(ARGS, base)) is None
+
+
+def test_without_a_cache_file_there_are_no_baseline_rows(tmp_path):
+    (tmp_path / "index.csv").write_text("row\n")
+    assert quality.cached_baselines(tmp_path, quality.baseline_key(ARGS, tmp_path)) is None
