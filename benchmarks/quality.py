@@ -57,6 +57,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -402,12 +403,7 @@ def main() -> None:
                          training_mels, args.embed)  # fmt: skip
 
     key = baseline_key(vars(args), base)
-    baselines = cached_baselines(base, key)
-    if baselines is None:
-        baselines = table_of(baseline_sets(held, base, segments, copied))
-        save_baselines(base, key, baselines)
-    else:
-        print(f"real, noise, ceiling and training-copy rows: from {base / BASELINES}", flush=True)
+    baselines = baseline_rows(base, key, lambda: table_of(baseline_sets(held, base, segments, copied)))
     sets: dict[str, np.ndarray] = {}
     runs = {}
     for i, name in config_names(args.configs):
@@ -496,6 +492,17 @@ def cached_baselines(base: Path, key: dict) -> dict | None:
         return None
     saved = json.loads(path.read_text())
     return saved["rows"] if saved["key"] == key else None
+
+
+def baseline_rows(base: Path, key: dict, compute: Callable[[], dict]) -> dict:
+    """The baseline rows saved beside ``base`` under ``key``, or else ``compute()``'s, saved there for the next call."""
+    rows = cached_baselines(base, key)
+    if rows is not None:
+        print(f"real, noise, ceiling and training-copy rows: from {base / BASELINES}", flush=True)
+        return rows
+    rows = compute()
+    save_baselines(base, key, rows)
+    return rows
 
 
 def save_baselines(base: Path, key: dict, rows: dict) -> None:

@@ -184,3 +184,15 @@ def test_the_baseline_rows_of_another_setup_or_another_split_are_not_reused(tmp_
 def test_without_a_cache_file_there_are_no_baseline_rows(tmp_path):
     (tmp_path / "index.csv").write_text("row\n")
     assert quality.cached_baselines(tmp_path, quality.baseline_key(ARGS, tmp_path)) is None
+
+
+def test_baseline_rows_are_computed_once_and_then_read_back(tmp_path):
+    (tmp_path / "index.csv").write_text("row\n")
+    key, calls = quality.baseline_key(ARGS, tmp_path), []
+
+    def compute():
+        calls.append(1)
+        return {quality.REAL: {"mel_fd": 1.0}}
+
+    assert quality.baseline_rows(tmp_path, key, compute) == quality.baseline_rows(tmp_path, key, compute)
+    assert calls == [1]
