@@ -237,6 +237,11 @@ CONFIGS = {
         "train": {"mixed_precision": True},
         "hop": 0.5,
     },  # fmt: skip
+    "today's defaults in bfloat16, DiffAugment on the critic's batches (train.augment 0.5)": {
+        "model": TODAY,
+        "train": {"mixed_precision": True, "augment": 0.5},
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 
