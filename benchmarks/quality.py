@@ -556,12 +556,14 @@ def run_name(index: int, holdout_by: str, seed: int) -> str:
 
 
 def training_sample(ds: Path, n: int, pool: int = 0) -> np.ndarray:
-    """``n`` training rows drawn with seed 0 (sorted), then, up to ``pool`` rows, more drawn with seed 1: a model
-    that copied its training set perfectly."""
+    """``n`` training rows drawn with seed 0 (sorted), then, up to ``pool`` rows but never past half the training
+    rows, more drawn with seed 1: a model that copied its training set perfectly. The other half at least stays for
+    :func:`training_reference` (with a few minutes of audio a pool of 256 would take every training row)."""
     rows = dataset.split_rows(ds, "train")
     first = np.sort(np.random.default_rng(0).choice(rows, size=min(n, len(rows)), replace=False))
     rest = np.setdiff1d(rows, first)
-    more = np.random.default_rng(1).choice(rest, size=min(max(pool - len(first), 0), len(rest)), replace=False)
+    size = max(min(pool, len(rows) // 2) - len(first), 0)
+    more = np.random.default_rng(1).choice(rest, size=size, replace=False)
     return np.concatenate([first, np.sort(more)])
 
 

@@ -196,3 +196,10 @@ def test_baseline_rows_are_computed_once_and_then_read_back(tmp_path):
 
     assert quality.baseline_rows(tmp_path, key, compute) == quality.baseline_rows(tmp_path, key, compute)
     assert calls == [1]
+
+
+def test_the_training_copy_leaves_half_the_training_rows_as_the_reference_when_there_are_few(monkeypatch):
+    monkeypatch.setattr(quality.dataset, "split_rows", lambda ds, split: np.arange(40))
+    copied = quality.training_sample(Path("ds"), 8, 256)  # 8 minutes of audio: fewer training rows than the pool
+    assert len(copied) == 20 and list(copied[:8]) == list(quality.training_sample(Path("ds"), 8))
+    assert len(quality.training_reference(Path("ds"), copied)) == 20
