@@ -42,8 +42,8 @@ Each call writes ``<out>/<corpus>/quality-<holdout-by>[-seedN].json`` and keeps 
 calls with the same seed and setup, so ``quality_seeds.py`` can compare configurations trained in
 different calls. The rows of real vs real, noise, the ceiling and the training copy depend only on the prepared
 data and the evaluation's arguments: the first call computes them and keeps them beside the dataset
-(``quality-baselines.json``), and later calls on the same data with the same arguments (whatever their seed, budget or configurations)
-reuse them.
+(``quality-baselines.json``), and later calls on the same data with the same arguments (whatever their seed, budget
+or configurations) reuse them.
 
 The workflow makes the same table from ``config/experiments-quality.yaml`` (one experiment per
 configuration that shares the side-by-side dataset), with equal epochs instead of equal CPU minutes:
@@ -475,7 +475,7 @@ def baseline_sets(held: HeldOut, base: Path, segments: Path, copied: np.ndarray)
 
 
 # The baseline sets' rows depend on the prepared dataset and these arguments alone, not on the seed, the budget or the
-# configurations; they were two thirds of a one-configuration call's evaluation, so calls that agree on them share one
+# configurations; they were five sixths of a one-configuration call's evaluation, so calls that agree on them share one
 # computation, kept beside the dataset. BASELINES_VERSION changes when a change to the distances moves these rows.
 BASELINES, BASELINES_VERSION = "quality-baselines.json", 1
 BASELINE_SETUP = ("corpus", "minutes", "holdout", "clips", "pool", "embed", "holdout_by", "embedders")
