@@ -242,6 +242,16 @@ CONFIGS = {
         "train": {"mixed_precision": True, "augment": 0.5},
         "hop": 1.0,
     },  # fmt: skip
+    "today's defaults in bfloat16, one critic update at four times the generator's rate (TTUR as SAGAN: 4e-4, 1e-4)": {
+        "model": TODAY,
+        "train": {"mixed_precision": True, "d_steps": 1, "learning_rate": 1e-4, "critic_learning_rate": 4e-4},
+        "hop": 1.0,
+    },  # fmt: skip
+    "today's defaults in bfloat16, one critic update at three times the generator's rate (6e-4, 2e-4)": {
+        "model": TODAY,
+        "train": {"mixed_precision": True, "d_steps": 1, "critic_learning_rate": 6e-4},
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 
@@ -294,6 +304,7 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, step
     from audiowgan.nn import train as T
     from audiowgan.nn.callbacks import average_statistics
     from audiowgan.nn.loop import Callback
+    from audiowgan.nn.state import learning_rate_of
 
     snap = run / "snapshot"
     budget = {"steps": steps} if steps else {"cpu_minutes": cpu_seconds / 60}
@@ -311,7 +322,8 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, step
         def on_step_end(self, loop, row):
             if config.get("lr_decay"):  # linear to 0 over the budget (the time-budget form of a decay over the steps)
                 left = max(0.0, 1.0 - self.spent(loop))
-                loop.state.g_opt.learning_rate = loop.state.d_opt.learning_rate = loop.tp.learning_rate * left
+                loop.state.g_opt.learning_rate = learning_rate_of(loop.tp, critic=False) * left
+                loop.state.d_opt.learning_rate = learning_rate_of(loop.tp, critic=True) * left
             if self.spent(loop) >= 1.0:
                 snap.mkdir(parents=True, exist_ok=True)
                 standing = config.get("standing_statistics", True)

@@ -317,7 +317,8 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
         doc = {"model": model, "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed
-        assert fingerprint(mp, TrainSpec.from_mapping(gp_every=3), {}, b"") != fingerprint(mp, tp, {}, b"")
+        for changed in ({"gp_every": 3}, {"critic_learning_rate": 4e-4}):
+            assert fingerprint(mp, TrainSpec.from_mapping(**changed), {}, b"") != fingerprint(mp, tp, {}, b"")
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])

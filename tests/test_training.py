@@ -309,6 +309,22 @@ def test_lazy_penalty_must_divide_the_critic_updates_and_resumes_exactly(dataset
     assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], every["d_loss"])
 
 
+def test_the_critic_learns_at_its_own_rate_and_resumes_exactly(dataset, tmp_path):
+    tp = TrainSpec.from_mapping(TRAIN, critic_learning_rate="0.004")  # as --config hands it over
+    critic, generator = make_optimizer(tp, critic=True), make_optimizer(tp)
+    rates = float(critic.learning_rate), float(generator.learning_rate)  # float32 variables
+    assert rates == pytest.approx((0.004, 0.001), rel=1e-6)
+    same = TrainSpec.from_mapping(TRAIN)  # null: the write-up's one rate
+    assert float(make_optimizer(same, critic=True).learning_rate) == float(make_optimizer(same).learning_rate)
+    run(dataset, tmp_path / "a", epochs=2, critic_learning_rate=0.004)
+    run(dataset, tmp_path / "b", epochs=1, critic_learning_rate=0.004)
+    run(dataset, tmp_path / "b", epochs=2, critic_learning_rate=0.004)
+    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
+    run(dataset, tmp_path / "one", epochs=2)
+    a, one = (pd.read_csv(tmp_path / d / "model" / "losses.csv") for d in ("a", "one"))
+    assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], one["d_loss"])
+
+
 def test_held_out_rows_are_never_trained_on(tmp_path):
     ds = make_dataset(tmp_path / "dataset", n=12)
     mels = np.load(ds / "mels.npy", mmap_mode="r+")

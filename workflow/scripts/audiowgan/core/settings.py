@@ -334,6 +334,7 @@ class TrainSpec(Spec):
     gp_weight: float
     gp_every: int
     learning_rate: float
+    critic_learning_rate: float | None
     beta_1: float
     beta_2: float
     seed: int
@@ -359,7 +360,7 @@ class TrainSpec(Spec):
     )
     # Keys added since checkpoints were first written, and their off values (as ModelSpec.ADDED_OFF): off, they
     # are left out of checkpoint fingerprints, so checkpoints written before them still resume.
-    ADDED_OFF: ClassVar[dict[str, Any]] = {"gp_every": 1}
+    ADDED_OFF: ClassVar[dict[str, Any]] = {"gp_every": 1, "critic_learning_rate": None}
 
     def __post_init__(self) -> None:
         """The rule the schema cannot state: the penalty's interval divides the critic updates of a step, so every

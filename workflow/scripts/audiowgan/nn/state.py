@@ -22,10 +22,16 @@ from audiowgan.nn.devices import Runtime
 from audiowgan.nn.losses import read_losses, write_losses
 
 
-def make_optimizer(tp: TrainSpec, *, loss_scale: bool = False) -> keras.optimizers.Optimizer:
-    """Adam with the train settings; wrapped for dynamic loss scaling under mixed float16."""
-    opt = keras.optimizers.Adam(tp.learning_rate, beta_1=tp.beta_1, beta_2=tp.beta_2)
+def make_optimizer(tp: TrainSpec, *, critic: bool = False, loss_scale: bool = False) -> keras.optimizers.Optimizer:
+    """Adam with the train settings (the critic's learning rate for ``critic``); wrapped for dynamic loss scaling
+    under mixed float16."""
+    opt = keras.optimizers.Adam(learning_rate_of(tp, critic=critic), beta_1=tp.beta_1, beta_2=tp.beta_2)
     return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt
+
+
+def learning_rate_of(tp: TrainSpec, *, critic: bool) -> float:
+    """The critic's learning rate (``train.critic_learning_rate``, else ``learning_rate``) or the generator's."""
+    return tp.critic_learning_rate if critic and tp.critic_learning_rate is not None else tp.learning_rate
 
 
 @dataclass
@@ -54,7 +60,7 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
         generator, critic = M.build_networks(mp, shape, synchronized_bn=runtime.strategy is not None)
         g_opt, d_opt = (
             make_optimizer(tp, loss_scale=runtime.loss_scale),
-            make_optimizer(tp, loss_scale=runtime.loss_scale),
+            make_optimizer(tp, critic=True, loss_scale=runtime.loss_scale),
         )
         # Built now, not at the first step: a restore needs the slots to exist.
         g_opt.build(generator.trainable_variables)
