@@ -300,13 +300,19 @@ def test_lazy_penalty_on_the_last_of_every_k_critic_updates_at_k_times_the_weigh
 def test_lazy_penalty_must_divide_the_critic_updates_and_resumes_exactly(dataset, tmp_path):
     with pytest.raises(ConfigError, match=r"'train.gp_every' = 2 must divide train.d_steps = 3.*try 1, 3"):
         TrainSpec.from_mapping(d_steps=3, gp_every=2)
-    run(dataset, tmp_path / "a", epochs=2, gp_every=2)
-    run(dataset, tmp_path / "b", epochs=1, gp_every=2)
-    run(dataset, tmp_path / "b", epochs=2, gp_every=2)
+    assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, gp_every=2)
+
+
+def assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, **setting):
+    """Two epochs with ``setting`` in one run and in two (resumed) end with the same weights, with finite losses
+    that differ from a run without it."""
+    run(dataset, tmp_path / "a", epochs=2, **setting)
+    run(dataset, tmp_path / "b", epochs=1, **setting)
+    run(dataset, tmp_path / "b", epochs=2, **setting)
     assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
-    run(dataset, tmp_path / "every", epochs=2)
-    a, every = (pd.read_csv(tmp_path / d / "model" / "losses.csv") for d in ("a", "every"))
-    assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], every["d_loss"])
+    run(dataset, tmp_path / "without", epochs=2)
+    a, without = (pd.read_csv(tmp_path / d / "model" / "losses.csv") for d in ("a", "without"))
+    assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], without["d_loss"])
 
 
 def test_the_critic_learns_at_its_own_rate_and_resumes_exactly(dataset, tmp_path):
@@ -316,13 +322,7 @@ def test_the_critic_learns_at_its_own_rate_and_resumes_exactly(dataset, tmp_path
     assert rates == pytest.approx((0.004, 0.001), rel=1e-6)
     same = TrainSpec.from_mapping(TRAIN)  # null: the write-up's one rate
     assert float(make_optimizer(same, critic=True).learning_rate) == float(make_optimizer(same).learning_rate)
-    run(dataset, tmp_path / "a", epochs=2, critic_learning_rate=0.004)
-    run(dataset, tmp_path / "b", epochs=1, critic_learning_rate=0.004)
-    run(dataset, tmp_path / "b", epochs=2, critic_learning_rate=0.004)
-    assert_same_weights(tmp_path / "a" / "model", tmp_path / "b" / "model")
-    run(dataset, tmp_path / "one", epochs=2)
-    a, one = (pd.read_csv(tmp_path / d / "model" / "losses.csv") for d in ("a", "one"))
-    assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], one["d_loss"])
+    assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, critic_learning_rate=0.004)
 
 
 def test_held_out_rows_are_never_trained_on(tmp_path):
