@@ -173,7 +173,7 @@ def main() -> None:
 
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn import model as M
-    from audiowgan.nn.state import make_optimizer
+    from audiowgan.nn.state import make_optimizers
     from audiowgan.nn.step import WGANGP
 
     real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (args.batch, n_mels, frames, 1)).astype(np.float32))
@@ -189,7 +189,7 @@ def main() -> None:
         writeup = settings.pop("writeup_layers", False)
         mp = ModelSpec.from_mapping(**settings)
         g, c = M.build_networks(mp, (n_mels, frames), writeup_layers=writeup)
-        opts = [make_optimizer(tp, loss_scale=policy == "mixed_float16") for _ in range(2)]
+        opts = make_optimizers(tp, loss_scale=policy == "mixed_float16")
         gan = WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                        gp_weight=10.0)  # fmt: skip
         keras.mixed_precision.set_global_policy("float32")

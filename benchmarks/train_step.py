@@ -101,7 +101,7 @@ def main() -> None:
 
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn import model as M
-    from audiowgan.nn.state import make_optimizer
+    from audiowgan.nn.state import make_optimizers
     from audiowgan.nn.step import WGANGP
 
     keras.utils.set_random_seed(0)
@@ -120,7 +120,7 @@ def main() -> None:
         try:
             g, c = M.build_networks(spec, (n_mels, frames))
             scale = policy == "mixed_float16"
-            gan = WGANGP(g, c, make_optimizer(tp, loss_scale=scale), make_optimizer(tp, loss_scale=scale),
+            gan = WGANGP(g, c, *make_optimizers(tp, loss_scale=scale),
                            tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                            gp_weight=10.0, jit_compile=xla, gp_every=gp_every)  # fmt: skip
         finally:
@@ -142,7 +142,8 @@ def main() -> None:
     def reference(name: str, jit: str) -> Impl:
         g, c = M.build_networks(writeup, (n_mels, frames), writeup_layers=True)
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
-        ref.compile(d_optimizer=make_optimizer(tp), g_optimizer=make_optimizer(tp))
+        g_opt, d_opt = make_optimizers(tp)
+        ref.compile(d_optimizer=d_opt, g_optimizer=g_opt)
         if jit != "auto":
             ref.jit_compile = jit == "on"
         times: list[float] = []

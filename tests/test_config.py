@@ -121,8 +121,8 @@ def test_result_neutral_keys_are_marked_in_the_schema_and_left_out_of_params():
 
 
 def test_a_train_key_added_since_leaves_the_params_of_older_runs_alone_when_off():
-    # The train rule's params are these: a model trained before train.gp_every (or critic_learning_rate) existed had none, and must not be
-    # retrained for its arrival; set to anything else, it is a result value like any other.
+    # The train rule's params are these: a model trained before train.gp_every (or critic_learning_rate) existed
+    # had none, and must not be retrained for its arrival; set to anything else, it is a result value like any other.
     cfg = check(copy.deepcopy(DEFAULT), SCHEMA)
     added = {"gp_every": 3, "critic_learning_rate": 4e-4}
     before = {k: v for k, v in rerun.result_values(cfg, "train").items() if k not in added}

@@ -29,6 +29,13 @@ def make_optimizer(tp: TrainSpec, *, critic: bool = False, loss_scale: bool = Fa
     return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt
 
 
+def make_optimizers(
+    tp: TrainSpec, *, loss_scale: bool = False
+) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """The generator's and the critic's optimizers, each at its own learning rate."""
+    return make_optimizer(tp, loss_scale=loss_scale), make_optimizer(tp, critic=True, loss_scale=loss_scale)
+
+
 def learning_rate_of(tp: TrainSpec, *, critic: bool) -> float:
     """The critic's learning rate (``train.critic_learning_rate``, else ``learning_rate``) or the generator's."""
     return tp.critic_learning_rate if critic and tp.critic_learning_rate is not None else tp.learning_rate
@@ -58,10 +65,7 @@ def build_state(mp: ModelSpec, tp: TrainSpec, shape: tuple[int, int], runtime: R
     with runtime.scope():
         # Synchronized BatchNorm only with several replicas: one replica keeps the plain layer's exact numbers.
         generator, critic = M.build_networks(mp, shape, synchronized_bn=runtime.strategy is not None)
-        g_opt, d_opt = (
-            make_optimizer(tp, loss_scale=runtime.loss_scale),
-            make_optimizer(tp, critic=True, loss_scale=runtime.loss_scale),
-        )
+        g_opt, d_opt = make_optimizers(tp, loss_scale=runtime.loss_scale)
         # Built now, not at the first step: a restore needs the slots to exist.
         g_opt.build(generator.trainable_variables)
         d_opt.build(critic.trainable_variables)
