@@ -263,6 +263,17 @@ CONFIGS = {
         },
         "hop": 1.0,
     },  # fmt: skip
+    "today's defaults in bfloat16, SAGAN's rates with two critic updates (4e-4, 1e-4, Adam beta_1 0)": {
+        "model": TODAY,
+        "train": {
+            "mixed_precision": True,
+            "d_steps": 2,
+            "learning_rate": 1e-4,
+            "critic_learning_rate": 4e-4,
+            "beta_1": 0.0,
+        },
+        "hop": 1.0,
+    },  # fmt: skip
 }
 
 
