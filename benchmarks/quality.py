@@ -93,6 +93,8 @@ MODEL = {
 BATCH = 16
 # What today's defaults change in MODEL (since 2026-12-05): configs named "today's defaults" start from it
 TODAY = {"generator_peak_norm": True, "critic_clip_stats": True}
+# SAGAN's training (configs 37 and 38): the critic at 4x the generator's learning rate, Adam's beta_1 0
+SAGAN = {"learning_rate": 1e-4, "critic_learning_rate": 4e-4, "beta_1": 0.0}
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
@@ -254,24 +256,12 @@ CONFIGS = {
     },  # fmt: skip
     "today's defaults in bfloat16, SAGAN's training (one critic update at 4e-4, 1e-4, Adam beta_1 0)": {
         "model": TODAY,
-        "train": {
-            "mixed_precision": True,
-            "d_steps": 1,
-            "learning_rate": 1e-4,
-            "critic_learning_rate": 4e-4,
-            "beta_1": 0.0,
-        },
+        "train": {"mixed_precision": True, "d_steps": 1, **SAGAN},
         "hop": 1.0,
     },  # fmt: skip
     "today's defaults in bfloat16, SAGAN's rates with two critic updates (4e-4, 1e-4, Adam beta_1 0)": {
         "model": TODAY,
-        "train": {
-            "mixed_precision": True,
-            "d_steps": 2,
-            "learning_rate": 1e-4,
-            "critic_learning_rate": 4e-4,
-            "beta_1": 0.0,
-        },
+        "train": {"mixed_precision": True, "d_steps": 2, **SAGAN},
         "hop": 1.0,
     },  # fmt: skip
 }
