@@ -1,10 +1,10 @@
 """Does the model learn real music? Distances to held-out real recordings, against noise, at one budget.
 
-Real recordings of two kinds (``--corpus``, see ``real_corpus.py``): Debian's ``wesnoth-1.16-music``
-(orchestral) and ``nexuiz-music`` (electronic), a stable subset of ``--minutes`` minutes. They go
-through the workflow's own library code (segment, mel, pack with whole tracks held out, train,
-generate); Snakemake is left out so that the whole budget goes to training. Each configuration in
-``--configs`` (see ``CONFIGS``: the settings before this round of changes, today's defaults, and
+Real recordings of three kinds (``--corpus``, see ``real_corpus.py``): Debian's ``wesnoth-1.16-music``
+(orchestral), ``nexuiz-music`` (electronic) and two Frets on Fire song packs (metal), a stable subset of
+``--minutes`` minutes. They go through the workflow's own library code (segment, mel, pack with whole
+tracks held out, train, generate); Snakemake is left out so that the whole budget goes to training. Each
+configuration in ``--configs`` (see ``CONFIGS``: the settings before this round of changes, today's defaults, and
 one-change-at-a-time variants) trains for the same budget of ``--budget`` CPU minutes of this
 process (``time.process_time``, all threads: on an idle 2-core machine about half as many wall
 minutes), or of ``--steps`` steps, then its moving-average generator renders ``--clips`` clips
@@ -385,7 +385,8 @@ def standing_snapshot(snap: Path, record: dict, seed: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", default="wesnoth", help="wesnoth (orchestral) or nexuiz (electronic)")
+    ap.add_argument("--corpus", default="wesnoth", help="wesnoth (orchestral), nexuiz (electronic) "
+                    "or metal")  # fmt: skip
     ap.add_argument("--minutes", type=float, default=24.0, help="minutes of the corpus (a stable subset)")
     ap.add_argument("--budget", type=float, default=10.0, help="CPU minutes of training per configuration")
     ap.add_argument("--steps", type=int, default=0, help="steps of training per configuration instead of --budget "

@@ -1,15 +1,21 @@
-"""Real music for quality benchmarks: game soundtracks of two kinds of music, from Debian.
+"""Real music for quality benchmarks: recordings of three kinds of music, from Debian.
 
-Two corpora (``--corpus``), so that a setting tuned on one soundtrack is checked on another:
+Three corpora (``--corpus``), so that a setting tuned on one kind of music is checked on others:
 
 - ``wesnoth`` (default): the Battle for Wesnoth orchestral soundtrack (below);
 - ``nexuiz``: the Nexuiz soundtrack, electronic music (techno, industrial, drum-driven, synth
   pads; Debian ``nexuiz-music``, GPL-2+, one ``.deb`` of 84 MB holding a ``music.pk3`` zip of
   18 Ogg Vorbis tracks at 44.1 kHz stereo, 48 s to 9.5 min, 80 minutes in all; a second mix of
   ``sixtyfour_`` is left out, as Wesnoth's older arrangement is, so it cannot leak between
-  training and held-out tracks).
+  training and held-out tracks);
+- ``metal``: heavy metal played by two bands, drums, bass, distorted rhythm and lead guitars, a
+  few songs with vocals: the Frets on Fire song packs ``fretsonfire-songs-sectoid`` (Carlos Viola
+  Iborra) and ``fretsonfire-songs-muldjord`` (El Senator), MIT-style licences, two ``.deb`` of
+  29 MB each, 8 songs of 2.4 to 4.8 min, 27 minutes in all. The game plays each song as two
+  stems, the band (``song.ogg``) and the lead guitar (``guitar.ogg``), so each song is mixed
+  down once into one FLAC file (ffmpeg's ``amix``, each stem at half gain so the sum cannot clip).
 
-The rest of this page describes the first; the second is fetched the same way.
+The rest of this page describes the first; the others are fetched the same way.
 
 Why: the workflow's tests and benchmarks use synthetic audio, which says nothing about how well
 the model learns real music. This machine (and CI) reach no web site, only package registries,
@@ -67,33 +73,42 @@ AUDIO_SUFFIXES = (".ogg", ".opus", ".flac", ".mp3", ".wav")
 class Corpus:
     """A Debian package of music: where its audio sits (inside ``archive``, a zip in the package, if set)."""
 
-    package: str
-    audio_dir: str
+    packages: tuple[str, ...]
+    audio_dir: str  # in every package
     exclude: frozenset[str]  # file stems left out: jingles, silence, near-duplicate mixes
     prefix: str  # of the track names in sources.tsv
     archive: str | None = None
+    # When set, a track is a folder under audio_dir holding all of these parts, mixed into one file
+    stems: tuple[str, ...] = ()
 
 
 CORPORA = {
     # Victory/defeat jingles (5 to 27 s), a file of pure silence, and an older arrangement of
     # frantic.ogg (a near-duplicate that would leak between training and held-out tracks).
     "wesnoth": Corpus(
-        "wesnoth-1.16-music",
+        ("wesnoth-1.16-music",),
         "usr/share/games/wesnoth/1.16/data/core/music",
         frozenset({"defeat", "defeat2", "victory", "victory2", "silence", "elf-land", "frantic-old"}),
         "wesnoth",
     ),  # fmt: skip
     # sixtyfour_revisited is a second mix of sixtyfour_.
     "nexuiz": Corpus(
-        "nexuiz-music",
+        ("nexuiz-music",),
         "sound/cdtracks",
         frozenset({"sixtyfour_revisited"}),
         "nexuiz",
         archive="usr/share/games/nexuiz/data/music.pk3",
     ),  # fmt: skip
+    "metal": Corpus(
+        ("fretsonfire-songs-sectoid", "fretsonfire-songs-muldjord"),
+        "usr/share/games/fretsonfire/data/songs",
+        frozenset(),
+        "metal",
+        stems=("song.ogg", "guitar.ogg"),
+    ),  # fmt: skip
 }
 DEFAULT_CORPUS = "wesnoth"
-PACKAGE = CORPORA[DEFAULT_CORPUS].package
+PACKAGE = CORPORA[DEFAULT_CORPUS].packages[0]
 ENV_CACHE = "AUDIOWGAN_CORPUS_CACHE"
 DEFAULT_CACHE = Path(__file__).resolve().parent / ".cache"
 MARKER = ".extracted.json"
@@ -252,22 +267,62 @@ def audio_files(
     include_jingles: bool = False,
     corpus: str = DEFAULT_CORPUS,
 ) -> list[Path]:
-    """Absolute paths of the corpus's audio files, sorted by name (fetched on first use).
+    """Absolute paths of the corpus's audio files, sorted by name (fetched, and mixed down, on first use).
 
     ``max_tracks`` / ``max_minutes`` (the latter needs ffprobe) pick the same subset every time.
     """
     c = CORPORA[corpus]
-    folder = fetch(cache_dir, package=c.package, archive=c.archive) / c.audio_dir
-    if not folder.is_dir():
-        raise CorpusError(f"{c.package} has no {c.audio_dir}: has the package's layout changed?")
     paths = sorted(
         p
-        for p in folder.iterdir()
-        if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES and (include_jingles or p.stem not in c.exclude)
+        for package in c.packages
+        for p in _package_audio(c, package, cache_dir)
+        if include_jingles or p.stem not in c.exclude
     )
     if not paths:
-        raise CorpusError(f"no audio files in {folder}")
+        raise CorpusError(f"no audio files in {', '.join(c.packages)} under {c.audio_dir}")
     return _subset(paths, max_tracks, max_minutes)
+
+
+def _package_audio(c: Corpus, package: str, cache_dir: str | os.PathLike[str] | None) -> list[Path]:
+    """One package's tracks: its audio files, or its songs' stems mixed down (``Corpus.stems``)."""
+    folder = fetch(cache_dir, package=package, archive=c.archive) / c.audio_dir
+    if not folder.is_dir():
+        raise CorpusError(f"{package} has no {c.audio_dir}: has the package's layout changed?")
+    if not c.stems:
+        return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+    songs = sorted({p.parent for p in folder.rglob(c.stems[0]) if all((p.parent / s).is_file() for s in c.stems)})
+    return [mixdown(song, c.stems, cache_root(cache_dir) / f"{c.prefix}-mixed") for song in songs]
+
+
+def mixdown(song: Path, stems: tuple[str, ...], dest: Path) -> Path:
+    """``song``'s stems played together, as ``dest/<band>-<song>.flac`` (made once).
+
+    ffmpeg's ``amix`` scales each of the n inputs by 1/n, so the sum cannot clip the 16-bit FLAC; every mel the
+    model sees is scaled to its own peak, so the lower level changes nothing but a bit of precision.
+    """
+    target = dest / (_slug(f"{song.parent.name}-{song.name}") + ".flac")
+    if target.is_file():
+        return target
+    ffmpeg = shutil.which("ffmpeg")
+    if not ffmpeg:
+        raise CorpusError("ffmpeg not found: mixing the songs' stems needs it (apt-get install ffmpeg)")
+    dest.mkdir(parents=True, exist_ok=True)
+    with _locked(dest), tempfile.TemporaryDirectory(prefix=".mix-", dir=dest) as tmp:
+        if target.is_file():  # another process mixed it while we waited
+            return target
+        partial = Path(tmp) / target.name
+        inputs = [arg for stem in stems for arg in ("-i", str(song / stem))]
+        cmd = [ffmpeg, "-v", "error", *inputs, "-filter_complex", f"amix=inputs={len(stems)}", str(partial)]
+        proc = _run(cmd)
+        if proc.returncode != 0:
+            raise CorpusError(f"ffmpeg could not mix {song}:\n{proc.stderr.strip()[-2000:]}")
+        partial.rename(target)
+    return target
+
+
+def _slug(name: str) -> str:
+    """A file name without spaces or capitals: 'sectoid-Metal madness' -> 'sectoid-metal_madness'."""
+    return "".join(ch if ch.isalnum() or ch == "-" else "_" for ch in name.lower())
 
 
 def write_sources(paths: list[Path], out: str | os.PathLike[str], *, corpus: str = DEFAULT_CORPUS) -> Path:
@@ -286,7 +341,7 @@ def write_sources(paths: list[Path], out: str | os.PathLike[str], *, corpus: str
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=sorted(CORPORA), default=DEFAULT_CORPUS, help="which soundtrack")
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default=DEFAULT_CORPUS, help="which music")
     parser.add_argument("--out", type=Path, help="write sources.tsv here (a folder, or a path ending in .tsv)")
     parser.add_argument("--cache", type=Path, help=f"cache folder (default: ${ENV_CACHE} or {DEFAULT_CACHE})")
     parser.add_argument("--max-tracks", type=int, help="keep at most this many tracks (a stable choice)")
