@@ -73,7 +73,7 @@ def main() -> None:
         for s in seeds:
             snapshot = out / quality.run_name(args.config, "end-blocks", s) / "snapshot"
             sets[snapshot_set(args.config, s, k)] = rendered(snapshot, base / "meta.json", k, held.n)
-    table = quality.distances(sets, held.reference_waves, held.reference_mels, held.meta, EMBEDDERS)
+    table = quality.distances(sets, held.reference_waves, held.reference_mels, held.meta, held.n, EMBEDDERS)
     real = table[quality.REAL]["mel_fd"]
     print("| set | mel FD x real | " + " | ".join(f"{e} gap closed" for e in EMBEDDERS) + " |\n|---|---|---|---|")
     for name in table:
