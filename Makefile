@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
+# pytest-xdist workers for `make test`: the suite keeps about one core busy (most of it is Snakemake, SLURM and
+# process start-up, not TensorFlow), so two workers use a 2-core machine's second core; TEST_JOBS=0 runs it serially
+TEST_JOBS ?= 2
 SNAKEMAKE := $(BIN)/snakemake
 export PYTHONPATH := $(CURDIR)/workflow/scripts
 
@@ -48,7 +51,7 @@ run: setup demo-audio ## run the whole workflow on the synthetic demo corpus
 
 test: setup ## lint, format check and the test suite
 	$(MAKE) --no-print-directory lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_JOBS) --dist loadfile
 
 lint:
 	$(SNAKEMAKE) --lint --configfile config/demo.yaml

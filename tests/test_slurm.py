@@ -25,6 +25,8 @@ from slurm_cluster import SlurmCluster, SlurmUnavailable, ensure_slurm_installed
 
 from conftest import REPO, SNAKEMAKE, TINY_CONFIG, Run, make_workdir
 
+# One SLURM cluster at a time on a machine (it links the system's slurm.conf), so every test that needs one stays in
+# this file: `make test`'s pytest-xdist workers take a file each (--dist loadfile), and its module fixture starts once.
 pytestmark = pytest.mark.slurm
 
 PROFILE = REPO / "profiles" / "slurm"
