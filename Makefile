@@ -4,8 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
-# pytest-xdist workers for `make test`: the suite keeps about one core busy (most of it is Snakemake, SLURM and
-# process start-up, not TensorFlow), so two workers use a 2-core machine's second core; TEST_JOBS=0 runs it serially
+# pytest-xdist workers for `make test`: run in one process the suite keeps about one core busy (94% of one on a 2-core
+# machine), so two workers use the second core (docs/development.md); TEST_JOBS=0 runs it serially
 TEST_JOBS ?= 2
 SNAKEMAKE := $(BIN)/snakemake
 export PYTHONPATH := $(CURDIR)/workflow/scripts
