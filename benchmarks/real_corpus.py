@@ -133,12 +133,13 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
-def _need(tool: str) -> str:
+def _need(
+    tool: str, hint: str = "fetching the real-music corpus needs a Debian-based machine (apt-get, dpkg-deb)"
+) -> str:
+    """The path of ``tool``, or a CorpusError naming it and ``hint`` (why it is needed, how to get it)."""
     found = shutil.which(tool)
     if not found:
-        raise CorpusError(
-            f"{tool} not found: fetching the real-music corpus needs a Debian-based machine (apt-get, dpkg-deb)"
-        )
+        raise CorpusError(f"{tool} not found: {hint}")
     return found
 
 
@@ -224,9 +225,7 @@ def fetch(
 
 def probe(path: str | os.PathLike[str]) -> AudioInfo:
     """Duration, sample rate, channels and codec of one file, by decoding its headers with ffprobe."""
-    ffprobe = shutil.which("ffprobe")
-    if not ffprobe:
-        raise CorpusError("ffprobe not found: install ffmpeg (apt-get install ffmpeg)")
+    ffprobe = _need("ffprobe", "install ffmpeg (apt-get install ffmpeg)")
     cmd = [ffprobe, "-v", "error", "-select_streams", "a:0", "-show_entries",
            "format=duration:stream=codec_name,sample_rate,channels", "-of", "json", str(path)]  # fmt: skip
     proc = _run(cmd)
@@ -303,9 +302,7 @@ def mixdown(song: Path, stems: tuple[str, ...], dest: Path) -> Path:
     target = dest / (_slug(f"{song.parent.name}-{song.name}") + ".flac")
     if target.is_file():
         return target
-    ffmpeg = shutil.which("ffmpeg")
-    if not ffmpeg:
-        raise CorpusError("ffmpeg not found: mixing the songs' stems needs it (apt-get install ffmpeg)")
+    ffmpeg = _need("ffmpeg", "mixing the songs' stems needs it (apt-get install ffmpeg)")
     dest.mkdir(parents=True, exist_ok=True)
     with _locked(dest), tempfile.TemporaryDirectory(prefix=".mix-", dir=dest) as tmp:
         if target.is_file():  # another process mixed it while we waited
