@@ -9,6 +9,7 @@ networks and batch:
 - ``penalty``: the gradient penalty and its gradient, the double backward through the critic;
 - ``critic update``: the whole critic update (the two above and Adam);
 - ``generator update``: generator and critic forward, backward through both, Adam;
+- ``Adam, critic`` and ``Adam, generator``: one optimizer update of each network's weights alone;
 - ``whole step``: what training runs, for the check that the parts add up.
 
 Every variant in ``--variants`` is timed in the same process, in alternating rounds, so load from
@@ -33,13 +34,16 @@ from train_step import writeup_keys  # noqa: E402  (the reference train_step.py 
 
 DEMO = {"generator_channels": [128, 64, 32, 16], "critic_channels": [16, 32, 64]}
 CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 256]}
+# "adam" is not a model setting either: "keras" trains with Keras's own Adam, as the write-up's fit does, where every
+# other variant takes the fused one (audiowgan.nn.adam).
 # "writeup_layers" is not a model setting: True builds the write-up's Keras layers (each generator block's pair as
 # UpSampling and Conv, Keras's LeakyReLU), False (every other variant) ours, which compute the same: the folded
 # ResizeConv2D/1D and model.LeakyReLU.
 VARIANTS = {
     # the write-up's networks (until 2026-12-05 this row took the schema's defaults, so the keys added since crept in)
-    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {**writeup_keys(), "writeup_layers": True},
+    "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {**writeup_keys(), "writeup_layers": True, "adam": "keras"},
     "defaults: 3x3 G folded (ResizeConv2D) and 5x5 D": {},
+    "defaults with Keras's Adam": {"adam": "keras"},
     "before: resize 5x5 G and D": {"generator_kernel_size": 5, "critic_kernel_size": 5},
     "transpose 5x5 G and D": {"upsample": "transpose", "generator_kernel_size": 5},
     # benchmarks/quality.py's networks (the demo's widths) and its conv1d row, for its step counts
@@ -60,7 +64,7 @@ VARIANTS = {
     },
 }
 assert not any("," in name for name in VARIANTS), "--variants splits on commas"
-WRITE_UP_VARIANTS = list(VARIANTS)[:2]  # the default: the write-up's widths, its generator's layers and ours
+WRITE_UP_VARIANTS = list(VARIANTS)[:3]  # the default: the write-up's step, ours, and ours with the write-up's Adam
 
 
 def conv_macs(model) -> int:
@@ -100,6 +104,8 @@ def parts(gan, real):
     alpha = tf.random.uniform((b, 1, 1, 1), seed=2)
     fake = g(z, training=False)
     cv, gv = c.trainable_variables, g.trainable_variables
+    c_grads = [tf.fill(v.shape, 1e-3) for v in cv]
+    g_grads = [tf.fill(v.shape, 1e-3) for v in gv]
 
     @tf.function
     def g_forward():
@@ -130,6 +136,14 @@ def parts(gan, real):
             loss = M.generator_loss(c, g(z, training=True))
         gan.g_opt.apply(tape.gradient(loss, gv), gv)
 
+    @tf.function
+    def critic_adam():
+        gan.d_opt.apply(c_grads, cv)
+
+    @tf.function
+    def generator_adam():
+        gan.g_opt.apply(g_grads, gv)
+
     d = gan.d_steps
     return {
         "G forward": (g_forward, d),
@@ -137,6 +151,8 @@ def parts(gan, real):
         "penalty (double backward)": (penalty, d),
         "critic update (G call, W loss, penalty, Adam)": (critic_update, d),
         "generator update": (generator_update, 1),
+        "Adam, critic": (critic_adam, d),
+        "Adam, generator": (generator_adam, 1),
         "whole step": (lambda: gan.step(real), 1),
     }
 
@@ -173,6 +189,7 @@ def main() -> None:
 
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn import model as M
+    from audiowgan.nn.adam import FusedAdam
     from audiowgan.nn.state import make_optimizers
     from audiowgan.nn.step import WGANGP
 
@@ -187,9 +204,10 @@ def main() -> None:
         keras.mixed_precision.set_global_policy(policy)
         settings = dict(VARIANTS[name])
         writeup = settings.pop("writeup_layers", False)
+        adam = keras.optimizers.Adam if settings.pop("adam", "fused") == "keras" else FusedAdam
         mp = ModelSpec.from_mapping(**settings)
         g, c = M.build_networks(mp, (n_mels, frames), writeup_layers=writeup)
-        opts = make_optimizers(tp, loss_scale=policy == "mixed_float16")
+        opts = make_optimizers(tp, loss_scale=policy == "mixed_float16", adam=adam)
         gan = WGANGP(g, c, *opts, tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                        gp_weight=10.0)  # fmt: skip
         keras.mixed_precision.set_global_policy("float32")

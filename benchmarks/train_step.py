@@ -16,7 +16,8 @@ one table; on a GPU that is the table for the README. The first column of the ta
     .venv/bin/python benchmarks/train_step.py --input 32x32 --steps 2 --rounds 1   # smoke run on a CPU (~1 min)
     nice .venv/bin/python benchmarks/train_step.py --variant critic_clip_stats=false   # what a default costs
 
-``--variant`` times ours again with some model keys changed, in the same alternating rounds, so a default
+``--keras-adam`` times ours again with Keras's own Adam, as the reference trains, to show what the fused Adam
+(``audiowgan.nn.adam``) gives. ``--variant`` times ours again with some model keys changed, in the same alternating rounds, so a default
 change says what it does to the step beside what it does to the clips.
 
 On CPUs ``--all`` is slow: XLA compiles each implementation for minutes and then runs about 30x slower
@@ -78,6 +79,8 @@ def main() -> None:
     ap.add_argument("--xla", action="store_true", help="ours compiled with XLA (train.xla)")
     ap.add_argument("--gp-every", type=int, default=1, metavar="K",
                     help="also time ours with train.gp_every K: the penalty on every K-th critic update")  # fmt: skip
+    ap.add_argument("--keras-adam", action="store_true",
+                    help="also time ours with Keras's own Adam (the reference's) instead of the fused one")  # fmt: skip
     ap.add_argument("--ref-xla", choices=["auto", "on", "off"], default="auto",
                     help="the reference fit's jit_compile (auto: Keras's choice, XLA on GPUs and not on CPUs)")  # fmt: skip
     ap.add_argument("--variant", action="append", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
@@ -101,6 +104,7 @@ def main() -> None:
 
     from audiowgan.core.settings import ModelSpec, TrainSpec
     from audiowgan.nn import model as M
+    from audiowgan.nn.adam import FusedAdam
     from audiowgan.nn.state import make_optimizers
     from audiowgan.nn.step import WGANGP
 
@@ -114,13 +118,13 @@ def main() -> None:
     real_t = tf.constant(real)
     gpu = bool(tf.config.list_physical_devices("GPU"))
 
-    def ours(name: str, mixed: bool, xla: bool, spec: ModelSpec = mp, gp_every: int = 1) -> Impl:
+    def ours(name: str, mixed: bool, xla: bool, spec: ModelSpec = mp, gp_every: int = 1, adam=FusedAdam) -> Impl:
         policy = devices.precision_policy(mixed, gpu=gpu)
         keras.mixed_precision.set_global_policy(policy)  # layers take the policy when they are built
         try:
             g, c = M.build_networks(spec, (n_mels, frames))
             scale = policy == "mixed_float16"
-            gan = WGANGP(g, c, *make_optimizers(tp, loss_scale=scale),
+            gan = WGANGP(g, c, *make_optimizers(tp, loss_scale=scale, adam=adam),
                            tf.random.Generator.from_seed(0), noise_dim=mp.noise_dim, d_steps=args.d_steps,
                            gp_weight=10.0, jit_compile=xla, gp_every=gp_every)  # fmt: skip
         finally:
@@ -142,7 +146,7 @@ def main() -> None:
     def reference(name: str, jit: str) -> Impl:
         g, c = M.build_networks(writeup, (n_mels, frames), writeup_layers=True)
         ref = ReferenceWGAN(g, c, noise_dim=mp.noise_dim, d_steps=args.d_steps, gp_weight=10.0)
-        g_opt, d_opt = make_optimizers(tp)
+        g_opt, d_opt = make_optimizers(tp, adam=keras.optimizers.Adam)  # the write-up's: Keras's own Adam
         ref.compile(d_optimizer=d_opt, g_optimizer=g_opt)
         if jit != "auto":
             ref.jit_compile = jit == "on"
@@ -171,6 +175,8 @@ def main() -> None:
     for text in args.variant:
         spec = ModelSpec.from_mapping(**(mp.to_dict() | variant_keys(text)))
         impls.append(ours(f"{mine} {text}", args.mixed, args.xla, spec))
+    if args.keras_adam:
+        impls.append(ours(f"{mine}, Keras's Adam", args.mixed, args.xla, adam=keras.optimizers.Adam))
     if args.gp_every > 1:
         impls.append(ours(f"{mine}, train.gp_every {args.gp_every}", args.mixed, args.xla, gp_every=args.gp_every))
     baseline = impls[0]

@@ -18,22 +18,29 @@ from audiowgan.core import atomic
 from audiowgan.core.rerun import without_added_off
 from audiowgan.core.settings import ModelSpec, TrainSpec
 from audiowgan.nn import model as M
+from audiowgan.nn.adam import FusedAdam
 from audiowgan.nn.devices import Runtime
 from audiowgan.nn.losses import read_losses, write_losses
 
 
-def make_optimizer(tp: TrainSpec, *, critic: bool = False, loss_scale: bool = False) -> keras.optimizers.Optimizer:
-    """Adam with the train settings (the critic's learning rate for ``critic``); wrapped for dynamic loss scaling
-    under mixed float16."""
-    opt = keras.optimizers.Adam(learning_rate_of(tp, critic=critic), beta_1=tp.beta_1, beta_2=tp.beta_2)
+def make_optimizer(
+    tp: TrainSpec, *, critic: bool = False, loss_scale: bool = False, adam: type = FusedAdam
+) -> keras.optimizers.Optimizer:
+    """Adam (Keras's, on TensorFlow's fused kernel; ``adam`` another class, as the benchmarks' reference takes
+    Keras's own) with the train settings (the critic's learning rate for ``critic``); wrapped for dynamic loss
+    scaling under mixed float16."""
+    opt = adam(learning_rate_of(tp, critic=critic), beta_1=tp.beta_1, beta_2=tp.beta_2)
     return keras.optimizers.LossScaleOptimizer(opt) if loss_scale else opt
 
 
 def make_optimizers(
-    tp: TrainSpec, *, loss_scale: bool = False
+    tp: TrainSpec, *, loss_scale: bool = False, adam: type = FusedAdam
 ) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
     """The generator's and the critic's optimizers, each at its own learning rate."""
-    return make_optimizer(tp, loss_scale=loss_scale), make_optimizer(tp, critic=True, loss_scale=loss_scale)
+    return (
+        make_optimizer(tp, loss_scale=loss_scale, adam=adam),
+        make_optimizer(tp, critic=True, loss_scale=loss_scale, adam=adam),
+    )
 
 
 def learning_rate_of(tp: TrainSpec, *, critic: bool) -> float:
