@@ -3,7 +3,7 @@
 Ours runs the schema's default networks, the reference the write-up's (which the defaults equal
 today), batch 16, d_steps 3, on a 64x64 input by default, in the same process. Rounds alternate between the implementations, so load from other processes on a
 shared machine hits all alike; the median step time of each is reported, and its speed-up over the
-reference (Keras ``fit``, float32, ``benchmarks/reference_fit.py``).
+reference (Keras ``fit``, float32, Keras's own Adam, ``benchmarks/reference_fit.py``).
 
 Ours runs in float32 unless ``--mixed`` (``train.mixed_precision``: float16 on GPUs, bfloat16 on CPUs
 with AVX512-BF16/AMX, else float32) and without XLA unless ``--xla`` (``train.xla``). ``--all`` times
