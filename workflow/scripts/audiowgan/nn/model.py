@@ -44,6 +44,7 @@ from audiowgan.core.settings import ModelSpec
 from audiowgan.nn.layers import (
     BandNorm,
     BandPosition,
+    BatchNormalization,
     ClipStats,
     LeakyReLU,
     MinibatchStd,
@@ -167,7 +168,8 @@ def build_generator(
       checkerboard artifacts"); every output pixel sees the same number of kernel taps, so no grid.
       Computed as one layer, :class:`ResizeConv2D`, at 16/36 of the pair's arithmetic (3x3 kernels);
       ``writeup_layers=True`` builds the pair as two layers (UpSampling2D, Conv2D), as the write-up and
-      the weight files written before 2026-12-04 have it: the same function and weights, slower.
+      the weight files written before 2026-12-04 have it, and Keras's own BatchNormalization (ours is
+      :class:`BatchNormalization`, fused): the same function and weights, slower.
     - ``transpose``: Conv2DTranspose(stride 2), as in the write-up; with a kernel not divisible by the
       stride its kernel overlaps unevenly, which prints a checkerboard on the spectrogram.
 
@@ -190,7 +192,7 @@ def build_generator(
     x = layers.Reshape((h0, w0, int(channels[0])))(x)
     # synchronized: under MirroredStrategy the batch statistics (and so the moving averages that are
     # saved) are those of the global batch, the same on every replica; one replica is unaffected.
-    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation)  # per channel, like every block
+    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation, writeup_layers)  # per channel, like every block
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         x = _band_position(x, band_position, f"up{i}_position")
@@ -201,7 +203,7 @@ def build_generator(
             x = layers.Conv2D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
         else:
             x = layers.Conv2DTranspose(int(c), kernel_size, strides=2, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation)
+        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation, writeup_layers)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     # float32 output even under a mixed_float16 policy: tanh range and the loss stay in full precision.
     x = _band_position(x, band_position, "to_mel_position")
@@ -297,7 +299,7 @@ def build_generator_1d(
     z = keras.Input((int(noise_dim),), name="noise")
     x = layers.Dense(t0 * int(channels[0]), use_bias=False, name="dense")(z)
     x = layers.Reshape((t0, int(channels[0])))(x)
-    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation)
+    x = _norm(x, z, "dense_bn", synchronized_bn, self_modulation, writeup_layers)
     x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     for i, c in enumerate(channels[1:]):
         if not writeup_layers:
@@ -305,7 +307,7 @@ def build_generator_1d(
         else:
             x = layers.UpSampling1D(2, name=f"up{i}_resize")(x)
             x = layers.Conv1D(int(c), kernel_size, padding="same", use_bias=False, name=f"up{i}")(x)
-        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation)
+        x = _norm(x, z, f"up{i}_bn", synchronized_bn, self_modulation, writeup_layers)
         x = layers.LeakyReLU(LEAKY_SLOPE)(x)
     x = layers.Conv1D(n_mels, kernel_size, padding="same", activation="tanh", dtype="float32", name="to_mel")(x)
     x = layers.Cropping1D((0, t0 * s - frames), dtype="float32", name="crop")(x)  # (B, frames, n_mels)
@@ -317,12 +319,12 @@ def build_generator_1d(
 SELF_MODULATION_HIDDEN = 32  # the hidden width of each BatchNorm's scale-and-offset network, as Chen et al.'s
 
 
-def _norm(x, z, name: str, synchronized: bool, self_modulation: bool):
+def _norm(x, z, name: str, synchronized: bool, self_modulation: bool, keras_layer: bool = False):
     """BatchNorm per channel. With ``self_modulation`` (Chen et al. 2019) its scale and offset are not weights
     but functions of the noise ``z`` (one hidden ReLU layer each BatchNorm, :class:`Modulate`): the latent
     vector then reaches every block directly, not only through the dense start, so what one clip's noise
-    chooses (its timbre, its key) can hold over all of its frames."""
-    x = layers.BatchNormalization(
+    chooses (its timbre, its key) can hold over all of its frames. ``keras_layer``: Keras's own, not the fused one."""
+    x = (layers.BatchNormalization if keras_layer else BatchNormalization)(
         synchronized=synchronized, center=not self_modulation, scale=not self_modulation, name=name
     )(x)
     if not self_modulation:
