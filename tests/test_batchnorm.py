@@ -103,3 +103,10 @@ def test_generators_take_it_read_weight_files_of_keras_batchnorm_and_get_the_sam
         standing_statistics(network, noise_dim=4, batch_size=5, seed=3, batches=4)
     z = tf.random.stateless_normal((3, 4), seed=(0, 1))
     np.testing.assert_allclose(new(z, training=False).numpy(), old(z, training=False).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_one_value_per_channel_has_variance_zero_as_in_keras():
+    ours, theirs = pair((1, 1, 1, 3))
+    x = batch((1, 1, 1, 3))
+    np.testing.assert_allclose(ours(x, training=True).numpy(), theirs(x, training=True).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.moving_variance.numpy(), theirs.moving_variance.numpy(), rtol=1e-6)

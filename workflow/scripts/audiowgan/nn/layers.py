@@ -106,7 +106,8 @@ class BatchNormalization(layers.BatchNormalization):
             data_format="NHWC", is_training=True,
         )  # fmt: skip
         n = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
-        return y, mean, sample_variance * ((n - 1.0) / n)
+        # no_nan: one value per channel has variance 0, where cuDNN's sample variance is NaN (TF issue 34062)
+        return y, mean, tf.math.multiply_no_nan(sample_variance, (n - 1.0) / n)
 
 
 class PadConstant(layers.Layer):
