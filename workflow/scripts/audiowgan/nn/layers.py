@@ -73,13 +73,13 @@ class BatchNormalization(layers.BatchNormalization):
     is, keeps its statistics in float32 and normalises in one pass: the generator's forward call 19% faster in
     bfloat16 (docs/training.md, "BatchNorm in one kernel"). The statistics are Keras's: batch mean and population
     variance while training, moving averages updated as ``momentum * moving + (1 - momentum) * batch``, the moving
-    ones otherwise. Synchronized BatchNorm (several replicas) and masks take Keras's own path. The class name is
-    Keras's, so weight files name it as before.
+    ones otherwise. Synchronized BatchNorm (several replicas), renorm and masks take Keras's own path. The class
+    name is Keras's, so weight files name it as before.
     """
 
     def call(self, inputs, training=None, mask=None):
         rank = len(inputs.shape)
-        if self.synchronized or mask is not None or rank not in (3, 4) or self.axis not in (-1, rank - 1):
+        if not self._fusable(rank, mask):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, self.compute_dtype)
         if rank == 3:  # (B, T, C) as (B, 1, T, C): the kernel takes NHWC
@@ -97,6 +97,11 @@ class BatchNormalization(layers.BatchNormalization):
                                             variance=self.moving_variance, epsilon=self.epsilon,
                                             data_format="NHWC", is_training=False)[0]  # fmt: skip
         return y[:, 0] if rank == 3 else y
+
+    def _fusable(self, rank: int, mask) -> bool:
+        """Whether the kernel computes this call; what only Keras's path handles stays there."""
+        plain = not (self.synchronized or self.renorm) and mask is None
+        return plain and rank in (3, 4) and self.axis in (-1, rank - 1)
 
     def _batch_statistics(self, x, scale, offset):
         """The normalised batch, its mean and its population variance (the kernel returns the sample variance,
