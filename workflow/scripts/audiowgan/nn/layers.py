@@ -70,7 +70,7 @@ class BatchNormalization(layers.BatchNormalization):
 
     Why: Keras 3 writes the layer in backend-neutral ops, and under mixed precision it first casts the whole
     activation to float32; the fused kernel (what tf.keras 2's ``fused=True`` ran) reads bfloat16 or float16 as it
-    is, keeps its statistics in float32 and normalises in one pass: the generator's forward call 19% faster in
+    is, keeps its statistics in float32 and normalises in one pass: a generator call takes a fifth less time in
     bfloat16 (docs/training.md, "BatchNorm in one kernel"). The statistics are Keras's: batch mean and population
     variance while training, moving averages updated as ``momentum * moving + (1 - momentum) * batch``, the moving
     ones otherwise. Synchronized BatchNorm (several replicas), renorm and masks take Keras's own path. The class
