@@ -264,6 +264,12 @@ CONFIGS = {
         "train": {"mixed_precision": True, "d_steps": 2, **SAGAN},
         "hop": 1.0,
     },  # fmt: skip
+    "128 mel bands in bfloat16, band position, SAGAN's training (config 30 trained as config 37)": {
+        "model": {**TODAY, "band_position": True},
+        "train": {"mixed_precision": True, "d_steps": 1, **SAGAN},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 
