@@ -37,8 +37,8 @@ CONV1D = {"generator_channels": [512, 256, 128], "critic_channels": [128, 256, 2
 # "adam" is not a model setting either: "keras" trains with Keras's own Adam, as the write-up's fit does, where every
 # other variant takes the fused one (audiowgan.nn.adam).
 # "writeup_layers" is not a model setting: True builds the write-up's Keras layers (each generator block's pair as
-# UpSampling and Conv, Keras's LeakyReLU), False (every other variant) ours, which compute the same: the folded
-# ResizeConv2D/1D and model.LeakyReLU.
+# UpSampling and Conv, Keras's BatchNormalization and LeakyReLU), False (every other variant) ours, which compute the
+# same: the folded ResizeConv2D/1D, the fused BatchNormalization and model.LeakyReLU.
 VARIANTS = {
     # the write-up's networks (until 2026-12-05 this row took the schema's defaults, so the keys added since crept in)
     "write-up's layers: nearest x2 + 3x3 conv G and 5x5 D": {**writeup_keys(), "writeup_layers": True, "adam": "keras"},

@@ -3,7 +3,7 @@
 Ours runs the schema's default networks, the reference the write-up's (which the defaults equal
 today), batch 16, d_steps 3, on a 64x64 input by default, in the same process. Rounds alternate between the implementations, so load from other processes on a
 shared machine hits all alike; the median step time of each is reported, and its speed-up over the
-reference (Keras ``fit``, float32, Keras's own Adam, ``benchmarks/reference_fit.py``).
+reference (Keras ``fit``, float32, Keras's own Adam and BatchNorm, ``benchmarks/reference_fit.py``).
 
 Ours runs in float32 unless ``--mixed`` (``train.mixed_precision``: float16 on GPUs, bfloat16 on CPUs
 with AVX512-BF16/AMX, else float32) and without XLA unless ``--xla`` (``train.xla``). ``--all`` times
@@ -17,8 +17,8 @@ one table; on a GPU that is the table for the README. The first column of the ta
     nice .venv/bin/python benchmarks/train_step.py --variant critic_clip_stats=false   # what a default costs
 
 ``--keras-adam`` times ours again with Keras's own Adam, as the reference trains, to show what the fused Adam
-(``audiowgan.nn.adam``) gives. ``--variant`` times ours again with some model keys changed, in the same alternating rounds, so a default
-change says what it does to the step beside what it does to the clips.
+(``audiowgan.nn.adam``) gives. ``--variant`` times ours again with some model keys changed, in the same alternating
+rounds, so a default change says what it does to the step beside what it does to the clips.
 
 On CPUs ``--all`` is slow: XLA compiles each implementation for minutes and then runs about 30x slower
 (measured at 32x32 on 2 cores: 100 s/step against 3-4 s), which is why ``train.xla`` is for GPUs.

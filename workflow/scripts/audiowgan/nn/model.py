@@ -442,8 +442,8 @@ def build_networks(
 ) -> tuple[keras.Model, keras.Model]:
     """Generator and critic of ``spec`` (its ``kind``, widths and kernels) for mels of ``shape`` = (n_mels, frames);
     ``writeup_layers=True``: the same networks in the write-up's Keras layers (the resize generators' blocks as
-    two layers each, upsampling and convolution, and Keras's LeakyReLU in the critic), as weight files written
-    before 2026-12-04 name them; slower, for the benchmarks' reference and for reading those files."""
+    two layers each, upsampling and convolution, Keras's BatchNormalization and Keras's LeakyReLU in the critic), as
+    weight files written before 2026-12-04 name them; slower, for the benchmarks' reference and for reading those."""
     if spec.kind not in KINDS:
         raise ValueError(f"model.kind={spec.kind!r} must be one of {', '.join(KINDS)}")
     g_args = {
