@@ -380,7 +380,7 @@ def standing_snapshot(snap: Path, record: dict, seed: int) -> None:
     """Measure the BatchNorm statistics of a snapshot saved before quality.py did (its model.json does not say
     ``standing_statistics``) as its training would have at its end, and mark it: the same trained weights,
     rendered as today's training leaves them."""
-    from audiowgan.nn.model import load_generator
+    from audiowgan.nn.model_files import load_generator
     from audiowgan.nn.standing_stats import standing_statistics
 
     generator, _ = load_generator(snap, weights=WEIGHTS["ema"])

@@ -71,7 +71,7 @@ def conv_macs(model) -> int:
     """Multiply-accumulates of one example through the model's convolutions and dense layers."""
     import numpy as np
 
-    from audiowgan.nn.model import resize_fold
+    from audiowgan.nn.layers import resize_fold
 
     total = 0
     for layer in model.layers:
@@ -97,7 +97,7 @@ def parts(gan, real):
     """{name: (compiled function, times per step)} for one WGANGP's networks."""
     import tensorflow as tf
 
-    from audiowgan.nn import model as M
+    from audiowgan.nn import objective
 
     g, c, b = gan.generator, gan.critic, real.shape[0]
     z = tf.random.normal((b, gan.noise_dim), seed=1)
@@ -114,26 +114,26 @@ def parts(gan, real):
     @tf.function
     def w_loss():
         with tf.GradientTape() as tape:
-            d_real, d_fake = M.mean_scores(c, real, fake)  # as the step computes it: one call on both batches
+            d_real, d_fake = objective.mean_scores(c, real, fake)  # as the step computes it: one call on both batches
             w = d_real - d_fake
         return tape.gradient(w, cv)
 
     @tf.function
     def penalty():
         with tf.GradientTape() as tape:
-            gp = M.gradient_penalty(c, real, fake, alpha)
+            gp = objective.gradient_penalty(c, real, fake, alpha)
         return tape.gradient(gp, cv)
 
     @tf.function
     def critic_update():
         with tf.GradientTape() as tape:
-            loss = M.critic_losses(c, real, g(z, training=True), alpha, 10.0)["d_loss"]
+            loss = objective.critic_losses(c, real, g(z, training=True), alpha, 10.0)["d_loss"]
         gan.d_opt.apply(tape.gradient(loss, cv), cv)
 
     @tf.function
     def generator_update():
         with tf.GradientTape() as tape:
-            loss = M.generator_loss(c, g(z, training=True))
+            loss = objective.generator_loss(c, g(z, training=True))
         gan.g_opt.apply(tape.gradient(loss, gv), gv)
 
     @tf.function

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from audiowgan.core.settings import ModelSpec
 from audiowgan.nn import model as M
+from audiowgan.nn import model_files
 from audiowgan.nn.layers import BatchNormalization
 from audiowgan.nn.standing_stats import standing_statistics
 
@@ -95,7 +96,8 @@ def test_generators_take_it_read_weight_files_of_keras_batchnorm_and_get_the_sam
     assert {type(layer) for layer in new.layers if "bn" in layer.name} == {BatchNormalization}
     assert {type(layer) for layer in old.layers if "bn" in layer.name} == {keras.layers.BatchNormalization}
     old.save_weights(tmp_path / "generator.weights.h5")
-    M.load_generator_weights(new, tmp_path / "generator.weights.h5", spec, (16, 12))  # as generate reads old files
+    # as generate reads old files
+    model_files.load_generator_weights(new, tmp_path / "generator.weights.h5", spec, (16, 12))
     new.save_weights(tmp_path / "new.weights.h5")
     groups = batchnorm_groups(tmp_path / "new.weights.h5")
     assert len(groups) == 2 and groups == batchnorm_groups(tmp_path / "generator.weights.h5")  # dense_bn, up0_bn

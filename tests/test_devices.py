@@ -265,7 +265,7 @@ MIRRORED = """
     import pandas as pd
     from pathlib import Path
     from test_training import MODEL, TRAIN, make_dataset
-    from audiowgan.nn import model as M
+    from audiowgan.nn import model_files
     from audiowgan.nn import train as T
     from audiowgan.nn.loop import Callback
 
@@ -303,7 +303,7 @@ MIRRORED = """
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     first = run("two", 1, mirrored)
     second = run("two", 2, mirrored)  # resumes from the first run's checkpoint
-    generator, _ = M.load_generator(root / "two" / "model")
+    generator, _ = model_files.load_generator(root / "two" / "model")
     out = {
         "n_replicas": mirrored.num_replicas_in_sync,
         "one": pd.read_csv(root / "one" / "model" / "losses.csv").to_dict("list"),

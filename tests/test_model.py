@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from audiowgan.nn import layers as L  # noqa: E402
 from audiowgan.nn import model as M  # noqa: E402
+from audiowgan.nn import model_files, objective  # noqa: E402
 
 DEFAULT_G = [1024, 512, 256, 128, 64]
 DEFAULT_C = [64, 128, 256, 512]
@@ -74,10 +76,10 @@ def test_gradient_penalty_of_a_linear_critic(scale):
     real = rng.uniform(-1, 1, (4, 6, 5, 1)).astype(np.float32)
     fake = rng.uniform(-1, 1, (4, 6, 5, 1)).astype(np.float32)
     alpha = rng.uniform(0, 1, (4, 1, 1, 1)).astype(np.float32)
-    expected = (np.sqrt(np.sum(w.astype(np.float64) ** 2) + M.GP_EPS) - 1.0) ** 2
-    gp = float(M.gradient_penalty(critic, real, fake, alpha))
+    expected = (np.sqrt(np.sum(w.astype(np.float64) ** 2) + objective.GP_EPS) - 1.0) ** 2
+    gp = float(objective.gradient_penalty(critic, real, fake, alpha))
     assert gp == pytest.approx(expected, rel=1e-5, abs=1e-6)
-    losses = M.critic_losses(critic, real, fake, alpha, 10.0)
+    losses = objective.critic_losses(critic, real, fake, alpha, 10.0)
     d_real, d_fake = (float(np.mean(np.sum(w * x, axis=(1, 2, 3)))) for x in (real, fake))
     assert float(losses["gradient_penalty"]) == pytest.approx(expected, rel=1e-5, abs=1e-6)
     assert float(losses["wasserstein"]) == pytest.approx(d_real - d_fake, abs=1e-5)
@@ -89,7 +91,7 @@ def test_gradient_penalty_is_finite_at_a_zero_gradient():
     critic = _linear_critic(np.zeros((4, 4, 1), np.float32))
     x = tf.zeros((2, 4, 4, 1))
     with tf.GradientTape() as tape:
-        gp = M.gradient_penalty(critic, x, x + 1.0, tf.fill((2, 1, 1, 1), 0.5))
+        gp = objective.gradient_penalty(critic, x, x + 1.0, tf.fill((2, 1, 1, 1), 0.5))
     grads = tape.gradient(gp, critic.trainable_variables)
     assert float(gp) == pytest.approx(1.0, abs=1e-5)
     assert all(np.isfinite(g.numpy()).all() for g in grads)
@@ -182,9 +184,9 @@ def test_band_norm_penalty_is_the_plain_penalty_in_standardised_units():
     real, fake = (rng.uniform(-1, 1, (4, 8, 8, 1)).astype(np.float32) for _ in range(2))
     alpha = rng.uniform(0, 1, (4, 1, 1, 1)).astype(np.float32)
     standardised = [((x - mean) / std).astype(np.float32) for x in (real, fake)]
-    expected = float(M.gradient_penalty(plain, *standardised, alpha))
-    assert float(M.gradient_penalty(with_norm, real, fake, alpha)) == pytest.approx(expected, rel=1e-4)
-    assert float(M.gradient_penalty(plain, real, fake, alpha)) != pytest.approx(expected, rel=1e-2)
+    expected = float(objective.gradient_penalty(plain, *standardised, alpha))
+    assert float(objective.gradient_penalty(with_norm, real, fake, alpha)) == pytest.approx(expected, rel=1e-4)
+    assert float(objective.gradient_penalty(plain, real, fake, alpha)) != pytest.approx(expected, rel=1e-2)
 
 
 def test_band_norm_pads_with_each_bands_silence():
@@ -205,8 +207,8 @@ def test_conv1d_critic_takes_band_norm_too():
 
 def test_resize_fold_of_a_3x3_kernel_sums_the_taps_that_read_one_input_pixel():
     # transposed-conv taps j = 0..3 from the pair's taps t = 0..2: k2, k1 + k2, k0 + k1, k0
-    assert M.resize_fold(3).tolist() == [[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]]
-    assert M.resize_fold(2).shape == (4, 2) and M.resize_fold(2)[-1].tolist() == [0, 0]  # even k: one zero tap
+    assert L.resize_fold(3).tolist() == [[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]]
+    assert L.resize_fold(2).shape == (4, 2) and L.resize_fold(2)[-1].tolist() == [0, 0]  # even k: one zero tap
 
 
 def _upsample_then_conv(kernel_size: int, filters: int, kernel, rank: int = 2) -> keras.Model:
@@ -245,13 +247,13 @@ def _assert_folded_equals_pair(layer_class, kernel_size: int, shape: tuple[int, 
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("hw", [(4, 4), (5, 3), (1, 7)])
 def test_resize_conv_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, hw):
-    _assert_folded_equals_pair(M.ResizeConv2D, kernel_size, hw)
+    _assert_folded_equals_pair(L.ResizeConv2D, kernel_size, hw)
 
 
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("steps", [1, 6, 7])
 def test_resize_conv_1d_equals_nearest_upsampling_then_conv_in_value_and_gradients(kernel_size, steps):
-    _assert_folded_equals_pair(M.ResizeConv1D, kernel_size, (steps,))
+    _assert_folded_equals_pair(L.ResizeConv1D, kernel_size, (steps,))
 
 
 def test_resize_conv_under_bfloat16_matches_the_float32_pair():
@@ -259,7 +261,7 @@ def test_resize_conv_under_bfloat16_matches_the_float32_pair():
     x = rng.uniform(-1, 1, (2, 4, 4, 8)).astype(np.float32)
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:
-        folded = M.ResizeConv2D(4, 3, use_bias=False)
+        folded = L.ResizeConv2D(4, 3, use_bias=False)
         folded.build(x.shape)
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -272,11 +274,11 @@ def test_resize_conv_under_bfloat16_matches_the_float32_pair():
 
 def test_resize_conv_refuses_what_it_does_not_compute():
     with pytest.raises(ValueError, match="stride-1"):
-        M.ResizeConv2D(4, 3, strides=2)
+        L.ResizeConv2D(4, 3, strides=2)
     with pytest.raises(ValueError, match="square"):
-        M.ResizeConv2D(4, (3, 5))
+        L.ResizeConv2D(4, (3, 5))
     with pytest.raises(ValueError, match="stride-1"):
-        M.ResizeConv1D(4, 3, dilation_rate=2)
+        L.ResizeConv1D(4, 3, dilation_rate=2)
 
 
 @pytest.mark.parametrize("kind", ["conv2d", "conv1d"])
@@ -291,11 +293,11 @@ def test_folded_generator_computes_the_unfolded_one_and_reads_its_old_weight_fil
     old.save_weights(tmp_path / "old.weights.h5")
     new, _ = M.build_networks(spec, (20, 12))
     assert len(new.layers) == len(old.layers) - 2  # one layer where the pair was, per upsampling block
-    M.load_generator_weights(new, tmp_path / "old.weights.h5", spec, (20, 12))
+    model_files.load_generator_weights(new, tmp_path / "old.weights.h5", spec, (20, 12))
     np.testing.assert_allclose(new(z, training=False).numpy(), old(z, training=False).numpy(), atol=1e-5)
     new.save_weights(tmp_path / "new.weights.h5")
     again, _ = M.build_networks(spec, (20, 12))
-    M.load_generator_weights(again, tmp_path / "new.weights.h5", spec, (20, 12))
+    model_files.load_generator_weights(again, tmp_path / "new.weights.h5", spec, (20, 12))
     assert all(np.array_equal(a, b) for a, b in zip(again.get_weights(), new.get_weights()))
 
 
@@ -415,7 +417,7 @@ def test_minibatch_std_critic_never_mixes_real_and_generated_rows(build):
     other = critic(np.concatenate([real, 0.1 * fake])).numpy()
     np.testing.assert_allclose(scores[:8], other[:8], rtol=1e-6)  # real rows' groups hold real rows only
     assert not np.allclose(scores[8:], other[8:])  # the generated rows' variety is seen
-    assert M.mean_scores(critic, real, fake)[0].numpy() == pytest.approx(scores[:8].mean(), rel=1e-5)
+    assert objective.mean_scores(critic, real, fake)[0].numpy() == pytest.approx(scores[:8].mean(), rel=1e-5)
 
 
 def test_clip_stats_are_each_bands_mean_and_spread_over_the_clip():
@@ -432,7 +434,7 @@ def test_clip_stats_critic_scores_the_clips_texture_and_keeps_a_finite_penalty_o
     assert {"clip_stats", "clip_stats_dense"} <= {layer.name for layer in critic.layers}
     assert critic.count_params() > build(channels=[4, 8], input_shape=(8, 12)).count_params()
     steady = np.full((4, 8, 12, 1), -0.5, np.float32)  # every band flat over the clip: std 0
-    losses = M.critic_losses(critic, steady, steady, np.full((4, 1, 1, 1), 0.5, np.float32), 10.0)
+    losses = objective.critic_losses(critic, steady, steady, np.full((4, 1, 1, 1), 0.5, np.float32), 10.0)
     assert all(np.isfinite(v.numpy()) for v in losses.values())
     stats = critic.get_layer("clip_stats_dense")
     moved = np.random.default_rng(8).uniform(-1, 1, steady.shape).astype(np.float32)

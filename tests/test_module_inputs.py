@@ -51,7 +51,8 @@ def test_rules_live_in_the_stage_file_their_name_says():
 def test_imports_are_followed_through_the_package():
     names = imports.module_names(SCRIPTS / "train.py")
     nn = {"nn.train", "nn.model", "nn.augment", "nn.batches", "nn.callbacks", "nn.devices", "nn.loop", "nn.losses",
-          "nn.standing_stats", "nn.state", "nn.step", "nn.warm_start", "nn.layers", "nn.adam"}  # fmt: skip
+          "nn.standing_stats", "nn.state", "nn.step", "nn.warm_start", "nn.layers", "nn.adam", "nn.objective",
+          "nn.model_files"}  # fmt: skip
     core = {"core.settings", "core.atomic", "core.runlog", "core.names", "core.rerun", "core.experiments"}
     assert nn | core | {"data.pack", "data.band_stats", "data.rows"} == set(names)
     assert "dsp.mel" not in imports.module_names(SCRIPTS / "segment.py")  # no TensorFlow or mel code for segments

@@ -20,7 +20,7 @@ import pytest
 import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
 from audiowgan.core.settings import ConfigError, TrainSpec  # noqa: E402
-from audiowgan.nn import batches, callbacks, devices  # noqa: E402
+from audiowgan.nn import batches, callbacks, devices, model_files, objective  # noqa: E402
 from audiowgan.nn import model as M  # noqa: E402
 from audiowgan.nn import train as T  # noqa: E402
 from audiowgan.nn.standing_stats import standing_statistics  # noqa: E402
@@ -104,7 +104,7 @@ def test_smoke_run_writes_outputs_and_losses(reference_run):
         on_disk["input_shape"] == list(SHAPE) and on_disk["steps"] == 6 and on_disk["dataset_meta"]["n_segments"] == 12
     )
     assert not list(model_dir.glob(".*tmp*")), "temporary files left behind"
-    generator, loaded = M.load_generator(model_dir)
+    generator, loaded = model_files.load_generator(model_dir)
     assert loaded["noise_dim"] == 4
     assert tuple(generator(np.zeros((2, 4), np.float32)).shape) == (2, *SHAPE, 1)
 
@@ -277,10 +277,10 @@ def test_lazy_penalty_on_the_last_of_every_k_critic_updates_at_k_times_the_weigh
     import tensorflow as tf
 
     traced = []  # which critic updates compute the penalty, once per trace of the step
-    penalty = M.gradient_penalty
-    monkeypatch.setattr(M, "gradient_penalty", lambda *args: traced.append(True) or penalty(*args))
-    losses = M.critic_losses
-    monkeypatch.setattr(M, "critic_losses", lambda *a, **k: traced.append(False) or losses(*a, **k))
+    penalty = objective.gradient_penalty
+    monkeypatch.setattr(objective, "gradient_penalty", lambda *args: traced.append(True) or penalty(*args))
+    losses = objective.critic_losses
+    monkeypatch.setattr(objective, "critic_losses", lambda *a, **k: traced.append(False) or losses(*a, **k))
     g = M.build_generator(noise_dim=4, channels=[8, 4], output_shape=SHAPE, kernel_size=3)
     c = M.build_critic(channels=[4, 8], input_shape=SHAPE, kernel_size=3)
     tp = TrainSpec.from_mapping(TRAIN)
@@ -380,17 +380,17 @@ def test_ema_weights_differ_from_raw_and_resume_exactly(dataset, tmp_path):
     raw = weights(root_a / "model" / "generator.weights.h5")
     assert raw.keys() == ema_a.keys()
     assert any(not np.array_equal(raw[k], ema_a[k]) for k in raw)
-    g_ema, _ = M.load_generator(root_a / "model", weights="generator_ema.weights.h5")
-    g_raw, _ = M.load_generator(root_a / "model")
+    g_ema, _ = model_files.load_generator(root_a / "model", weights="generator_ema.weights.h5")
+    g_raw, _ = model_files.load_generator(root_a / "model")
     z = np.random.default_rng(0).standard_normal((2, MODEL["noise_dim"])).astype(np.float32)
     assert not np.allclose(g_ema(z, training=False), g_raw(z, training=False))
 
 
 def test_the_moving_average_renders_with_its_own_batchnorm_statistics(dataset, tmp_path):
     run(dataset, tmp_path, epochs=1, ema_decay=0.9)
-    g_ema, _ = M.load_generator(tmp_path / "model", weights="generator_ema.weights.h5")
+    g_ema, _ = model_files.load_generator(tmp_path / "model", weights="generator_ema.weights.h5")
     saved = [w.numpy() for w in g_ema.non_trainable_weights]
-    raw = [w.numpy() for w in M.load_generator(tmp_path / "model")[0].non_trainable_weights]
+    raw = [w.numpy() for w in model_files.load_generator(tmp_path / "model")[0].non_trainable_weights]
     assert saved and all(not np.allclose(a, b) for a, b in zip(saved, raw))  # not the raw generator's
     standing_statistics(g_ema, noise_dim=MODEL["noise_dim"], batch_size=TRAIN["batch_size"], seed=TRAIN["seed"])
     assert all(np.allclose(a, w.numpy()) for a, w in zip(saved, g_ema.non_trainable_weights))  # its own
@@ -488,7 +488,7 @@ def test_conv1d_networks_train_and_render_their_shape(dataset, tmp_path):
     T.train(dataset_dir=dataset, model_dir=tmp_path / "m", checkpoint_dir=tmp_path / "c", model_params=model,
             train_params={**TRAIN, "epochs": 1})  # fmt: skip
     assert np.isfinite(pd.read_csv(tmp_path / "m" / "losses.csv")[LOSSES].to_numpy()).all()
-    g, record = M.load_generator(tmp_path / "m")
+    g, record = model_files.load_generator(tmp_path / "m")
     assert record["kind"] == "conv1d" and tuple(g.output_shape[1:]) == (*SHAPE, 1)
 
 
@@ -538,7 +538,7 @@ def test_generator_self_modulation_trains_and_resumes_exactly(dataset, tmp_path)
     model = {**MODEL, "generator_self_modulation": True}
     train_straight_and_resumed(dataset, tmp_path, model)
     assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["generator_self_modulation"] is True
-    g, _ = M.load_generator(tmp_path / "a" / "model")  # the moving average, with its standing statistics
+    g, _ = model_files.load_generator(tmp_path / "a" / "model")  # the moving average, with its standing statistics
     assert "dense_bn_modulate" in {layer.name for layer in g.layers}
     mels = g(np.random.default_rng(0).standard_normal((3, MODEL["noise_dim"])).astype(np.float32)).numpy()
     assert np.isfinite(mels).all() and mels.min() >= -1.0 and mels.max() <= 1.0
@@ -549,7 +549,7 @@ def test_band_position_trains_resumes_exactly_and_renders_from_its_model_json(da
     model = {**MODEL, "band_position": True}
     train_straight_and_resumed(dataset, tmp_path, model)
     assert json.loads((tmp_path / "a" / "model" / "model.json").read_text())["band_position"] is True
-    g, _ = M.load_generator(tmp_path / "a" / "model")
+    g, _ = model_files.load_generator(tmp_path / "a" / "model")
     assert "to_mel_position" in {layer.name for layer in g.layers}
     mels = g(np.random.default_rng(0).standard_normal((3, MODEL["noise_dim"])).astype(np.float32)).numpy()
     assert np.isfinite(mels).all() and mels.min() >= -1.0 and mels.max() <= 1.0
@@ -560,7 +560,7 @@ def test_generator_peak_norm_trains_resumes_exactly_and_renders_mels_peaking_at_
     model = {**MODEL, "generator_peak_norm": True}
     train_straight_and_resumed(dataset, tmp_path, model)
     for weights_file in ("generator.weights.h5", "generator_ema.weights.h5"):
-        g, record = M.load_generator(tmp_path / "a" / "model", weights=weights_file)
+        g, record = model_files.load_generator(tmp_path / "a" / "model", weights=weights_file)
         assert record["generator_peak_norm"] is True
         mels = g(np.random.default_rng(0).standard_normal((3, MODEL["noise_dim"])).astype(np.float32)).numpy()
         assert np.allclose(mels.max(axis=(1, 2, 3)), 1.0)

@@ -1,13 +1,18 @@
 """The networks' own Keras layers, beside Keras's: what :mod:`audiowgan.nn.model` builds its generators and
-critics of, each a small function of its input (only :class:`BandNorm` holds fixed, non-trainable weights).
+critics of: small functions of their input (only :class:`BandNorm` holds fixed, non-trainable weights), Keras's
+BatchNormalization on one fused kernel, and the generators' upsampling convolutions folded into one
+(:class:`ResizeConv2D`, :class:`ResizeConv1D`).
 
 Keras names a layer in weight files by its class, so these keep their names; moving them here from
-``model.py`` (2026-12-05) changes no file written before.
+``model.py`` (2026-12-05, the folded convolutions 2026-12-07) changes no file written before.
 """
 
 from __future__ import annotations
 
+import functools
+
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
@@ -226,3 +231,77 @@ class Modulate(layers.Layer):
 
     def compute_output_shape(self, shapes):
         return shapes[0]
+
+
+def resize_fold(kernel_size: int) -> np.ndarray:
+    """(K, k) 0/1 matrix that folds the k taps of a 'same' convolution run after a nearest x2 upsampling into
+    the K taps of one stride-2 'SAME' transposed convolution computing the same output (K = k + 1 for odd
+    k, k + 2 for even k, whose last tap is then zero: TensorFlow's 'SAME' padding is one short for them).
+
+    Output sample o of the pair reads upsampled samples o + t - p (tap t < k, p = (k - 1) // 2), which are
+    input samples (o + t - p) // 2. A transposed convolution with padding P = k - 1 - p reaches o from
+    input sample i through tap j = o - 2i + P; that is the pair's tap t exactly when t is k - 1 - j or k - j.
+    """
+    k = int(kernel_size)
+    taps = k + 1 if k % 2 else k + 2
+    return np.array([[float(t in (k - 1 - j, k - j)) for t in range(k)] for j in range(taps)], np.float32)
+
+
+class _ResizeConv:
+    """What :class:`ResizeConv2D` and :class:`ResizeConv1D` share: a nearest x2 upsampling followed by this 'same'
+    Conv, computed as one stride-2 'SAME' transposed convolution whose kernel is the conv's with its taps summed
+    where they read the same input sample (:func:`resize_fold` along every axis)."""
+
+    def __init__(self, filters: int, kernel_size: int, **kwargs):
+        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
+        rank = len(self.kernel_size)
+        plain = self.strides == (1,) * rank and self.dilation_rate == (1,) * rank and self.groups == 1
+        if not (plain and self.padding == "same" and self.data_format == "channels_last"):
+            raise ValueError(
+                f"{type(self).__name__} is a plain 'same' stride-1 channels-last convolution after a x2 upsampling"
+            )
+        if len(set(self.kernel_size)) != 1:
+            raise ValueError(f"kernel_size={self.kernel_size!r} must be square")
+        fold = resize_fold(self.kernel_size[0])
+        self._taps = fold.shape[0]
+        self._fold = functools.reduce(np.kron, [fold] * rank)  # (K**rank, k**rank): every axis folded at once
+
+    def _folded_kernel(self, dtype) -> tf.Tensor:
+        """The (k, ..., in, out) kernel folded into the (K, ..., out, in) filter that TensorFlow's transposed
+        convolutions take. A matmul over the flattened taps: 3x faster than the equivalent einsum, which
+        transposes the larger folded kernel."""
+        rank = len(self.kernel_size)
+        kernel = tf.transpose(tf.cast(self.kernel, dtype), (*range(rank), rank + 1, rank))
+        folded = tf.matmul(tf.constant(self._fold, dtype), tf.reshape(kernel, (self._fold.shape[1], -1)))
+        return tf.reshape(folded, (*(self._taps,) * rank, self.filters, -1))
+
+    def call(self, x):
+        shape = tf.shape(x)
+        out_shape = tf.concat([shape[:1], 2 * shape[1:-1], [self.filters]], axis=0)
+        y = tf.nn.conv_transpose(x, self._folded_kernel(x.dtype), out_shape, strides=2, padding="SAME")
+        if self.use_bias:
+            y = y + tf.cast(self.bias, y.dtype)
+        return self.activation(y)
+
+    def compute_output_shape(self, shape):
+        return (shape[0], *(None if n is None else 2 * n for n in shape[1:-1]), self.filters)
+
+
+class ResizeConv2D(_ResizeConv, layers.Conv2D):
+    """A nearest-neighbour x2 upsampling followed by this 'same' k x k Conv2D, computed as one stride-2
+    transposed convolution whose kernel is the k x k one with its taps summed where they read the same
+    input pixel (:func:`resize_fold`).
+
+    The same function and the same weights (the k x k kernel, saved and loaded as before). The pair
+    convolves a 4x larger map that repeats each input pixel four times, so it spends 4 k^2 taps per input
+    pixel (k^2 for each of the four output pixels it becomes); the transposed convolution spends (k + 1)^2,
+    16 against 36 for k = 3 (2.25x less arithmetic; measured about 2x faster per layer in float32 and
+    bfloat16 on a CPU). 'SAME' padding on purpose: with explicit padding TensorFlow's CPU transposed
+    convolution leaves oneDNN and is slower than the pair (2x in float32, 20x in bfloat16).
+    """
+
+
+class ResizeConv1D(_ResizeConv, layers.Conv1D):
+    """:class:`ResizeConv2D` in time only: a nearest x2 upsampling of (B, T, C) followed by this 'same'
+    k-tap Conv1D, computed as one stride-2 transposed convolution with the folded taps; 2k taps per input
+    step become k + 1 (4 against 6 for k = 3)."""

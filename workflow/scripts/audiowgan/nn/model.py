@@ -1,4 +1,4 @@
-"""Generator and critic builders and the WGAN-GP losses (Gulrajani et al. 2017).
+"""The generator and the critic: their builders, for the write-up's networks and every option on them.
 
 Two families (``model.kind``), both for any (n_mels, frames) and both taking and giving
 (B, n_mels, frames, 1) mels in [-1, 1]:
@@ -23,23 +23,20 @@ can see how much the examples of its batch differ before its last block (``model
 variety is told so, and can score each band's mean and spread over the whole clip (``model.critic_clip_stats``,
 :class:`ClipStats`), which its convolutions see only a few dozen frames of.
 
-Imports TensorFlow, as everything in :mod:`audiowgan.nn` may and nothing outside it does.
+Their layers are in :mod:`audiowgan.nn.layers`, the losses they train on in :mod:`audiowgan.nn.objective`, and
+reading a trained generator back in :mod:`audiowgan.nn.model_files`. Imports TensorFlow, as everything in
+:mod:`audiowgan.nn` may and nothing outside it does.
 """
 
 from __future__ import annotations
 
-import functools
-import json
 import math
-from pathlib import Path
 
-import h5py
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import ModelSpec
 from audiowgan.nn.layers import (
     BandNorm,
@@ -51,9 +48,10 @@ from audiowgan.nn.layers import (
     Modulate,
     PadConstant,
     PeakNorm,
+    ResizeConv1D,
+    ResizeConv2D,
 )
 
-GP_EPS = 1e-12  # inside the gradient-norm sqrt, so d sqrt/dx stays finite at a zero gradient
 LEAKY_SLOPE = 0.2
 
 
@@ -67,80 +65,6 @@ def _check(*, channels: list[int], shape: tuple[int, int], kernel_size: int, wha
 
 
 UPSAMPLE_MODES = ("resize", "transpose")
-
-
-def resize_fold(kernel_size: int) -> np.ndarray:
-    """(K, k) 0/1 matrix that folds the k taps of a 'same' convolution run after a nearest x2 upsampling into
-    the K taps of one stride-2 'SAME' transposed convolution computing the same output (K = k + 1 for odd
-    k, k + 2 for even k, whose last tap is then zero: TensorFlow's 'SAME' padding is one short for them).
-
-    Output sample o of the pair reads upsampled samples o + t - p (tap t < k, p = (k - 1) // 2), which are
-    input samples (o + t - p) // 2. A transposed convolution with padding P = k - 1 - p reaches o from
-    input sample i through tap j = o - 2i + P; that is the pair's tap t exactly when t is k - 1 - j or k - j.
-    """
-    k = int(kernel_size)
-    taps = k + 1 if k % 2 else k + 2
-    return np.array([[float(t in (k - 1 - j, k - j)) for t in range(k)] for j in range(taps)], np.float32)
-
-
-class _ResizeConv:
-    """What :class:`ResizeConv2D` and :class:`ResizeConv1D` share: a nearest x2 upsampling followed by this 'same'
-    Conv, computed as one stride-2 'SAME' transposed convolution whose kernel is the conv's with its taps summed
-    where they read the same input sample (:func:`resize_fold` along every axis)."""
-
-    def __init__(self, filters: int, kernel_size: int, **kwargs):
-        super().__init__(filters, kernel_size, **{"padding": "same", **kwargs})  # from_config passes them all
-        rank = len(self.kernel_size)
-        plain = self.strides == (1,) * rank and self.dilation_rate == (1,) * rank and self.groups == 1
-        if not (plain and self.padding == "same" and self.data_format == "channels_last"):
-            raise ValueError(
-                f"{type(self).__name__} is a plain 'same' stride-1 channels-last convolution after a x2 upsampling"
-            )
-        if len(set(self.kernel_size)) != 1:
-            raise ValueError(f"kernel_size={self.kernel_size!r} must be square")
-        fold = resize_fold(self.kernel_size[0])
-        self._taps = fold.shape[0]
-        self._fold = functools.reduce(np.kron, [fold] * rank)  # (K**rank, k**rank): every axis folded at once
-
-    def _folded_kernel(self, dtype) -> tf.Tensor:
-        """The (k, ..., in, out) kernel folded into the (K, ..., out, in) filter that TensorFlow's transposed
-        convolutions take. A matmul over the flattened taps: 3x faster than the equivalent einsum, which
-        transposes the larger folded kernel."""
-        rank = len(self.kernel_size)
-        kernel = tf.transpose(tf.cast(self.kernel, dtype), (*range(rank), rank + 1, rank))
-        folded = tf.matmul(tf.constant(self._fold, dtype), tf.reshape(kernel, (self._fold.shape[1], -1)))
-        return tf.reshape(folded, (*(self._taps,) * rank, self.filters, -1))
-
-    def call(self, x):
-        shape = tf.shape(x)
-        out_shape = tf.concat([shape[:1], 2 * shape[1:-1], [self.filters]], axis=0)
-        y = tf.nn.conv_transpose(x, self._folded_kernel(x.dtype), out_shape, strides=2, padding="SAME")
-        if self.use_bias:
-            y = y + tf.cast(self.bias, y.dtype)
-        return self.activation(y)
-
-    def compute_output_shape(self, shape):
-        return (shape[0], *(None if n is None else 2 * n for n in shape[1:-1]), self.filters)
-
-
-class ResizeConv2D(_ResizeConv, layers.Conv2D):
-    """A nearest-neighbour x2 upsampling followed by this 'same' k x k Conv2D, computed as one stride-2
-    transposed convolution whose kernel is the k x k one with its taps summed where they read the same
-    input pixel (:func:`resize_fold`).
-
-    The same function and the same weights (the k x k kernel, saved and loaded as before). The pair
-    convolves a 4x larger map that repeats each input pixel four times, so it spends 4 k^2 taps per input
-    pixel (k^2 for each of the four output pixels it becomes); the transposed convolution spends (k + 1)^2,
-    16 against 36 for k = 3 (2.25x less arithmetic; measured about 2x faster per layer in float32 and
-    bfloat16 on a CPU). 'SAME' padding on purpose: with explicit padding TensorFlow's CPU transposed
-    convolution leaves oneDNN and is slower than the pair (2x in float32, 20x in bfloat16).
-    """
-
-
-class ResizeConv1D(_ResizeConv, layers.Conv1D):
-    """:class:`ResizeConv2D` in time only: a nearest x2 upsampling of (B, T, C) followed by this 'same'
-    k-tap Conv1D, computed as one stride-2 transposed convolution with the folded taps; 2k taps per input
-    step become k + 1 (4 against 6 for k = 3)."""
 
 
 def build_generator(
@@ -389,54 +313,6 @@ def _score(x, x_in, clip_stats: bool):
 KINDS = ("conv2d", "conv1d")
 
 
-def gradient_penalty(critic, real, fake, alpha) -> tf.Tensor:
-    """mean_i (||grad_x D(x_i)||_2 - 1)^2 at x_i = real_i + alpha_i (fake_i - real_i).
-
-    ``alpha`` is (B, 1, 1, 1), uniform on [0, 1] per sample; ``GP_EPS`` sits inside the sqrt. A critic
-    with band norm is held to a unit gradient with respect to its standardised input (the gradient
-    times each band's std, by the chain rule), so the penalty means what it means without it.
-    """
-    real = tf.cast(real, tf.float32)
-    fake = tf.cast(fake, tf.float32)
-    interp = real + tf.cast(alpha, tf.float32) * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(interp)
-        score = tf.cast(critic(interp, training=True), tf.float32)
-    grads = tape.gradient(score, interp)
-    std = band_std(critic)
-    if std is not None:
-        grads = grads * std
-    norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + GP_EPS)
-    return tf.reduce_mean(tf.square(norm - 1.0))
-
-
-def mean_scores(critic, real, fake) -> tuple[tf.Tensor, tf.Tensor]:
-    """mean D(real) and mean D(fake) in float32, from one critic call on both batches."""
-    b = tf.shape(real)[0]
-    scores = tf.cast(critic(tf.concat([tf.cast(real, fake.dtype), fake], 0), training=True), tf.float32)
-    return tf.reduce_mean(scores[:b]), tf.reduce_mean(scores[b:])
-
-
-def critic_losses(critic, real, fake, alpha, gp_weight: float, *, penalised: bool = True) -> dict[str, tf.Tensor]:
-    """The critic's WGAN-GP loss: d_loss = mean D(fake) - mean D(real) + gp_weight * gp.
-
-    Also returns the penalty gp and wasserstein = mean D(real) - mean D(fake), all float32.
-    The real and the fake batch are scored in one critic call (exact: the critic has no batch statistics;
-    on a CPU its weight gradients run faster on twice the rows). The penalty keeps its own call: with the
-    other two, its double backward would run over all 3B rows, and the step was 2x slower so.
-    ``penalised=False`` (``train.gp_every``'s unpenalised updates): no penalty is computed, gp is 0.
-    """
-    d_real, d_fake = mean_scores(critic, real, fake)
-    gp = gradient_penalty(critic, real, fake, alpha) if penalised else tf.constant(0.0)
-    wasserstein = d_real - d_fake
-    return {"d_loss": -wasserstein + gp_weight * gp, "gradient_penalty": gp, "wasserstein": wasserstein}
-
-
-def generator_loss(critic, fake) -> tf.Tensor:
-    """-mean D(fake), in float32."""
-    return -tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
-
-
 def build_networks(
     spec: ModelSpec, shape: tuple[int, int], *, synchronized_bn: bool = False, writeup_layers: bool = False
 ) -> tuple[keras.Model, keras.Model]:
@@ -469,32 +345,3 @@ def build_networks(
         return build_generator_1d(**g_args), build_critic_1d(**c_args)
     position = {"band_position": spec.band_position}
     return build_generator(**g_args, **position, upsample=spec.upsample), build_critic(**c_args, **position)
-
-
-def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], dict]:
-    """The settings, mel shape and whole record of a trained model's ``model.json``."""
-    record = json.loads((Path(model_dir) / "model.json").read_text())
-    return ModelSpec.from_meta(record), (int(record["input_shape"][0]), int(record["input_shape"][1])), record
-
-
-def load_generator_weights(generator: keras.Model, path: str | Path, spec: ModelSpec, shape: tuple[int, int]) -> None:
-    """Load a generator's weights file into ``generator`` (built from ``spec`` for mels of ``shape``), also one
-    written before :class:`ResizeConv2D` and :class:`ResizeConv1D`: Keras files name each layer by its class,
-    so those hold the same weights, in the same order, under UpSampling and Conv; they go through the unfolded
-    twin."""
-    with h5py.File(path, "r") as f:
-        unfolded = "layers/up_sampling2d" in f or "layers/up_sampling1d" in f
-    if not unfolded:
-        generator.load_weights(path)
-        return
-    twin, _ = build_networks(spec, shape, writeup_layers=True)
-    twin.load_weights(path)
-    generator.set_weights(twin.get_weights())
-
-
-def load_generator(model_dir: str | Path, *, weights: str = WEIGHTS["raw"]) -> tuple[keras.Model, dict]:
-    """Rebuild the generator from ``model_dir/model.json`` and load ``weights`` (a file in ``model_dir``)."""
-    spec, shape, record = read_model_json(model_dir)
-    generator, _ = build_networks(spec, shape)
-    load_generator_weights(generator, Path(model_dir) / weights, spec, shape)
-    return generator, record

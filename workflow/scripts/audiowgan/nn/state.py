@@ -92,7 +92,7 @@ def fingerprint(mp: ModelSpec, tp: TrainSpec, meta: dict, index_bytes: bytes, in
     ``ModelSpec.ADDED_OFF`` and ``TrainSpec.ADDED_OFF`` keys when off, so checkpoints written before they existed match), the weights it
     started from (``init_sha256``, train.init_from; left out when there are none, so older checkpoints match)
     and, for the resize generators, their layer layout: checkpoints name variables by layer position, and those
-    written before :class:`~audiowgan.nn.model.ResizeConv2D` and ``ResizeConv1D`` (2026-12-04) have two layers
+    written before :class:`~audiowgan.nn.layers.ResizeConv2D` and ``ResizeConv1D`` (2026-12-04) have two layers
     where they have one."""
     train = {k: v for k, v in tp.to_dict().items() if k not in TrainSpec.NOT_FINGERPRINTED}
     train = without_added_off(train, TrainSpec.ADDED_OFF)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from audiowgan.nn import model as M
+from audiowgan.nn import objective
 from audiowgan.nn.augment import augment
 
 
@@ -74,13 +74,13 @@ class WGANGP:
             alpha = tf.random.stateless_uniform((b, 1, 1, 1), seed=seeds[:, 1 + self.d_steps + i])  # per sample
             penalised = (i + 1) % self.gp_every == 0
             with tf.GradientTape() as tape:
-                d = M.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha,
+                d = objective.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha,
                                     self.gp_weight * self.gp_every, penalised=penalised)  # fmt: skip
                 loss = self._grad_loss(self.d_opt, d["d_loss"])
             self.d_opt.apply(tape.gradient(loss, cv), cv)
         with tf.GradientTape() as tape:
             fake = self.generator(normal(1 + 2 * self.d_steps, b), training=True)
-            g_loss = M.generator_loss(self.critic, aug(fake, 2 * self.d_steps))
+            g_loss = objective.generator_loss(self.critic, aug(fake, 2 * self.d_steps))
             loss = self._grad_loss(self.g_opt, g_loss)
         self.g_opt.apply(tape.gradient(loss, gv), gv)
         return {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from audiowgan.core.names import weights_file
 from audiowgan.core.settings import ModelSpec
-from audiowgan.nn.model import load_generator_weights, read_model_json
+from audiowgan.nn.model_files import load_generator_weights, read_model_json
 from audiowgan.nn.state import TrainState
 
 NETWORKS = ("generator", "critic")

@@ -100,10 +100,11 @@ class Renderer:
         inversion_method: str = "fast",
         workers: int = 1,
     ):
-        from audiowgan.nn import griffinlim, model  # TensorFlow: here, so that Inverter and render_clips run without it
+        # TensorFlow: here, so that Inverter and render_clips run without it
+        from audiowgan.nn import griffinlim, model_files
 
         self.model_dir, self.weights = Path(model_dir), weights
-        self.generator, self.record = model.load_generator(self.model_dir, weights=weights)
+        self.generator, self.record = model_files.load_generator(self.model_dir, weights=weights)
         self.meta = _read_meta(self.model_dir, dataset_meta)
         self.audio_spec, self.mel_spec = AudioSpec.from_meta(self.meta), MelSpec.from_meta(self.meta)
         self.griffin_lim_iters, self.inversion_method = int(griffin_lim_iters), inversion_method
