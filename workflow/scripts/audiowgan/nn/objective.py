@@ -1,6 +1,6 @@
 """The WGAN-GP objective (Gulrajani et al. 2017): the critic's loss with its gradient penalty, and the generator's.
 
-Each takes the critic as a callable and computes in float32, whatever precision the networks compute in.
+Each takes the critic (a Keras model) and computes in float32, whatever precision the networks compute in.
 """
 
 from __future__ import annotations
