@@ -144,7 +144,7 @@ class BandNorm(layers.Layer):
     """Standardise each row (mel band) of (B, rows, frames, C): (x - mean[row]) / std[row].
 
     The statistics are fixed, non-trainable weights (saved with the critic and its checkpoints), set
-    from the training mels by :func:`set_band_stats`; until then mean 0 and std 1, the identity.
+    from the training mels by :func:`~audiowgan.nn.model.set_band_stats`; until then mean 0 and std 1, the identity.
     """
 
     def __init__(self, rows: int, **kwargs):
@@ -169,7 +169,7 @@ class MinibatchStd(layers.Layer):
 
     A critic that sees it can tell a batch whose examples are too alike (too little variety, the start of
     mode collapse) from a real one, which no per-example critic can. Groups are consecutive rows, so a
-    batch of real rows followed by as many generated ones (:func:`mean_scores`) never mixes the two in one
+    batch of real rows followed by as many generated ones (:func:`~audiowgan.nn.objective.mean_scores`) never mixes the two in one
     group; the batch size must be a multiple of ``group_size``.
     """
 

@@ -21,9 +21,9 @@ def read_model_json(model_dir: str | Path) -> tuple[ModelSpec, tuple[int, int], 
 
 def load_generator_weights(generator: keras.Model, path: str | Path, spec: ModelSpec, shape: tuple[int, int]) -> None:
     """Load a generator's weights file into ``generator`` (built from ``spec`` for mels of ``shape``), also one
-    written before :class:`ResizeConv2D` and :class:`ResizeConv1D`: Keras files name each layer by its class,
-    so those hold the same weights, in the same order, under UpSampling and Conv; they go through the unfolded
-    twin."""
+    written before :class:`~audiowgan.nn.layers.ResizeConv2D` and :class:`~audiowgan.nn.layers.ResizeConv1D`:
+    Keras files name each layer by its class, so those hold the same weights, in the same order, under UpSampling
+    and Conv; they go through the unfolded twin."""
     with h5py.File(path, "r") as f:
         unfolded = "layers/up_sampling2d" in f or "layers/up_sampling1d" in f
     if not unfolded:
