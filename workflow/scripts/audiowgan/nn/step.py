@@ -75,7 +75,7 @@ class WGANGP:
             penalised = (i + 1) % self.gp_every == 0
             with tf.GradientTape() as tape:
                 d = objective.critic_losses(self.critic, aug(real, 2 * i), aug(fake, 2 * i + 1), alpha,
-                                    self.gp_weight * self.gp_every, penalised=penalised)  # fmt: skip
+                                            self.gp_weight * self.gp_every, penalised=penalised)  # fmt: skip
                 loss = self._grad_loss(self.d_opt, d["d_loss"])
             self.d_opt.apply(tape.gradient(loss, cv), cv)
         with tf.GradientTape() as tape:
