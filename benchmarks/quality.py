@@ -277,8 +277,12 @@ CONFIGS = {
         "n_mels": 128,
     },  # fmt: skip
     "128 mel bands in bfloat16, band position, both networks twice as wide (config 40, critic [32, 64, 128])": {
-        "model": {**TODAY, "band_position": True, "generator_channels": [256, 128, 64, 32],
-                  "critic_channels": [32, 64, 128]},
+        "model": {
+            **TODAY,
+            "band_position": True,
+            "generator_channels": [256, 128, 64, 32],
+            "critic_channels": [32, 64, 128],
+        },
         "train": {"mixed_precision": True},
         "hop": 1.0,
         "n_mels": 128,
