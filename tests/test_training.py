@@ -142,7 +142,7 @@ def test_an_epoch_yields_the_batches_of_its_order_from_the_start_asked_for(datas
 def test_reading_the_training_input_leaves_the_process_malloc_settings_alone(dataset):
     # tf.data's generator dataset sets glibc's M_TRIM_THRESHOLD for the whole process (and logs it), which turns
     # off malloc's adaptive mmap threshold: every later step then maps and unmaps its large tensors afresh, and the
-    # demo's float32 step took twice as long (docs/training.md).
+    # demo's float32 step took twice as long (docs/training-log.md).
     code = (
         f"from audiowgan.nn import batches; [b for b in batches.TrainingData.open({str(dataset)!r}, batch_size=4)"
         ".epoch(0, seed=0)]; print('read')"

@@ -97,7 +97,7 @@ HEADS = ["steps", "mel FD", "x real", "CREPE FD", "CREPE KD", "KD gap closed", "
 
 
 def markdown(table: pd.DataFrame) -> str:
-    """The table as Markdown, in the layout of docs/training.md's quality tables."""
+    """The table as Markdown, in the layout of docs/training-log.md's quality tables."""
     head = "| set | " + " | ".join(HEADS) + " |\n" + "|---" * (1 + len(HEADS)) + "|\n"
     return head + "".join(f"| {r.set} | {' | '.join(cells(r))} |\n" for r in table.itertuples())
 
