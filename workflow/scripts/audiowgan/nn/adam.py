@@ -4,7 +4,7 @@ Keras 3 writes Adam's update in backend-neutral ops: on TensorFlow that is about
 kernels per variable, each a pass over memory (gradient, both moments, the weights). TensorFlow's own
 ``ResourceApplyAdam`` (what tf.keras 2's Adam called) does the same arithmetic in one parallel pass:
 2-3x faster on the write-up's 12.7 M parameters, 4% of a bfloat16 training step on 2 cores
-(docs/training-log.md, "Adam in one kernel"). The moments, the step counter and the hyperparameters stay
+(docs/training.md, "Adam in one kernel"). The moments, the step counter and the hyperparameters stay
 Keras's own variables, so a checkpoint written by either optimizer restores into the other, and every
 other Keras feature (loss scaling, distribution) is untouched.
 """

@@ -35,7 +35,7 @@ def epoch_dataset(mels: np.ndarray, order: np.ndarray, start: int = 0) -> tf.dat
     Each batch's row numbers go through ``tf.numpy_function``, not ``Dataset.from_generator``: TensorFlow's
     generator dataset sets glibc's M_TRIM_THRESHOLD for the whole process ("Memory patch applied"), which turns
     off malloc's adaptive mmap threshold, so every step after it maps and unmaps its large tensors afresh; the
-    demo's float32 step took twice as long (docs/training-log.md).
+    demo's float32 step took twice as long (docs/training.md).
     """
     shape = (order.shape[1], *mels.shape[1:], 1)
 

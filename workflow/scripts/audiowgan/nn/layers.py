@@ -60,7 +60,7 @@ class LeakyReLU(layers.LeakyReLU):
     Why: in the compiled train step TensorFlow's graph optimizer (grappler's remapper) fuses the critic's
     Conv + BiasAdd + LeakyRelu, then fails on the penalty's gradient, which still reads the BiasAdd it
     removed ("remapper failed: ... LeakyReluGrad exist for missing node ... BiasAdd"); the failure discards
-    every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training-log.md, "The
+    every fusion of the step. ``maximum`` is not fused, so the others are kept (docs/training.md, "The
     activation"). The generators keep Keras's layer: their convolutions have no bias (BatchNorm follows),
     and there it measured as fast within the noise. The class name is Keras's, so weight files name it as before.
     """
@@ -76,7 +76,7 @@ class BatchNormalization(layers.BatchNormalization):
     Why: Keras 3 writes the layer in backend-neutral ops, and under mixed precision it first casts the whole
     activation to float32; the fused kernel (what tf.keras 2's ``fused=True`` ran) reads bfloat16 or float16 as it
     is, keeps its statistics in float32 and normalises in one pass: a generator call takes a fifth less time in
-    bfloat16 (docs/training-log.md, "BatchNorm in one kernel"). The statistics are Keras's: batch mean and population
+    bfloat16 (docs/training.md, "BatchNorm in one kernel"). The statistics are Keras's: batch mean and population
     variance while training, moving averages updated as ``momentum * moving + (1 - momentum) * batch``, the moving
     ones otherwise. Synchronized BatchNorm (several replicas), renorm and masks take Keras's own path. The class
     name is Keras's, so weight files name it as before.
@@ -202,7 +202,7 @@ class ClipStats(layers.Layer):
     one texture for their length and differ from each other; the peak-normed generator's drift over the
     clip and resemble each other (in the quality benchmark's four seeds their mean spectra differed 0.67x and
     0.80x as much as real segments', their bands moved 1.15x and 1.27x as much over a clip, orchestral and
-    electronic; docs/training-log.md). Given these statistics, a critic can tell both apart.
+    electronic; docs/training.md). Given these statistics, a critic can tell both apart.
     """
 
     def call(self, x):

@@ -6,7 +6,7 @@ moving averages when it renders. The moving average of the generator's *weights*
 generator, whose activations differ from the averaged network's. BigGAN (Brock et al. 2019, "standing
 statistics") measures them instead, and so does :func:`standing_statistics`: it runs the network in training
 mode on seeded noise and sets each BatchNorm layer's moving mean and variance to the average of its batch
-statistics. Measured on both quality corpora: docs/training-log.md.
+statistics. Measured on both quality corpora: docs/training.md.
 """
 
 from __future__ import annotations
