@@ -287,6 +287,12 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
+    "128 mel bands in bfloat16, band position, a moving average of about 200 steps (config 30, train.ema_decay 0.995)": {
+        "model": {**TODAY, "band_position": True},
+        "train": {"mixed_precision": True, "ema_decay": 0.995},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 
