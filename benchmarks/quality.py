@@ -293,6 +293,12 @@ CONFIGS = {
         "hop": 1.0,
         "n_mels": 128,
     },  # fmt: skip
+    "128 mel bands in bfloat16, band position, critic minibatch std (config 30, groups of 4)": {
+        "model": {**TODAY, "band_position": True, "critic_minibatch_std": 4},
+        "train": {"mixed_precision": True},
+        "hop": 1.0,
+        "n_mels": 128,
+    },  # fmt: skip
 }
 
 
