@@ -96,6 +96,19 @@ TODAY = {"generator_peak_norm": True, "critic_clip_stats": True}
 # SAGAN's training (configs 37 and 38): the critic at 4x the generator's learning rate, Adam's beta_1 0
 SAGAN = {"learning_rate": 1e-4, "critic_learning_rate": 4e-4, "beta_1": 0.0}
 BEFORE = {"model": {"generator_kernel_size": 5, "critic_kernel_size": 5}, "train": {"augment": 0.0}, "hop": None}
+
+
+def config_30(model: dict | None = None, train: dict | None = None) -> dict:
+    """Config 30 (today's defaults at 128 mel bands in bfloat16, band position) with ``model`` and ``train`` keys
+    over its own: the configurations measured against it since 2026-12-07 change one thing each."""
+    return {
+        "model": {**TODAY, "band_position": True, **(model or {})},
+        "train": {"mixed_precision": True, **(train or {})},
+        "hop": 1.0,
+        "n_mels": 128,
+    }
+
+
 # name: model and train overrides on top of MODEL and the schema's defaults, and the seconds between segment starts
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
 # (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
@@ -218,12 +231,7 @@ CONFIGS = {
         "train": {"mixed_precision": True},
         "hop": 1.0,
     },  # fmt: skip
-    "today's defaults at 128 mel bands in bfloat16, every convolution reads its band position": {
-        "model": {**TODAY, "band_position": True},
-        "train": {"mixed_precision": True},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
+    "today's defaults at 128 mel bands in bfloat16, every convolution reads its band position": config_30(),
     "today's defaults in bfloat16, the penalty on the last of the three critic updates (train.gp_every 3)": {
         "model": TODAY,
         "train": {"mixed_precision": True, "gp_every": 3},
@@ -264,41 +272,21 @@ CONFIGS = {
         "train": {"mixed_precision": True, "d_steps": 2, **SAGAN},
         "hop": 1.0,
     },  # fmt: skip
-    "128 mel bands in bfloat16, band position, SAGAN's training (config 30 trained as config 37)": {
-        "model": {**TODAY, "band_position": True},
-        "train": {"mixed_precision": True, "d_steps": 1, **SAGAN},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
-    "128 mel bands in bfloat16, band position, generator twice as wide [256, 128, 64, 32] (config 30, wider G)": {
-        "model": {**TODAY, "band_position": True, "generator_channels": [256, 128, 64, 32]},
-        "train": {"mixed_precision": True},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
-    "128 mel bands in bfloat16, band position, both networks twice as wide (config 40, critic [32, 64, 128])": {
-        "model": {
-            **TODAY,
-            "band_position": True,
-            "generator_channels": [256, 128, 64, 32],
-            "critic_channels": [32, 64, 128],
-        },
-        "train": {"mixed_precision": True},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
-    "128 mel bands in bfloat16, band position, a moving average of about 200 steps (config 30, train.ema_decay 0.995)": {
-        "model": {**TODAY, "band_position": True},
-        "train": {"mixed_precision": True, "ema_decay": 0.995},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
-    "128 mel bands in bfloat16, band position, critic minibatch std (config 30, groups of 4)": {
-        "model": {**TODAY, "band_position": True, "critic_minibatch_std": 4},
-        "train": {"mixed_precision": True},
-        "hop": 1.0,
-        "n_mels": 128,
-    },  # fmt: skip
+    "128 mel bands in bfloat16, band position, SAGAN's training (config 30 trained as config 37)": config_30(
+        train={"d_steps": 1, **SAGAN}
+    ),
+    "128 mel bands in bfloat16, band position, generator twice as wide [256, 128, 64, 32] (config 30, wider G)": config_30(
+        model={"generator_channels": [256, 128, 64, 32]}
+    ),
+    "128 mel bands in bfloat16, band position, both networks twice as wide (config 40, critic [32, 64, 128])": config_30(
+        model={"generator_channels": [256, 128, 64, 32], "critic_channels": [32, 64, 128]}
+    ),
+    "128 mel bands in bfloat16, band position, a moving average of about 200 steps (config 30, train.ema_decay 0.995)": config_30(
+        train={"ema_decay": 0.995}
+    ),
+    "128 mel bands in bfloat16, band position, critic minibatch std (config 30, groups of 4)": config_30(
+        model={"critic_minibatch_std": 4}
+    ),
 }
 
 
