@@ -113,7 +113,8 @@ def config_30(model: dict | None = None, train: dict | None = None) -> dict:
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
 # (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
 # 2026-12-05; False: the raw generator's, as before), "lr_decay" (True: the learning rate falls linearly to 0
-# over the CPU budget) and "n_mels" (default MEL's 64: the mel bands the model is trained on and renders from; every
+# over the CPU budget), "weights" (generate.weights: "ema", the default, or "raw": the clips from the generator's own
+# weights, as trained, not their moving average) and "n_mels" (default MEL's 64: the mel bands the model is trained on and renders from; every
 # set is still compared in MEL's bands, from its audio).
 REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
@@ -287,6 +288,13 @@ CONFIGS = {
     "128 mel bands in bfloat16, band position, critic minibatch std (config 30, groups of 4)": config_30(
         model={"critic_minibatch_std": 4}
     ),
+    "128 mel bands in bfloat16, band position, SAGAN's training and the generator twice as wide (configs 39 and 40)": config_30(
+        model={"generator_channels": [256, 128, 64, 32]}, train={"d_steps": 1, **SAGAN}
+    ),
+    "128 mel bands in bfloat16, band position, rendered by the raw generator (config 30, generate.weights raw)": {
+        **config_30(),
+        "weights": "raw",
+    },
 }
 
 
@@ -342,6 +350,7 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, step
     from audiowgan.nn.state import learning_rate_of
 
     snap = run / "snapshot"
+    weights = config.get("weights", "ema")
     budget = {"steps": steps} if steps else {"cpu_minutes": cpu_seconds / 60}
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
         return reused_snapshot(snap, config, budget)
@@ -364,7 +373,8 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, step
                 standing = config.get("standing_statistics", True)
                 if standing:
                     average_statistics(loop)  # as train does when it ends
-                loop.state.extra["generator_ema"].save_weights(snap / "generator_ema.weights.h5")
+                rendered = loop.state.generator if weights == "raw" else loop.state.extra["generator_ema"]
+                rendered.save_weights(snap / WEIGHTS[weights])
                 (snap / "model.json").write_text(json.dumps({**loop.mp.to_dict(), "input_shape": list(loop.data.shape),
                                                              "steps": loop.step, "standing_statistics": standing,
                                                              "budget": budget}))  # fmt: skip
@@ -469,7 +479,8 @@ def main() -> None:
         clips = [snap / "clips" / clip_file(k) for k in range(pool)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
-                            seed=1000, griffin_lim_iters=32, target_dbfs=-20, weights=WEIGHTS["ema"])  # fmt: skip
+                            seed=1000, griffin_lim_iters=32, target_dbfs=-20,
+                            weights=WEIGHTS[config.get("weights", "ema")])  # fmt: skip
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
