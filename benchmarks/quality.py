@@ -295,6 +295,9 @@ CONFIGS = {
         **config_30(),
         "weights": "raw",
     },
+    "128 mel bands in bfloat16, band position, MSGAN's diversity term (config 30, train.mode_seeking 1)": config_30(
+        train={"mode_seeking": 1.0}
+    ),
 }
 
 

@@ -121,10 +121,10 @@ def test_result_neutral_keys_are_marked_in_the_schema_and_left_out_of_params():
 
 
 def test_a_train_key_added_since_leaves_the_params_of_older_runs_alone_when_off():
-    # The train rule's params are these: a model trained before train.gp_every (or critic_learning_rate) existed
+    # The train rule's params are these: a model trained before train.gp_every (critic_learning_rate, mode_seeking) existed
     # had none, and must not be retrained for its arrival; set to anything else, it is a result value like any other.
     cfg = check(copy.deepcopy(DEFAULT), SCHEMA)
-    added = {"gp_every": 3, "critic_learning_rate": 4e-4}
+    added = {"gp_every": 3, "critic_learning_rate": 4e-4, "mode_seeking": 1.0}
     before = {k: v for k, v in rerun.result_values(cfg, "train").items() if k not in added}
     assert rerun.without_added_off(rerun.result_values(cfg, "train"), TrainSpec.ADDED_OFF) == before
     for key, value in added.items():

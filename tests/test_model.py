@@ -97,6 +97,17 @@ def test_gradient_penalty_is_finite_at_a_zero_gradient():
     assert all(np.isfinite(g.numpy()).all() for g in grads)
 
 
+def test_mode_seeking_is_msgans_ratio_of_the_halves_and_falls_as_they_differ_more():
+    z = tf.constant([[0.0, 0.0], [1.0, 3.0]])  # halves differ by mean |z1 - z2| = 2
+    near = tf.constant([[[[0.0]], [[0.0]]], [[[0.5]], [[0.1]]]])  # (2, 2, 1, 1): mean |G(z1) - G(z2)| = 0.3
+    far = 4.0 * near
+    assert float(objective.mode_seeking(near, z)) == pytest.approx(1.0 / (0.3 / 2.0 + objective.MS_EPS), rel=1e-5)
+    assert float(objective.mode_seeking(far, z)) < float(objective.mode_seeking(near, z))
+    same = tf.zeros((4, 2, 1, 1), tf.bfloat16)  # a collapsed generator: large, finite, float32 whatever the input
+    value = objective.mode_seeking(same, tf.random.stateless_normal((4, 2), seed=(0, 1)))
+    assert value.dtype == tf.float32 and float(value) == pytest.approx(1.0 / objective.MS_EPS)
+
+
 @pytest.mark.parametrize("upsample", ["resize", "transpose"])
 def test_upsample_modes_have_the_same_pinned_parameter_count_and_shapes(upsample):
     g = M.build_generator(noise_dim=128, channels=DEFAULT_G, output_shape=(256, 256), upsample=upsample)
@@ -323,7 +334,7 @@ def test_checkpoints_of_the_unfolded_generator_are_not_resumed_and_others_still_
         doc = {"model": model, "train": train, "meta": {}, "index_sha256": hashlib.sha256(b"").hexdigest()}
         before = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
         assert (fingerprint(mp, tp, {}, b"") == before) == resumed
-        for changed in ({"gp_every": 3}, {"critic_learning_rate": 4e-4}):
+        for changed in ({"gp_every": 3}, {"critic_learning_rate": 4e-4}, {"mode_seeking": 1.0}):
             assert fingerprint(mp, TrainSpec.from_mapping(**changed), {}, b"") != fingerprint(mp, tp, {}, b"")
 
 

@@ -315,6 +315,13 @@ def assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, **setting):
     assert np.isfinite(a[LOSSES].to_numpy()).all() and not np.allclose(a["d_loss"], without["d_loss"])
 
 
+def test_mode_seeking_needs_two_examples_a_batch_and_resumes_exactly(dataset, tmp_path):
+    with pytest.raises(ConfigError, match=r"'train.mode_seeking' = 1.0 compares the two halves of a batch"):
+        TrainSpec.from_mapping(TRAIN, batch_size=1, mode_seeking=1.0)
+    assert TrainSpec.from_mapping(TRAIN, batch_size=1).mode_seeking == 0.0  # off, a batch of one trains as before
+    assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, mode_seeking=1.0)
+
+
 def test_the_critic_learns_at_its_own_rate_and_resumes_exactly(dataset, tmp_path):
     tp = TrainSpec.from_mapping(TRAIN, critic_learning_rate="0.004")  # as --config hands it over
     critic, generator = make_optimizer(tp, critic=True), make_optimizer(tp)

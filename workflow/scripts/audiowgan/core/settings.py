@@ -347,6 +347,7 @@ class TrainSpec(Spec):
     ema_decay: float
     init_from: str | None
     augment: float
+    mode_seeking: float
 
     # May change between runs of one training: a checkpoint made with other values is resumed.
     NOT_FINGERPRINTED: ClassVar[tuple[str, ...]] = (
@@ -360,7 +361,7 @@ class TrainSpec(Spec):
     )
     # Keys added since checkpoints were first written, and their off values (as ModelSpec.ADDED_OFF): off, they
     # are left out of checkpoint fingerprints, so checkpoints written before them still resume.
-    ADDED_OFF: ClassVar[dict[str, Any]] = {"gp_every": 1, "critic_learning_rate": None}
+    ADDED_OFF: ClassVar[dict[str, Any]] = {"gp_every": 1, "critic_learning_rate": None, "mode_seeking": 0.0}
 
     def __post_init__(self) -> None:
         """The rule the schema cannot state: the penalty's interval divides the critic updates of a step, so every
@@ -369,6 +370,11 @@ class TrainSpec(Spec):
             raise ConfigError(
                 f"config key 'train.gp_every' = {self.gp_every} must divide train.d_steps = {self.d_steps} "
                 f"(the critic updates of one step): try {', '.join(str(k) for k in _divisors(self.d_steps))}"
+            )
+        if self.mode_seeking > 0 and self.batch_size < 2:
+            raise ConfigError(
+                f"config key 'train.mode_seeking' = {self.mode_seeking} compares the two halves of a batch: it needs "
+                f"train.batch_size 2 or more, not {self.batch_size} (or set it to 0)"
             )
 
 

@@ -58,3 +58,16 @@ def critic_losses(critic, real, fake, alpha, gp_weight: float, *, penalised: boo
 def generator_loss(critic, fake) -> tf.Tensor:
     """-mean D(fake), in float32."""
     return -tf.reduce_mean(tf.cast(critic(fake, training=True), tf.float32))
+
+
+MS_EPS = 1e-5  # MSGAN's: keeps the term finite for a generator that maps every noise vector to one output
+
+
+def mode_seeking(fake, z) -> tf.Tensor:
+    """MSGAN's diversity term (Mao et al. 2019, "Mode Seeking Generative Adversarial Networks"), in float32:
+    1 / (mean |G(z1) - G(z2)| / mean |z1 - z2| + eps), the batch's first half against its second. It falls as
+    different noise makes more different mels, so a generator that minimises it spreads its outputs apart."""
+    fake, z = tf.cast(fake, tf.float32), tf.cast(z, tf.float32)
+    h = tf.shape(fake)[0] // 2
+    ratio = tf.reduce_mean(tf.abs(fake[:h] - fake[h : 2 * h])) / tf.reduce_mean(tf.abs(z[:h] - z[h : 2 * h]))
+    return 1.0 / (ratio + MS_EPS)

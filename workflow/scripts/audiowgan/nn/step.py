@@ -17,7 +17,8 @@ class WGANGP:
     on fresh noise. ``step`` returns Python floats, the critic's from its last update. ``gp_every`` = k
     penalises the last of every k critic updates, at k times ``gp_weight`` (lazy regularisation, as StyleGAN2's
     R1), so the penalty weighs as much per step; k divides d_steps (``TrainSpec`` checks it), so the last
-    update, the one returned, is always penalised.
+    update, the one returned, is always penalised. ``mode_seeking`` > 0 adds that weight of MSGAN's diversity term
+    (:func:`objective.mode_seeking`) to the generator's loss; ``g_loss`` stays the Wasserstein part.
     """
 
     def __init__(
@@ -35,11 +36,13 @@ class WGANGP:
         strategy=None,
         augment: float = 0.0,
         gp_every: int = 1,
+        mode_seeking: float = 0.0,
     ):
         self.generator, self.critic, self.g_opt, self.d_opt, self.rng = generator, critic, g_opt, d_opt, rng
         self.noise_dim, self.d_steps, self.gp_weight = int(noise_dim), int(d_steps), float(gp_weight)
         self.augment = float(augment)
         self.gp_every = int(gp_every)
+        self.mode_seeking = float(mode_seeking)
         if self.d_steps % self.gp_every:
             raise ValueError(f"gp_every={gp_every} must divide d_steps={d_steps}")
         self.strategy = strategy
@@ -79,9 +82,14 @@ class WGANGP:
                 loss = self._grad_loss(self.d_opt, d["d_loss"])
             self.d_opt.apply(tape.gradient(loss, cv), cv)
         with tf.GradientTape() as tape:
-            fake = self.generator(normal(1 + 2 * self.d_steps, b), training=True)
+            z = normal(1 + 2 * self.d_steps, b)
+            fake = self.generator(z, training=True)
             g_loss = objective.generator_loss(self.critic, aug(fake, 2 * self.d_steps))
-            loss = self._grad_loss(self.g_opt, g_loss)
+            if self.mode_seeking > 0:  # off, the loss is the write-up's, op for op
+                g_total = g_loss + self.mode_seeking * objective.mode_seeking(fake, z)
+            else:
+                g_total = g_loss
+            loss = self._grad_loss(self.g_opt, g_total)
         self.g_opt.apply(tape.gradient(loss, gv), gv)
         return {
             "d_loss": d["d_loss"],

@@ -127,7 +127,7 @@ def make_gan(state: TrainState, mp: ModelSpec, tp: TrainSpec, runtime: Runtime) 
     """The step over ``state``'s networks, optimizers and random stream."""
     return WGANGP(state.generator, state.critic, state.g_opt, state.d_opt, state.rng, noise_dim=mp.noise_dim,
                   d_steps=tp.d_steps, gp_weight=tp.gp_weight, jit_compile=tp.xla, strategy=runtime.strategy,
-                  augment=tp.augment, gp_every=tp.gp_every)  # fmt: skip
+                  augment=tp.augment, gp_every=tp.gp_every, mode_seeking=tp.mode_seeking)  # fmt: skip
 
 
 def run_epochs(loop: Loop, hooks: Sequence[Callback]) -> None:
