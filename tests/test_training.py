@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import h5py
 import keras
@@ -19,7 +20,7 @@ import pandas as pd
 import pytest
 import tensorflow  # noqa: F401 - a hard dependency: a broken install fails the suite, never skips it
 
-from audiowgan.core.settings import ConfigError, TrainSpec  # noqa: E402
+from audiowgan.core.settings import ConfigError, ModelSpec, TrainSpec  # noqa: E402
 from audiowgan.nn import batches, callbacks, devices, model_files, objective  # noqa: E402
 from audiowgan.nn import model as M  # noqa: E402
 from audiowgan.nn import train as T  # noqa: E402
@@ -320,6 +321,11 @@ def test_mode_seeking_needs_two_examples_a_batch_and_resumes_exactly(dataset, tm
         TrainSpec.from_mapping(TRAIN, batch_size=1, mode_seeking=1.0)
     assert TrainSpec.from_mapping(TRAIN, batch_size=1).mode_seeking == 0.0  # off, a batch of one trains as before
     assert_resumes_exactly_and_trains_otherwise(dataset, tmp_path, mode_seeking=1.0)
+    four_gpus = devices.Runtime([], "float32", SimpleNamespace(num_replicas_in_sync=4))  # a share of 1 each
+    tp, mp = TrainSpec.from_mapping(TRAIN, batch_size=4, mode_seeking=1.0), ModelSpec.from_mapping(MODEL)
+    with pytest.raises(ValueError, match=r"train.batch_size=4 must be at least 2 times the 4 GPUs"):
+        T.check_batch_shares(mp, tp, four_gpus)
+    T.check_batch_shares(mp, TrainSpec.from_mapping(TRAIN, batch_size=8, mode_seeking=1.0), four_gpus)
 
 
 def test_the_critic_learns_at_its_own_rate_and_resumes_exactly(dataset, tmp_path):

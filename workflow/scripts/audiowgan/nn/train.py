@@ -63,7 +63,7 @@ def train(
     logging.getLogger("absl").setLevel(logging.WARNING)  # TF logs one "Sharding callback" INFO line per save
     mp, tp = ModelSpec.coerce(model_params), TrainSpec.coerce(train_params)
     runtime = setup_runtime(tp, log, strategy=strategy, threads=threads, gpu_requested=gpu_requested)
-    check_minibatch_groups(mp, tp, runtime)
+    check_batch_shares(mp, tp, runtime)
     data = TrainingData.open(dataset_dir, batch_size=tp.batch_size)
     # Checked before anything is built: a source of other networks stops here, not at its first load.
     warm = WarmStart.open(tp.init_from, mp, data.shape) if tp.init_from else None
@@ -90,15 +90,19 @@ def train(
         return spec
 
 
-def check_minibatch_groups(mp: ModelSpec, tp: TrainSpec, runtime: Runtime) -> None:
-    """``model.critic_minibatch_std`` groups consecutive examples of each GPU's share of the batch, so its group
-    size must divide that share: refused before anything is built or written."""
+def check_batch_shares(mp: ModelSpec, tp: TrainSpec, runtime: Runtime) -> None:
+    """What each GPU's share of the batch must hold, refused before anything is built or written:
+    ``model.critic_minibatch_std`` groups its consecutive examples, so its group size must divide the share, and
+    ``train.mode_seeking`` compares the share's two halves, so it needs two examples or more."""
     group = mp.critic_minibatch_std
     replicas = runtime.strategy.num_replicas_in_sync if runtime.strategy is not None else 1
+    over = f" times the {replicas} GPUs it is split across" if replicas > 1 else ""
     if group and tp.batch_size % (group * replicas):
-        over = f" times the {replicas} GPUs it is split across" if replicas > 1 else ""
         raise ValueError(f"train.batch_size={tp.batch_size} is not a multiple of model.critic_minibatch_std={group}"
                          f"{over}: change one of them")  # fmt: skip
+    if tp.mode_seeking > 0 and tp.batch_size < 2 * replicas:
+        raise ValueError(f"train.mode_seeking compares two halves of each GPU's share of the batch: "
+                         f"train.batch_size={tp.batch_size} must be at least 2{over}")  # fmt: skip
 
 
 def builtin_callbacks(tp: TrainSpec, model_dir: Path, tensorboard_dir: str | Path | None) -> list[Callback]:
