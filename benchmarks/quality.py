@@ -113,9 +113,9 @@ def config_30(model: dict | None = None, train: dict | None = None) -> dict:
 # (None: side by side; 1.0 is audio.segment_overlap 0.5 on these 2-s segments). Optional: "standing_statistics"
 # (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
 # 2026-12-05; False: the raw generator's, as before), "lr_decay" (True: the learning rate falls linearly to 0
-# over the CPU budget), "weights" (generate.weights: "ema", the default, or "raw": the clips from the generator's own
-# weights, as trained, not their moving average) and "n_mels" (default MEL's 64: the mel bands the model is trained on and renders from; every
-# set is still compared in MEL's bands, from its audio).
+# over the CPU budget), "weights" (generate.weights, :func:`rendered_weights`: "ema", the default, or "raw": the clips
+# from the generator's own weights, as trained, not their moving average) and "n_mels" (default MEL's 64: the mel
+# bands the model is trained on and renders from; every set is still compared in MEL's bands, from its audio).
 REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
 TRAINING = "training segments (a perfect copy of the training set)"
@@ -304,6 +304,11 @@ CONFIGS = {
 DRAWS = 200  # draws of --clips clips per set that its mel FD is the mean of
 
 
+def rendered_weights(config: dict) -> str:
+    """Which generator a configuration's snapshot keeps and renders (generate.weights): "ema" unless it says "raw"."""
+    return config.get("weights", "ema")
+
+
 class BudgetSpent(Exception):
     """Raised by ``Budget`` once the training has used its CPU seconds or made its steps."""
 
@@ -353,7 +358,7 @@ def train_for_budget(ds: Path, run: Path, config: dict, cpu_seconds: float, step
     from audiowgan.nn.state import learning_rate_of
 
     snap = run / "snapshot"
-    weights = config.get("weights", "ema")
+    weights = rendered_weights(config)
     budget = {"steps": steps} if steps else {"cpu_minutes": cpu_seconds / 60}
     if (snap / "model.json").exists():  # trained by an earlier call with this --out: evaluate it again
         return reused_snapshot(snap, config, budget)
@@ -483,7 +488,7 @@ def main() -> None:
         clips[0].parent.mkdir(parents=True, exist_ok=True)
         generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
                             seed=1000, griffin_lim_iters=32, target_dbfs=-20,
-                            weights=WEIGHTS[config.get("weights", "ema")])  # fmt: skip
+                            weights=WEIGHTS[rendered_weights(config)])  # fmt: skip
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip
