@@ -42,8 +42,8 @@ Each call writes ``<out>/<corpus>/quality-<holdout-by>[-seedN].json`` and keeps 
 calls with the same seed and setup, so ``quality_seeds.py`` can compare configurations trained in
 different calls. The rows of real vs real, noise, the ceiling and the training copy depend only on the prepared
 data and the evaluation's arguments: the first call computes them and keeps them beside the dataset
-(``quality-baselines.json``), and later calls on the same data with the same arguments (whatever their seed, budget
-or configurations) reuse them.
+(``quality-baselines.json``, one entry per setup), and later calls on the same data with the same arguments
+(whatever their seed, budget or configurations) reuse them.
 
 The workflow makes the same table from ``config/experiments-quality.yaml`` (one experiment per
 configuration that shares the side-by-side dataset), with equal epochs instead of equal CPU minutes:
@@ -55,6 +55,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -557,13 +558,9 @@ def baseline_key(args: dict, base: Path) -> dict:
 
 
 def cached_baselines(base: Path, key: dict) -> dict | None:
-    """The baseline rows an earlier call saved beside ``base`` under ``key``; None when there are none or they are
-    another setup's (delete the file to recompute them)."""
-    path = base / BASELINES
-    if not path.exists():
-        return None
-    saved = json.loads(path.read_text())
-    return saved["rows"] if saved["key"] == key else None
+    """The baseline rows an earlier call saved beside ``base`` under ``key``; None when there are none for this setup
+    (delete the file to recompute them)."""
+    return next((setup["rows"] for setup in saved_setups(base) if setup["key"] == key), None)
 
 
 def baseline_rows(base: Path, key: dict, compute: Callable[[], dict]) -> dict:
@@ -577,8 +574,23 @@ def baseline_rows(base: Path, key: dict, compute: Callable[[], dict]) -> dict:
     return rows
 
 
+def saved_setups(base: Path) -> list[dict]:
+    """Every setup's {"key", "rows"} in the file beside ``base``, so that a call of another setup (a smoke test with
+    fewer clips) does not cost the next call of the first its rows; a file from before it kept several holds one."""
+    path = base / BASELINES
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    return saved.get("setups", [saved])
+
+
 def save_baselines(base: Path, key: dict, rows: dict) -> None:
-    (base / BASELINES).write_text(json.dumps({"key": key, "rows": rows}, indent=2))
+    """Add ``key``'s rows to the file beside ``base`` (replacing that setup's); written whole and then renamed, since
+    calls on one dataset run side by side."""
+    setups = [setup for setup in saved_setups(base) if setup["key"] != key] + [{"key": key, "rows": rows}]
+    part = base / f"{BASELINES}.{os.getpid()}"
+    part.write_text(json.dumps({"setups": setups}, indent=2))
+    part.replace(base / BASELINES)
 
 
 # What an argument added since was, in effect, in calls made before it

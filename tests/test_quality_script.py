@@ -203,3 +203,22 @@ def test_the_training_copy_leaves_half_the_training_rows_as_the_reference_when_t
     copied = quality.training_sample(Path("ds"), 8, 256)  # 8 minutes of audio: fewer training rows than the pool
     assert len(copied) == 20 and list(copied[:8]) == list(quality.training_sample(Path("ds"), 8))
     assert len(quality.training_reference(Path("ds"), copied)) == 20
+
+
+def test_a_call_of_another_setup_keeps_the_rows_of_the_first(tmp_path):
+    # a smoke test with other --clips on a shared dataset must not make the real runs compute theirs again
+    (tmp_path / "index.csv").write_text("row\n")
+    smoke = {**ARGS, "clips": 8, "pool": 16}
+    quality.save_baselines(tmp_path, quality.baseline_key(ARGS, tmp_path), {quality.REAL: {"mel_fd": 1.0}})
+    quality.save_baselines(tmp_path, quality.baseline_key(smoke, tmp_path), {quality.REAL: {"mel_fd": 2.0}})
+    quality.save_baselines(tmp_path, quality.baseline_key(smoke, tmp_path), {quality.REAL: {"mel_fd": 3.0}})
+    assert quality.cached_baselines(tmp_path, quality.baseline_key(ARGS, tmp_path)) == {quality.REAL: {"mel_fd": 1.0}}
+    assert quality.cached_baselines(tmp_path, quality.baseline_key(smoke, tmp_path)) == {quality.REAL: {"mel_fd": 3.0}}
+    assert len(json.loads((tmp_path / quality.BASELINES).read_text())["setups"]) == 2
+
+
+def test_a_cache_file_of_one_setup_written_before_several_were_kept_is_still_read(tmp_path):
+    (tmp_path / "index.csv").write_text("row\n")
+    key = quality.baseline_key(ARGS, tmp_path)
+    (tmp_path / quality.BASELINES).write_text(json.dumps({"key": key, "rows": {quality.REAL: {"mel_fd": 1.0}}}))
+    assert quality.cached_baselines(tmp_path, key) == {quality.REAL: {"mel_fd": 1.0}}
