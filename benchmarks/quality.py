@@ -586,7 +586,8 @@ def saved_setups(base: Path) -> list[dict]:
 
 def save_baselines(base: Path, key: dict, rows: dict) -> None:
     """Add ``key``'s rows to the file beside ``base`` (replacing that setup's); written whole and then renamed, since
-    calls on one dataset run side by side."""
+    calls on one dataset run side by side. Not ``audiowgan.core.atomic.write_json``: its temporary name is the same for
+    every writer, and two calls finishing together would write into one temporary file."""
     setups = [setup for setup in saved_setups(base) if setup["key"] != key] + [{"key": key, "rows": rows}]
     part = base / f"{BASELINES}.{os.getpid()}"
     part.write_text(json.dumps({"setups": setups}, indent=2))
