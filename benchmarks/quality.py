@@ -115,8 +115,10 @@ def config_30(model: dict | None = None, train: dict | None = None) -> dict:
 # (default True: the moving average's BatchNorm statistics measured on its own weights, as train does since
 # 2026-12-05; False: the raw generator's, as before), "lr_decay" (True: the learning rate falls linearly to 0
 # over the CPU budget), "weights" (generate.weights, :func:`rendered_weights`: "ema", the default, or "raw": the clips
-# from the generator's own weights, as trained, not their moving average) and "n_mels" (default MEL's 64: the mel
-# bands the model is trained on and renders from; every set is still compared in MEL's bands, from its audio).
+# from the generator's own weights, as trained, not their moving average), "n_mels" (default MEL's 64: the mel
+# bands the model is trained on and renders from; every set is still compared in MEL's bands, from its audio),
+# "temperature" (generate.temperature, default 1) and "renders" (the index of a configuration with the same training
+# settings: this one renders that one's snapshot, trained once in its folder, in its own way, and trains nothing).
 REAL, PINK = "real vs real (held-out half B)", "pink noise"
 CEILING = "inversion ceiling (held-out half B through mel and Griffin-Lim)"
 TRAINING = "training segments (a perfect copy of the training set)"
@@ -299,6 +301,9 @@ CONFIGS = {
     "128 mel bands in bfloat16, band position, MSGAN's diversity term (config 30, train.mode_seeking 1)": config_30(
         train={"mode_seeking": 1.0}
     ),
+    "config 30's snapshot rendered at generate.temperature 1.25": {**config_30(), "renders": 30, "temperature": 1.25},
+    "config 30's snapshot rendered at generate.temperature 1.5": {**config_30(), "renders": 30, "temperature": 1.5},
+    "config 30's snapshot rendered at generate.temperature 0.8": {**config_30(), "renders": 30, "temperature": 0.8},
 }
 
 
@@ -482,14 +487,16 @@ def main() -> None:
         config = CONFIGS[name]
         ds = prepare(out, args.corpus, args.minutes, args.holdout, config["hop"], args.holdout_by,
                      config.get("n_mels", MEL.n_mels))  # fmt: skip
-        run = out / run_name(i, args.holdout_by, args.seed)
+        run = out / run_name(config.get("renders", i), args.holdout_by, args.seed)  # the training's folder
         config = {**config, "train": {"seed": args.seed, **config["train"]}}
         snap, runs[name] = train_for_budget(ds, run, config, args.budget * 60, args.steps)
-        clips = [snap / "clips" / clip_file(k) for k in range(pool)]
+        rendered = snap if "renders" not in config else out / run_name(i, args.holdout_by, args.seed) / "snapshot"
+        clips = [rendered / "clips" / clip_file(k) for k in range(pool)]
         clips[0].parent.mkdir(parents=True, exist_ok=True)
-        generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips, manifest=snap / "manifest.csv",
-                            seed=1000, griffin_lim_iters=32, target_dbfs=-20,
-                            weights=WEIGHTS[rendered_weights(config)])  # fmt: skip
+        generation.generate(model_dir=snap, dataset_meta=ds / "meta.json", clips=clips,
+                            manifest=rendered / "manifest.csv", seed=1000, griffin_lim_iters=32, target_dbfs=-20,
+                            weights=WEIGHTS[rendered_weights(config)],
+                            temperature=config.get("temperature", 1.0))  # fmt: skip
         sets[name] = features.read_clips(clips, held.meta)
         print(f"{name}: {runs[name]['steps']} steps, {runs[name].get('cpu_s', float('nan')):.0f} CPU s "
               f"({runs[name]['wall_s']:.0f} s wall)", flush=True)  # fmt: skip

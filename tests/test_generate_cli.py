@@ -27,6 +27,7 @@ def test_zero_is_a_value_not_unset():
     assert settings("--seconds", "3", "--n", "0").longform.n == 0
     assert settings("--seconds", "3", "--seed", "0").longform.seed == 0  # not the default 1000
     assert settings("--n", "7", "--seed", "5").n_clips == 7
+    assert settings().temperature == 1.0 and settings("--temperature", "1.25").temperature == 1.25
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,7 @@ def test_zero_is_a_value_not_unset():
         (["--griffin-lim-iters", "0"], "'generate.griffin_lim_iters' = 0: must be >= 1"),
         (["--target-dbfs", "0"], "'generate.target_dbfs' = 0.0: must be <= -1"),
         (["--formats", "mp3,wav"], "'generate.formats.1' = 'wav': must be one of mp3, ogg"),
+        (["--temperature", "0"], "'generate.temperature' = 0.0: must be > 0"),
         (["--n", "two"], "argument --n: invalid int value: 'two'"),
     ],
 )

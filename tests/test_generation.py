@@ -97,6 +97,14 @@ def test_latent_walk_is_continuous_deterministic_and_passes_through_its_points()
     assert steps.max() < 0.25 * jumps.min()  # small steps: a walk, not a jump from point to point
 
 
+def test_temperature_scales_each_latent_and_keeps_its_direction():
+    assert np.array_equal(G.latent(3, 16, 1.0), G.latent(3, 16))  # 1: the latents of every earlier render
+    assert np.allclose(G.latent(3, 16, 1.5), 1.5 * G.latent(3, 16), rtol=1e-6)
+    walk = L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10)
+    assert np.allclose(L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10, temperature=0.8), 0.8 * walk,
+                       rtol=1e-5, atol=1e-6)  # fmt: skip
+
+
 def test_equal_power_crossfade_keeps_the_energy_of_uncorrelated_segments():
     size, overlap = 16000, 4000  # 1 s segments at 16 kHz, 0.25 s crossfades
     rng = np.random.default_rng(0)
@@ -201,6 +209,20 @@ def test_clips_do_not_depend_on_the_jobs_threads(tiny_model, tmp_path):
         G.generate(clips=clips, manifest=out / "manifest.csv", mels_out=out / "mels.npy", threads=threads, **kw)
     for name in ["manifest.csv", "mels.npy", *(f"clip_{i:03d}.{ext}" for i in range(6) for ext in ("wav", "mp3"))]:
         assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "3" / name).read_bytes(), name
+
+
+def test_temperature_changes_the_clips_and_is_in_the_manifest_and_its_hash(tiny_model, tmp_path):
+    kw = dict(model_dir=tiny_model, dataset_meta=None, seed=7, griffin_lim_iters=4, target_dbfs=-20.0)
+    tables, mels = {}, {}
+    for t in (1.0, 1.5):
+        out = tmp_path / str(t)
+        out.mkdir()
+        tables[t] = G.generate(clips=[out / "clip_000.wav", out / "clip_001.wav"], manifest=out / "manifest.csv",
+                               mels_out=out / "mels.npy", temperature=t, **kw)  # fmt: skip
+        mels[t] = np.load(out / "mels.npy")
+    assert pd.read_csv(tmp_path / "1.5" / "manifest.csv")["temperature"].tolist() == [1.5, 1.5]
+    assert tables[1.0]["config_sha256"][0] != tables[1.5]["config_sha256"][0]
+    assert not np.allclose(mels[1.0], mels[1.5])
 
 
 def test_the_command_line_renders_clips_and_pieces(tiny_model, tmp_path):

@@ -91,6 +91,18 @@ def test_seed_scores_put_the_mel_fd_to_training_music_over_the_training_copys_an
     assert list(quality_seeds.better("mel FD x training", np.array([1.4, 1.6]), np.array([1.5, 1.5]))) == [1, 0]
 
 
+def test_a_configuration_that_renders_another_ones_snapshot_trains_as_that_one():
+    rendering = {"renders", "temperature"}  # what may differ: how the snapshot is rendered
+    renderers = {name: c for name, c in quality.CONFIGS.items() if "renders" in c}
+    assert renderers
+    for name, config in renderers.items():
+        trained = quality.CONFIGS[NAMES[config["renders"]]]
+        assert "renders" not in trained, name
+        assert {k: v for k, v in config.items() if k not in rendering} == {
+            k: v for k, v in trained.items() if k not in rendering
+        }, name
+
+
 def test_a_step_budget_trains_that_many_steps_and_a_snapshot_of_another_budget_is_refused(tmp_path, monkeypatch):
     from test_training import make_dataset
 

@@ -133,6 +133,13 @@ def test_switching_weights_reruns_the_renderers_through_their_input(finished_wor
     assert set(counts) == {"generate", "longform", *LOOK, "all"}, counts
 
 
+def test_changing_the_temperature_reruns_the_renderers_and_what_reads_them_only(finished_workdir):
+    counts = dry_run_counts(
+        finished_workdir, "--configfile", "config/test.yaml", "--config", "generate={temperature: 1.25}"
+    )
+    assert set(counts) == {"generate", "longform", *LOOK, "all"}, counts
+
+
 def _set(wd, section, key, value):
     path = wd / "config" / "test.yaml"
     cfg = yaml.safe_load(path.read_text())

@@ -37,6 +37,7 @@ rule generate:
         seed=run_value("generate", "seed"),
         target_dbfs=run_value("generate", "target_dbfs"),
         inversion=run_value("generate", "inversion"),
+        temperature=run_value("generate", "temperature"),
         # generate.weights picks input.generator (a changed input reruns the job), not a param.
         formats=config["generate"]["formats"],  # the same in every run
     script:

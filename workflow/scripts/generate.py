@@ -15,6 +15,7 @@ p = snakemake.params
 generate.generate(
     model_dir=Path(snakemake.input.model).parent,
     weights=Path(snakemake.input.generator).name,
+    temperature=p.temperature,
     dataset_meta=snakemake.input.meta,
     clips=snakemake.output.clips,
     manifest=snakemake.output.manifest,

@@ -23,6 +23,7 @@ longform.longform(
     target_dbfs=p.target_dbfs,
     inversion_method=p.inversion,
     weights=Path(snakemake.input.generator).name,
+    temperature=p.temperature,
     formats=p.formats,
     log=log,
 )

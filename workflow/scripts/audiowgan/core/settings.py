@@ -397,6 +397,7 @@ class GenerateSpec(Spec):
     inversion: str
     weights: str
     seed: int
+    temperature: float
     target_dbfs: float
     formats: tuple[str, ...]
     longform: LongformSpec

@@ -38,6 +38,12 @@ def parser() -> argparse.ArgumentParser:
         help="seconds between the walk's latent points (pieces)",
     )
     ap.add_argument("--weights", choices=sorted(WEIGHTS), default=d.weights)
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=d.temperature,
+        help="spread of the latents: 1 as trained, above 1 more varied",
+    )
     ap.add_argument("--griffin-lim-iters", type=int, default=d.griffin_lim_iters)
     ap.add_argument("--inversion", choices=["fast", "librosa"], default=d.inversion)
     ap.add_argument("--target-dbfs", type=float, default=d.target_dbfs)
@@ -57,6 +63,7 @@ def settings(args: argparse.Namespace) -> GenerateSpec:
         griffin_lim_iters=args.griffin_lim_iters,
         inversion=args.inversion,
         weights=args.weights,
+        temperature=args.temperature,
         target_dbfs=args.target_dbfs,
         formats=[f for f in args.formats.split(",") if f],
         n_clips=given(args.n, d.n_clips) if clips else d.n_clips,
@@ -100,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "target_dbfs": spec.target_dbfs,
         "inversion_method": spec.inversion,
         "weights": WEIGHTS[spec.weights],
+        "temperature": spec.temperature,
         "formats": spec.formats,
         "log": log,
     }

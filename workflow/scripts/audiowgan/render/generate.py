@@ -31,9 +31,10 @@ from audiowgan.dsp import audio, inversion
 from audiowgan.dsp import mel as features
 
 
-def latent(seed: int, noise_dim: int) -> np.ndarray:
-    """The latent vector of one clip: standard normal, fixed by its seed."""
-    return np.random.default_rng(seed).standard_normal(noise_dim).astype(np.float32)
+def latent(seed: int, noise_dim: int, temperature: float = 1.0) -> np.ndarray:
+    """The latent vector of one clip: normal with standard deviation ``temperature`` (1: as in training), fixed by its
+    seed; a clip's seed gives the same direction at every temperature."""
+    return (np.random.default_rng(seed).standard_normal(noise_dim) * temperature).astype(np.float32)
 
 
 def _read_meta(model_dir: Path, dataset_meta: str | Path | dict | None) -> dict:
@@ -220,13 +221,15 @@ def generate(
     target_dbfs: float,
     inversion_method: str = "fast",
     weights: str = WEIGHTS["ema"],
+    temperature: float = 1.0,
     formats: Iterable[str] = (),
     mels_out: str | Path | None = None,
     batch_size: int = 16,
     threads: int = 1,
     log: logging.Logger | None = None,
 ) -> pd.DataFrame:
-    """Write one WAV per path in ``clips`` (clip i from latent seed ``seed + i``) and a manifest CSV.
+    """Write one WAV per path in ``clips`` (clip i from latent seed ``seed + i``, at ``temperature``) and a manifest
+    CSV.
 
     The sample rate, STFT and mel settings come from the dataset's ``meta.json`` (``None``: the
     copy in model.json), so clips always match what the generator was trained on. ``formats``
@@ -246,14 +249,14 @@ def generate(
         inversion_method=inversion_method,
         workers=threads,
     )
-    common = provenance(r, target_dbfs=target_dbfs)
+    common = {"temperature": temperature, **provenance(r, target_dbfs=target_dbfs, temperature=temperature)}
     raw = []
 
     def batches() -> Iterator[tuple[list, list[int], np.ndarray]]:
         for start in range(0, len(clips), batch_size):
             paths = clips[start : start + batch_size]
             seeds = [seed + start + k for k in range(len(paths))]
-            raw.append(r.mels(np.stack([latent(s, r.noise_dim) for s in seeds])))
+            raw.append(r.mels(np.stack([latent(s, r.noise_dim, temperature) for s in seeds])))
             yield paths, seeds, raw[-1]
 
     rows = render_clips(

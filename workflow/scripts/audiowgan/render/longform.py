@@ -38,13 +38,17 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (direction * ((1 - t) * na + t * nb)).astype(np.float32)
 
 
-def latent_walk(*, seed: int, noise_dim: int, steps: int, steps_per_anchor: int) -> np.ndarray:
+def latent_walk(
+    *, seed: int, noise_dim: int, steps: int, steps_per_anchor: int, temperature: float = 1.0
+) -> np.ndarray:
     """(steps, noise_dim) float32 latents: every ``steps_per_anchor`` steps the walk reaches the next
-    seeded point (point j is standard normal from ``default_rng([seed, j])``), turning smoothly between."""
+    seeded point (point j is normal from ``default_rng([seed, j])``, standard deviation ``temperature``),
+    turning smoothly between."""
     if steps < 1 or steps_per_anchor < 1:
         raise ValueError(f"steps={steps} and steps_per_anchor={steps_per_anchor} must be positive")
     anchors = [
-        np.random.default_rng([seed, j]).standard_normal(noise_dim) for j in range(steps // steps_per_anchor + 2)
+        np.random.default_rng([seed, j]).standard_normal(noise_dim) * temperature
+        for j in range(steps // steps_per_anchor + 2)
     ]
     return np.stack(
         [
@@ -127,12 +131,23 @@ def longform_plan(spec: LongformSpec, audio_spec: AudioSpec, *, n_fft: int = 0) 
 
 
 def render_longform(
-    renderer: Renderer, spec: LongformSpec, *, seed: int, target_dbfs: float, chunk: int = 8
+    renderer: Renderer,
+    spec: LongformSpec,
+    *,
+    seed: int,
+    target_dbfs: float,
+    temperature: float = 1.0,
+    chunk: int = 8,
 ) -> np.ndarray:
-    """One long piece (samples,) float32: the latent walk of ``seed``, ``chunk`` segments at a time."""
+    """One long piece (samples,) float32: the latent walk of ``seed`` at ``temperature``, ``chunk`` segments at a
+    time."""
     plan = longform_plan(spec, renderer.audio_spec, n_fft=renderer.mel_spec.n_fft)
     z = latent_walk(
-        seed=seed, noise_dim=renderer.noise_dim, steps=plan["segments"], steps_per_anchor=plan["steps_per_anchor"]
+        seed=seed,
+        noise_dim=renderer.noise_dim,
+        steps=plan["segments"],
+        steps_per_anchor=plan["steps_per_anchor"],
+        temperature=temperature,
     )
 
     def segments() -> Iterator[np.ndarray]:
@@ -154,10 +169,12 @@ def longform(
     target_dbfs: float,
     inversion_method: str = "fast",
     weights: str = WEIGHTS["ema"],
+    temperature: float = 1.0,
     formats: Iterable[str] = (),
     log: logging.Logger | None = None,
 ) -> pd.DataFrame:
-    """Write one long piece per path in ``pieces`` (piece i walks from seed ``spec.seed + i``) and a manifest."""
+    """Write one long piece per path in ``pieces`` (piece i walks from seed ``spec.seed + i`` at ``temperature``) and
+    a manifest."""
     log = log or logging.getLogger(__name__)
     r = Renderer(
         model_dir,
@@ -171,11 +188,12 @@ def longform(
         "segments": plan["segments"],
         "overlap_seconds": plan["overlap"] / r.sample_rate,
         "anchor_seconds": spec.anchor_seconds,
-        **provenance(r, target_dbfs=target_dbfs, longform=spec.to_dict()),
+        "temperature": temperature,
+        **provenance(r, target_dbfs=target_dbfs, longform=spec.to_dict(), temperature=temperature),
     }
     rows = []
     for i, path in enumerate(pieces):
-        wave = render_longform(r, spec, seed=spec.seed + i, target_dbfs=target_dbfs)
+        wave = render_longform(r, spec, seed=spec.seed + i, target_dbfs=target_dbfs, temperature=temperature)
         write_audio(path, wave, r.sample_rate, formats)
         rows.append({"piece": Path(path).name, "seed": spec.seed + i, **level_row(wave, r.sample_rate), **common})
         log.info(
