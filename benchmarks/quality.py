@@ -304,6 +304,12 @@ CONFIGS = {
     "config 30's snapshot rendered at generate.temperature 1.25": {**config_30(), "renders": 30, "temperature": 1.25},
     "config 30's snapshot rendered at generate.temperature 1.5": {**config_30(), "renders": 30, "temperature": 1.5},
     "config 30's snapshot rendered at generate.temperature 0.8": {**config_30(), "renders": 30, "temperature": 0.8},
+    "config 30's snapshot rendered at generate.temperature 1.1": {**config_30(), "renders": 30, "temperature": 1.1},
+    "config 39's snapshot rendered at generate.temperature 1.25": {
+        **config_30(train={"d_steps": 1, **SAGAN}),
+        "renders": 39,
+        "temperature": 1.25,
+    },
 }
 
 

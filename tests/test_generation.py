@@ -98,7 +98,8 @@ def test_latent_walk_is_continuous_deterministic_and_passes_through_its_points()
 
 
 def test_temperature_scales_each_latent_and_keeps_its_direction():
-    assert np.array_equal(G.latent(3, 16, 1.0), G.latent(3, 16))  # 1: the latents of every earlier render
+    standard = np.random.default_rng(3).standard_normal(16).astype(np.float32)  # how every earlier render drew it
+    assert np.array_equal(G.latent(3, 16), standard) and np.array_equal(G.latent(3, 16, 1.0), standard)
     assert np.allclose(G.latent(3, 16, 1.5), 1.5 * G.latent(3, 16), rtol=1e-6)
     walk = L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10)
     assert np.allclose(L.latent_walk(seed=5, noise_dim=32, steps=40, steps_per_anchor=10, temperature=0.8), 0.8 * walk,
