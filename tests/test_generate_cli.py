@@ -89,6 +89,22 @@ def test_the_command_fails_at_once_without_a_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("argv, renderer", [([], "generate"), (["--seconds", "2"], "longform")])
+def test_the_temperature_reaches_the_renderer_of_clips_and_of_pieces(tmp_path, monkeypatch, argv, renderer):
+    from audiowgan.render import generate, longform
+
+    calls = {}
+
+    def recorder(name):
+        return lambda **kw: calls.update({name: kw})
+
+    monkeypatch.setattr(generate, "generate", recorder("generate"))
+    monkeypatch.setattr(longform, "longform", recorder("longform"))
+    model = _model_folder(tmp_path)
+    assert cli.main(["--model", str(model), "--out", str(tmp_path / "out"), "--temperature", "1.25", *argv]) == 0
+    assert list(calls) == [renderer] and calls[renderer]["temperature"] == 1.25
+
+
 def _model_folder(tmp_path):
     """A folder that passes the command's model check (the bad values are refused before it is read)."""
     model = tmp_path / "model"

@@ -222,8 +222,27 @@ def test_temperature_changes_the_clips_and_is_in_the_manifest_and_its_hash(tiny_
                                mels_out=out / "mels.npy", temperature=t, **kw)  # fmt: skip
         mels[t] = np.load(out / "mels.npy")
     assert pd.read_csv(tmp_path / "1.5" / "manifest.csv")["temperature"].tolist() == [1.5, 1.5]
-    assert tables[1.0]["config_sha256"][0] != tables[1.5]["config_sha256"][0]
+    r = G.Renderer(tiny_model, griffin_lim_iters=4)
+    scaled = r.mels(np.stack([1.5 * G.latent(s, r.noise_dim) for s in (7, 8)]))
+    np.testing.assert_allclose(mels[1.5], scaled, atol=1e-5)  # scaled once: the generator's output for 1.5 z
     assert not np.allclose(mels[1.0], mels[1.5])
+    # At 1 the hash is the one earlier versions wrote (no temperature in it); another temperature changes it.
+    assert tables[1.0]["config_sha256"][0] == G.provenance(r, target_dbfs=-20.0)["config_sha256"]
+    assert tables[1.0]["config_sha256"][0] != tables[1.5]["config_sha256"][0]
+
+
+def test_temperature_reaches_the_long_pieces_and_their_manifest(tiny_model, tmp_path):
+    spec = LongformSpec.from_mapping(n=1, seconds=0.75, overlap_seconds=0.04, anchor_seconds=0.3, seed=3)
+    waves = {}
+    for t in (1.0, 1.5):
+        out = tmp_path / str(t)
+        out.mkdir()
+        table = L.longform(model_dir=tiny_model, dataset_meta=None, pieces=[out / "piece_000.wav"],
+                           manifest=out / "m.csv", spec=spec, griffin_lim_iters=4, target_dbfs=-20.0,
+                           temperature=t)  # fmt: skip
+        assert table["temperature"].tolist() == [t]
+        waves[t] = sf.read(out / "piece_000.wav", dtype="float32")[0]
+    assert waves[1.0].shape == waves[1.5].shape and not np.allclose(waves[1.0], waves[1.5], atol=1e-3)
 
 
 def test_the_command_line_renders_clips_and_pieces(tiny_model, tmp_path):

@@ -133,11 +133,14 @@ def test_switching_weights_reruns_the_renderers_through_their_input(finished_wor
     assert set(counts) == {"generate", "longform", *LOOK, "all"}, counts
 
 
-def test_changing_the_temperature_reruns_the_renderers_and_what_reads_them_only(finished_workdir):
-    counts = dry_run_counts(
-        finished_workdir, "--configfile", "config/test.yaml", "--config", "generate={temperature: 1.25}"
-    )
+def test_changing_the_temperature_reruns_the_renderers_and_what_reads_them_only(workdir_copy):
+    args = ("--configfile", "config/test.yaml", "--config", "generate={temperature: 1.25}")
+    counts = dry_run_counts(workdir_copy, *args)
     assert set(counts) == {"generate", "longform", *LOOK, "all"}, counts
+    run = snakemake(workdir_copy, *args)
+    assert set(run.rules) == {"generate", "longform", *LOOK, "all"}
+    for manifest in ("generated/manifest.csv", "longform/manifest.csv"):  # the rules hand it to the renderers
+        assert set(pd.read_csv(workdir_copy / "results" / manifest)["temperature"]) == {1.25}, manifest
 
 
 def _set(wd, section, key, value):

@@ -15,7 +15,7 @@ p = snakemake.params
 generate.generate(
     model_dir=Path(snakemake.input.model).parent,
     weights=Path(snakemake.input.generator).name,
-    temperature=p.temperature,
+    temperature=float(p.temperature),  # 1 and 1.0 in the config: one manifest value
     dataset_meta=snakemake.input.meta,
     clips=snakemake.output.clips,
     manifest=snakemake.output.manifest,

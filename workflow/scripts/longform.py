@@ -23,7 +23,7 @@ longform.longform(
     target_dbfs=p.target_dbfs,
     inversion_method=p.inversion,
     weights=Path(snakemake.input.generator).name,
-    temperature=p.temperature,
+    temperature=float(p.temperature),  # 1 and 1.0 in the config: one manifest value
     formats=p.formats,
     log=log,
 )

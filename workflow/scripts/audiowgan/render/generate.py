@@ -157,6 +157,12 @@ def provenance(renderer: Renderer, **settings) -> dict:
     }
 
 
+def spread(temperature: float) -> dict:
+    """``generate.temperature`` as a ``provenance`` setting: left out at 1, so that a render at 1, the latents of
+    every earlier version, keeps the ``config_sha256`` those versions gave it."""
+    return {} if temperature == 1.0 else {"temperature": temperature}
+
+
 def level_row(wave: np.ndarray, sample_rate: int) -> dict:
     return {
         "duration": len(wave) / sample_rate,
@@ -249,7 +255,7 @@ def generate(
         inversion_method=inversion_method,
         workers=threads,
     )
-    common = {"temperature": temperature, **provenance(r, target_dbfs=target_dbfs, temperature=temperature)}
+    common = {"temperature": temperature, **provenance(r, target_dbfs=target_dbfs, **spread(temperature))}
     raw = []
 
     def batches() -> Iterator[tuple[list, list[int], np.ndarray]]:
