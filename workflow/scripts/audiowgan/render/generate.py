@@ -140,27 +140,25 @@ def write_audio(path: str | Path, wave: np.ndarray, sample_rate: int, formats: I
     return [audio.export_compressed(path, fmt) for fmt in formats]
 
 
-def provenance(renderer: Renderer, **settings) -> dict:
-    """The manifest columns naming what made a file: the checkpoint (``model_steps``, ``weights_sha256``) and
-    ``config_sha256``, a hash of model.json, the renderer's settings and ``settings``."""
+def provenance(renderer: Renderer, temperature: float = 1.0, **settings) -> dict:
+    """The manifest columns naming what made a file: the latents' ``temperature``, the checkpoint (``model_steps``,
+    ``weights_sha256``) and ``config_sha256``, a hash of model.json, the renderer's settings and ``settings``. The
+    hash leaves the temperature out at 1, so that a render at 1 (the latents of every earlier version) keeps the hash
+    those versions gave it."""
     doc = {
         "model": renderer.record,
         "griffin_lim_iters": renderer.griffin_lim_iters,
         "inversion": renderer.inversion_method,
         "weights": renderer.weights,
+        **({} if temperature == 1.0 else {"temperature": temperature}),
         **settings,
     }
     return {
+        "temperature": temperature,
         "model_steps": renderer.record.get("steps"),
         "weights_sha256": renderer.weights_sha256(),
         "config_sha256": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:12],
     }
-
-
-def spread(temperature: float) -> dict:
-    """``generate.temperature`` as a ``provenance`` setting: left out at 1, so that a render at 1, the latents of
-    every earlier version, keeps the ``config_sha256`` those versions gave it."""
-    return {} if temperature == 1.0 else {"temperature": temperature}
 
 
 def level_row(wave: np.ndarray, sample_rate: int) -> dict:
@@ -255,7 +253,7 @@ def generate(
         inversion_method=inversion_method,
         workers=threads,
     )
-    common = {"temperature": temperature, **provenance(r, target_dbfs=target_dbfs, **spread(temperature))}
+    common = provenance(r, temperature, target_dbfs=target_dbfs)
     raw = []
 
     def batches() -> Iterator[tuple[list, list[int], np.ndarray]]:

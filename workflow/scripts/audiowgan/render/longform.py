@@ -17,7 +17,7 @@ import pandas as pd
 from audiowgan.core.names import WEIGHTS
 from audiowgan.core.settings import AudioSpec, LongformSpec
 from audiowgan.dsp import audio
-from audiowgan.render.generate import Renderer, level_row, provenance, spread, write_audio, write_manifest
+from audiowgan.render.generate import Renderer, level_row, provenance, write_audio, write_manifest
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
@@ -188,8 +188,7 @@ def longform(
         "segments": plan["segments"],
         "overlap_seconds": plan["overlap"] / r.sample_rate,
         "anchor_seconds": spec.anchor_seconds,
-        "temperature": temperature,
-        **provenance(r, target_dbfs=target_dbfs, longform=spec.to_dict(), **spread(temperature)),
+        **provenance(r, temperature, target_dbfs=target_dbfs, longform=spec.to_dict()),
     }
     rows = []
     for i, path in enumerate(pieces):
